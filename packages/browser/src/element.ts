@@ -1,0 +1,97 @@
+import type { SdkEvent } from '@csp-lens/schema';
+
+// Which elements (and which attribute of them) can load what a directive governs, keyed by the
+// effective directive (CSP3 names the most specific one) without `-src`, `-src-elem`, `-src-attr`. For URL-based violations Chromium's
+// event.target is the Document (DESIGN §3), so the element has to be found by its URL.
+// connect-src, worker-src, font-src… have no element: fetch, new Worker, @font-face.
+const TAGS: Record<string, string> = {
+  img: 'img src,video poster,input src',
+  script: 'script src',
+  style: 'link href',
+  frame: 'iframe src,frame src',
+  'form-action': 'form action',
+  media: 'video src,audio src,source src,track src',
+  object: 'object data,embed src',
+  manifest: 'link href',
+};
+// Bounds the work done in the event handler on huge pages.
+const MAX_SCAN = 200;
+
+type Found = Pick<SdkEvent, 'element' | 'noElement'>;
+
+/** The element behind a violation, or why there is none. Never guesses between different URLs. */
+export function findElement(target: EventTarget | null, blocked: string, directive: string): Found {
+  // Inline script/style, style= and on*= attributes: the target is the element itself.
+  if (target && (target as Node).nodeType === 1) {
+    const el = target as Element;
+    const attr = /style-src-attr/.test(directive)
+      ? 'style'
+      : /script-src-attr/.test(directive)
+        ? [...el.attributes].find((a) => /^on/.test(a.name))?.name
+        : undefined;
+    return describe(el, attr);
+  }
+  const spec = TAGS[directive.replace(/-src(-elem|-attr)?$/, '')];
+  if (!spec || !/^[a-z][\w+.-]*:\/\//i.test(blocked)) return { noElement: 'none' };
+  // Chromium cuts blockedURI to the origin for cross-origin frames (seen: frame-src), older
+  // browsers for more: then any element of that origin matches. Reports drop the #fragment.
+  const cut = /^[^:]+:\/\/[^/?#]+\/?$/.test(blocked) && new URL(blocked).origin;
+  let scanned = 0;
+  let hit: Element | undefined;
+  let hitUrl = '';
+  let hitAttr = '';
+  for (const pair of spec.split(',')) {
+    const [tag, attr] = pair.split(' ');
+    // A live collection is walked lazily: only as far as MAX_SCAN elements.
+    for (const el of document.getElementsByTagName(tag)) {
+      if (++scanned > MAX_SCAN) break;
+      const value = el.getAttribute(attr);
+      if (value == null) continue;
+      let url: string;
+      try {
+        url = new URL(value, document.baseURI).href;
+      } catch {
+        continue;
+      }
+      if (cut ? new URL(url).origin !== cut : url.split('#')[0] !== blocked) continue;
+      if (!hit) [hit, hitUrl, hitAttr] = [el, url, attr];
+      else if (url !== hitUrl) return { noElement: 'ambiguous' };
+    }
+  }
+  return hit ? describe(hit, hitAttr, hitUrl) : { noElement: 'not-found' };
+}
+
+function describe(el: Element, attr?: string, url?: string): Found {
+  return { element: { tag: el.localName, selector: selector(el), attr, url, html: snippet(el) } };
+}
+
+const ROOTS = /^(html|head|body)$/;
+
+/** A short selector, e.g. `head > link#v-ext-css` or `main#app > div:nth-of-type(2) > img:nth-of-type(1)`. */
+function selector(el: Element): string {
+  const parts: string[] = [];
+  for (let n: Element | null = el; n && parts.length < 4; n = n.parentElement) {
+    const tag = n.localName;
+    let part = tag;
+    if (n.id) part += '#' + CSS.escape(n.id);
+    else if (!ROOTS.test(tag)) {
+      let i = 1;
+      for (let s = n.previousElementSibling; s; s = s.previousElementSibling) if (s.localName === tag) i++;
+      part += `:nth-of-type(${i})`;
+    }
+    parts.unshift(part);
+    // An id (the element's own, then one more level for context) or a root is stable enough.
+    if (ROOTS.test(tag) || (n !== el && (n.id || el.id))) break;
+  }
+  return parts.join(' > ');
+}
+
+/** The start tag only: children may hold secrets, and a nonce must never leave the page. */
+function snippet(el: Element): string {
+  let s = '<' + el.localName;
+  for (const a of el.attributes) {
+    if (s.length > 200) break;
+    if (a.name !== 'nonce') s += ` ${a.name}="${a.value.slice(0, 80).replace(/"/g, '&quot;')}"`;
+  }
+  return s.slice(0, 200) + '>';
+}

@@ -1,0 +1,109 @@
+import type { SdkBatch } from '@csp-lens/schema';
+import { copy, type RawViolation } from './capture.js';
+import { createContext, type PageConfig } from './context.js';
+import { findElement } from './element.js';
+import { createQueue, type QueueOptions } from './queue.js';
+import { send } from './transport.js';
+
+export type { SdkBatch, SdkElement, SdkEvent, SdkPage, NoElementReason } from '@csp-lens/schema';
+export type { BeforeSend, QueueOptions } from './queue.js';
+
+export interface Options extends PageConfig, QueueOptions {
+  /** Where batches are POSTed, e.g. `https://receiver.example/csp/sdk`. */
+  endpoint: string;
+  /** Fraction of page views that report (0–1, default 1). Decided once per page view. */
+  sampleRate?: number;
+  /** Also report untrusted (script-dispatched) events; off by default: anyone can forge them. */
+  untrusted?: boolean;
+}
+
+export interface CspLens {
+  /** Flushes what is pending, then stops listening. */
+  stop(): void;
+  /** Sends what is pending now. */
+  flush(): void;
+  /** Shallow-merges app context into later batches. */
+  setContext(ctx: Record<string, unknown>): void;
+}
+
+/** The loader snippet's buffer (an array) before init; the running instance after. */
+type Global = { __cspLens?: RawViolation[] | CspLens };
+
+const noop = () => {};
+
+/** Starts the SDK once per page: a second call (or another bundle) gets the running instance. */
+export function init(options: Options): CspLens {
+  const g = window as unknown as Global;
+  const prev = g.__cspLens;
+  if (prev && 'stop' in prev) return prev;
+  let lens: CspLens = { stop: noop, flush: noop, setContext: noop };
+  try {
+    if (!options.endpoint) throw 0;
+    const url = new URL(options.endpoint, location.href);
+    const endpoint = url.href;
+    const ctx = createContext(options);
+    const queue = createQueue(
+      options,
+      (events, policies, dropped) => {
+        const batch: SdkBatch = { v: 1, sentAt: Date.now(), page: ctx._page(policies), events };
+        if (dropped) batch.dropped = dropped;
+        return JSON.stringify(batch);
+      },
+      (body) => send(endpoint, body),
+    );
+    let off = false;
+    const handle = (e: RawViolation) => {
+      try {
+        if (off || (!e.isTrusted && !options.untrusted)) return;
+        const v = copy(e);
+        const b = v.blockedURI || '';
+        // Our own beacon blocked by connect-src would report itself forever: stop instead.
+        if (b.startsWith(endpoint) || (v.effectiveDirective === 'connect-src' && (b + '/').startsWith(url.origin + '/'))) {
+          off = true;
+          queue._stop();
+          console.warn(`csp-lens: CSP blocks ${endpoint}; stopped`);
+          return;
+        }
+        queue._add(v, () => findElement(e.target, b, v.effectiveDirective));
+      } catch {
+        // Never throw into the page's event dispatch.
+      }
+    };
+    const flush = () => {
+      try {
+        queue._flush();
+      } catch {}
+    };
+    // Flush while the page can still send: hidden is the last reliable moment on mobile, pagehide
+    // covers navigations that skip visibilitychange. https://www.w3.org/TR/page-visibility-2/
+    const onHide = () => document.visibilityState == 'hidden' && flush();
+    const buffered = Array.isArray(prev) ? prev.splice(0) : [];
+    const listen = (m: 'addEventListener' | 'removeEventListener') => {
+      // Capture phase on document: no page handler can stop the event before we see it.
+      document[m]('securitypolicyviolation', handle as unknown as EventListener, true);
+      document[m]('visibilitychange', onHide);
+      window[m]('pagehide', flush);
+    };
+    lens = {
+      stop() {
+        flush();
+        queue._stop();
+        listen('removeEventListener');
+        if (g.__cspLens == lens) g.__cspLens = undefined;
+      },
+      flush,
+      setContext: (c) => ctx._set(c),
+    };
+    // Sampling per page view keeps a sampled view complete: every violation of it is counted, and
+    // the receiver can tell SDK-covered views from native-only ones.
+    if (!(options.sampleRate! < 1) || Math.random() < options.sampleRate!) {
+      listen('addEventListener');
+      buffered.forEach(handle);
+    }
+    g.__cspLens = lens;
+  } catch {
+    // Bad options (e.g. no endpoint): a monitoring script must never break the page it watches.
+    console.warn('csp-lens: no endpoint');
+  }
+  return lens;
+}

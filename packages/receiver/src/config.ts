@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import type { ServerConfig } from './server.js';
+
+// Every flag is also an environment variable: --rate-limit ⇔ CSP_LENS_RATE_LIMIT.
+const FLAGS = {
+  port: ['port for the receiver', '8787'],
+  host: ['interface to bind', '127.0.0.1'],
+  db: ['the JSON store file (records past --max-records go to <db>.archive.jsonl)', './csp-lens.json'],
+  prefix: ['path prefix of every route', '/csp'],
+  token: ['bearer token for the read API and dashboard (generated and printed when absent)', ''],
+  'rate-limit': ['requests per second per client; 0 turns it off', '100'],
+  'max-records': ['records kept in the live file', '10000'],
+  'body-limit': ['largest accepted body (bytes, or like 512kb, 1mb)', '1mb'],
+  'cors-origins': ['origins allowed to post reports, comma-separated, or *', '*'],
+  'ip-mode': ['what is kept of client IPs: truncate (/24, /48), hash, full, none', 'truncate'],
+  'merge-window': ['ms within which an SDK event and a native report can be one violation', '10000'],
+  'group-cap': ['new groups allowed per minute before the overflow group takes the rest', '100'],
+  'tls-cert': ['PEM certificate file: serve https (report-to only reaches https endpoints)', ''],
+  'tls-key': ['PEM key file for --tls-cert', ''],
+  'trust-proxy': ['trust X-Forwarded-For from a reverse proxy (true/false)', 'false'],
+} as const;
+type Flag = keyof typeof FLAGS;
+
+const envName = (flag: string) => `CSP_LENS_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+export function usage(): string {
+  const rows = Object.entries(FLAGS).map(
+    ([flag, [what, def]]) => `  --${flag.padEnd(14)} ${what}${def ? ` (default ${def})` : ''}\n  ${''.padEnd(16)} env ${envName(flag)}`,
+  );
+  return `Usage: csp-lens serve [options]\n\nReceives CSP violation reports (report-uri, report-to, the csp-lens SDK) and serves the read API and dashboard.\n\nOptions:\n${rows.join('\n')}\n  --help           this text\n`;
+}
+
+function integer(flag: Flag, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`csp-lens: --${flag} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | 'help' {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { help: { type: 'boolean' }, ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])) },
+  });
+  if (values.help || positionals[0] === 'help') return 'help';
+  if (positionals.length && positionals[0] !== 'serve') throw new Error(`csp-lens: unknown command ${JSON.stringify(positionals[0])}; try --help`);
+  const get = (f: Flag): string => ((values as Record<string, unknown>)[f] as string | undefined) ?? env[envName(f)] ?? FLAGS[f][1];
+  const origins = get('cors-origins');
+  const ipMode = get('ip-mode');
+  if (!['truncate', 'hash', 'full', 'none'].includes(ipMode)) throw new Error('csp-lens: --ip-mode must be truncate, hash, full or none');
+  return {
+    port: integer('port', get('port'), 0),
+    host: get('host'),
+    db: get('db'),
+    prefix: get('prefix'),
+    token: get('token') || undefined,
+    rateLimit: integer('rate-limit', get('rate-limit'), 0),
+    maxRecords: integer('max-records', get('max-records'), 1),
+    bodyLimit: /^\d+$/.test(get('body-limit')) ? Number(get('body-limit')) : get('body-limit'),
+    corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean),
+    ipMode: ipMode as ServerConfig['ipMode'],
+    mergeWindowMs: integer('merge-window', get('merge-window'), 0),
+    groupCapPerMinute: integer('group-cap', get('group-cap'), 1),
+    tlsCert: get('tls-cert') || undefined,
+    tlsKey: get('tls-key') || undefined,
+    trustProxy: get('trust-proxy') === 'true',
+  };
+}

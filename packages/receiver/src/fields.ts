@@ -1,0 +1,96 @@
+// Coercion of attacker-controlled values: every reader returns a well-typed value or undefined,
+// never throws, and caps what it keeps.
+
+/** Length caps (UTF-16 code units). Chromium's samples are 40 chars; URLs rarely pass 2 KiB. */
+export const CAP = {
+  url: 2048,
+  /** violatedDirective may carry the whole source list (CSP1 browsers). */
+  directiveList: 1024,
+  /** Real policies with many hosts pass 8 KiB; stored once per distinct policy. */
+  policy: 16384,
+  sample: 256,
+  userAgent: 512,
+  id: 128,
+  short: 128,
+  lang: 35,
+  tag: 32,
+  selector: 256,
+  html: 512,
+  tagKey: 64,
+  tagValue: 256,
+  tags: 32,
+  /** JSON length of the SDK's free-form page context. */
+  context: 4096,
+  reportType: 64,
+  reportTypes: 20,
+} as const;
+
+/** Keys that could reach Object.prototype when copied; rejected by parse, skipped here too. */
+export const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export type Obj = Record<string, unknown>;
+
+export function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Own property only: `o.constructor` would otherwise read Object.prototype's. */
+export function own(o: Obj, key: string): unknown {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
+}
+
+/** The first of `keys` that `o` has as an own property (browsers disagree on names). */
+export function pick(o: Obj, keys: readonly string[]): unknown {
+  for (const k of keys) if (Object.hasOwn(o, k) && o[k] !== undefined && o[k] !== null) return o[k];
+  return undefined;
+}
+
+/**
+ * A string cut to `max`, NUL removed (it breaks C-based tooling downstream; other control
+ * characters stay: escaping is the dashboard's job). Empty or not a string ⇒ undefined.
+ */
+export function str(v: unknown, max: number): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  let s = v.length > max * 4 ? v.slice(0, max * 4) : v;
+  if (s.includes('\0')) s = s.replace(/\0/g, '');
+  if (s.length > max) {
+    s = s.slice(0, max);
+    // Never leave half a surrogate pair at the cut.
+    const last = s.charCodeAt(max - 1);
+    if (last >= 0xd800 && last <= 0xdbff) s = s.slice(0, -1);
+  }
+  return s === '' ? undefined : s;
+}
+
+/** A URL with its fragment dropped (reports never carry one; the merge compares without it). */
+export function urlNoFragment(v: unknown): string | undefined {
+  const s = str(v, CAP.url * 2);
+  if (s === undefined) return undefined;
+  const hash = s.indexOf('#');
+  return str(hash === -1 ? s : s.slice(0, hash), CAP.url);
+}
+
+/**
+ * An integer in [min, max]: a number that is one, or a string that is a clean decimal integer
+ * (`"200"`, not `"2e2"`, `"0x10"` or `"12px"`). Anything else ⇒ undefined.
+ */
+export function int(v: unknown, min: number, max: number): number | undefined {
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string' && /^\s*-?\d{1,15}\s*$/.test(v)) n = Number(v);
+  else return undefined;
+  return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+}
+
+/** A finite number (or clean integer string), clamped to [min, max]. */
+export function clampNum(v: unknown, min: number, max: number): number | undefined {
+  const n = typeof v === 'number' ? v : int(v, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (n === undefined || !Number.isFinite(n)) return undefined;
+  return Math.min(max, Math.max(min, n));
+}
+
+/** Lower-case scheme of a URL or of a scheme-only value (`data`, `blob`), if it has one. */
+export function schemeOf(v: string | undefined): string | undefined {
+  const m = v === undefined ? null : /^([a-z][a-z0-9+.-]*)(?::|$)/i.exec(v);
+  return m ? m[1]!.toLowerCase() : undefined;
+}

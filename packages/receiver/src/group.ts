@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import type { NormalizedViolation, Severity, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
+import { blockedOrigin } from './merge.js';
+
+export const OVERFLOW_GROUP = 'g_overflow';
+const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+/** Distinct values kept per reach dimension; beyond it reach is a lower bound (`reachCapped`). */
+const REACH_CAP = 2000;
+
+export interface ReachSets {
+  documents: string[];
+  pageViews: string[];
+  userAgents: string[];
+  /** Records no SDK page view is known for: each counts as one page view. */
+  nativeOnly: number;
+}
+
+export interface GroupBook {
+  groups: Record<string, ViolationGroup>;
+  reach: Record<string, ReachSets>;
+  /** New groups created per minute, to cap a flood of unique blocked hosts. */
+  minute: { at: number; created: number };
+}
+
+/** DESIGN §4: directive + category + blocked origin or keyword (+ source file for inline and eval). */
+export function fingerprint(v: NormalizedViolation): string {
+  const parts = [v.effectiveDirective, v.category, blockedOrigin(v.blockedURL) || v.category];
+  if (v.category === 'inline' || v.category === 'eval' || v.category === 'wasm-eval') parts.push(v.sourceFile ?? '');
+  return JSON.stringify(parts);
+}
+
+/**
+ * The group a new bucket of units belongs to. Creating a group past `capPerMinute` new groups in
+ * the current minute sends the violation to the overflow group instead, so a flood of unique hosts
+ * cannot grow the group table without bound.
+ */
+export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number, capPerMinute: number): string {
+  const fp = fingerprint(v);
+  const id = `g${createHash('sha256').update(fp).digest('hex').slice(0, 16)}`;
+  if (book.groups[id]) return id;
+  const minute = Math.floor(now / 60_000);
+  if (book.minute.at !== minute) book.minute = { at: minute, created: 0 };
+  const overflow = book.minute.created >= capPerMinute;
+  if (!overflow) book.minute.created++;
+  const gid = overflow ? OVERFLOW_GROUP : id;
+  if (!book.groups[gid]) {
+    book.groups[gid] = {
+      id: gid,
+      fingerprint: overflow ? 'overflow' : fp,
+      effectiveDirective: overflow ? '*' : v.effectiveDirective,
+      category: overflow ? 'other' : v.category,
+      blocked: overflow ? 'overflow' : blockedOrigin(v.blockedURL) || v.category,
+      ...(!overflow && v.sourceFile && fp.endsWith(`${JSON.stringify(v.sourceFile)}]`) ? { sourceFile: v.sourceFile } : {}),
+      severity: v.severity,
+      dispositions: [],
+      count: 0,
+      records: 0,
+      sources: { sdk: 0, reportUri: 0, reportTo: 0 },
+      merged: 0,
+      firstSeen: v.occurredAt,
+      lastSeen: v.occurredAt,
+      reach: { documents: 0, pageViews: 0, userAgents: 0 },
+      exampleId: '',
+      ...(overflow ? { overflow: true } : {}),
+    };
+    book.reach[gid] = { documents: [], pageViews: [], userAgents: [], nativeOnly: 0 };
+  }
+  return gid;
+}
+
+/** Moves a group's totals from the bucket's old records to its new ones (re-matching may re-pair). */
+export function applyChange(book: GroupBook, gid: string, before: ViolationRecord[], after: ViolationRecord[], v: NormalizedViolation): void {
+  const g = book.groups[gid];
+  const reach = book.reach[gid];
+  for (const [records, sign] of [[before, -1], [after, 1]] as const) {
+    for (const r of records) {
+      g.count += sign * r.count;
+      g.records += sign;
+      g.sources.sdk += sign * r.sources.sdk;
+      g.sources.reportUri += sign * r.sources.reportUri;
+      g.sources.reportTo += sign * r.sources.reportTo;
+      const native = r.sources.reportUri + r.sources.reportTo > 0;
+      if (r.sources.sdk > 0 && native) g.merged += sign;
+      if (!r.sources.sdk) reach.nativeOnly += sign;
+    }
+  }
+  g.firstSeen = Math.min(g.firstSeen, v.occurredAt);
+  g.lastSeen = Math.max(g.lastSeen, v.occurredAt);
+  if (SEVERITY_RANK[v.severity] > SEVERITY_RANK[g.severity]) g.severity = v.severity;
+  if (!g.dispositions.includes(v.disposition)) g.dispositions.push(v.disposition);
+  if (after.length) g.exampleId = after[after.length - 1].id;
+  addCapped(reach.documents, short(v.documentURL));
+  if (v.page?.id) addCapped(reach.pageViews, short(v.page.id));
+  if (v.userAgent) addCapped(reach.userAgents, short(v.userAgent));
+  g.reach = {
+    documents: reach.documents.length,
+    pageViews: reach.pageViews.length + reach.nativeOnly,
+    userAgents: reach.userAgents.length,
+  };
+}
+
+export function severityRank(s: Severity): number {
+  return SEVERITY_RANK[s] ?? 0;
+}
+
+// Short hashes keep the persisted reach sets small whatever the attacker puts in a URL.
+function short(s: string): string {
+  return createHash('sha256').update(s).digest('base64url').slice(0, 11);
+}
+
+function addCapped(set: string[], value: string): void {
+  if (set.length < REACH_CAP && !set.includes(value)) set.push(value);
+}

@@ -1,0 +1,123 @@
+import type Koa from 'koa';
+import type Router from '@koa/router';
+import { koaBody } from 'koa-body';
+import type { NormalizedViolation } from '@csp-lens/schema';
+import { IngestError, type IngestBatch, type NoiseFilter, type RequestMeta, type Store } from './types.js';
+import { parseBody } from './parse.js';
+import { normalizeNative, normalizeSdk } from './normalize.js';
+import { anonymizeIp, type IpMode } from './ip.js';
+
+// Every type a browser sends reports as (DESIGN §2); all are read as text and parsed by parse.ts.
+const REPORT_TYPES = [
+  'application/csp-report',
+  'application/reports+json',
+  'application/json',
+  'application/x-www-form-urlencoded',
+  'text/plain',
+];
+// The SDK posts text/plain: a CORS-safelisted type, so sendBeacon needs no preflight cross-site.
+const SDK_TYPES = ['text/plain', 'application/json'];
+
+export interface IngestDeps {
+  store: Store;
+  filter: NoiseFilter;
+  clock: () => number;
+  bodyLimit: number | string;
+  ipMode: IpMode;
+  ipSalt: string;
+  allowOrigin: (origin: string | undefined) => string | undefined;
+  rateLimit: (client: string) => number;
+  onStored?: (violations: NormalizedViolation[]) => void;
+}
+
+/** JSON errors with the right status for anything a client did wrong; never a 5xx for bad input. */
+export async function jsonErrors(ctx: Koa.Context, next: Koa.Next): Promise<void> {
+  try {
+    await next();
+  } catch (e) {
+    const err = e as { status?: number; expose?: boolean; message?: string; type?: string };
+    const status = e instanceof IngestError ? e.status : err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    ctx.status = status;
+    ctx.body = { error: status === 500 ? 'internal error' : describe(err) };
+    if (status === 500) ctx.app.emit('error', e, ctx);
+  }
+}
+
+function describe(err: { status?: number; message?: string; type?: string }): string {
+  if (err.type === 'entity.too.large') return 'body exceeds the size limit';
+  if (err.type === 'request.aborted') return 'request aborted';
+  if (err.type === 'encoding.unsupported') return 'unsupported content encoding';
+  return err.message ?? 'bad request';
+}
+
+export function mountIngest(router: Router, deps: IngestDeps): void {
+  const read = (types: string[]) =>
+    koaBody({ json: false, urlencoded: false, multipart: false, text: true, textTypes: types, textLimit: deps.bodyLimit, encoding: 'utf-8' });
+
+  const cors = (ctx: Koa.Context): void => {
+    const origin = deps.allowOrigin(ctx.get('origin') || undefined);
+    if (!origin) return;
+    ctx.set('Access-Control-Allow-Origin', origin);
+    if (origin !== '*') ctx.vary('Origin');
+  };
+
+  const guard = (types: string[]) => async (ctx: Koa.Context, next: Koa.Next) => {
+    cors(ctx);
+    const wait = deps.rateLimit(ctx.ip);
+    if (wait) {
+      ctx.set('Retry-After', String(wait));
+      throw new IngestError(429, 'rate limit exceeded for this client');
+    }
+    if (!ctx.request.length && !ctx.get('transfer-encoding')) throw new IngestError(400, 'empty body');
+    if (!ctx.is(types)) {
+      throw new IngestError(415, `unsupported content type ${JSON.stringify(ctx.get('content-type') || '(none)')}; expected one of ${types.join(', ')}`);
+    }
+    await next();
+  };
+
+  const meta = (ctx: Koa.Context): RequestMeta => ({
+    receivedAt: deps.clock(),
+    userAgent: ctx.get('user-agent') || undefined,
+    clientIp: anonymizeIp(ctx.ip, deps.ipMode, deps.ipSalt),
+  });
+
+  const store = async (ctx: Koa.Context, batch: IngestBatch): Promise<void> => {
+    const filtered: Record<string, number> = {};
+    const kept = batch.violations.filter((v) => {
+      const rule = deps.filter(v);
+      if (rule) filtered[rule] = (filtered[rule] ?? 0) + 1;
+      return !rule;
+    });
+    try {
+      await deps.store.append({ ...batch, violations: kept }, filtered);
+    } catch (e) {
+      ctx.app.emit('error', e, ctx);
+      ctx.status = 503;
+      ctx.body = { error: 'storage unavailable; retry later' };
+      return;
+    }
+    deps.onStored?.(kept);
+    // 204 for every batch that parses, filtered reports included: anything else makes Chromium
+    // retry the whole batch and back off the endpoint.
+    ctx.status = 204;
+  };
+
+  const preflight = (ctx: Koa.Context): void => {
+    cors(ctx);
+    ctx.set('Access-Control-Allow-Methods', 'POST, OPTIONS');
+    ctx.set('Access-Control-Allow-Headers', 'content-type');
+    ctx.set('Access-Control-Max-Age', '86400');
+    ctx.status = 204;
+  };
+
+  router.options('/report', preflight);
+  router.options('/sdk', preflight);
+  router.post('/report', guard(REPORT_TYPES), read(REPORT_TYPES), async (ctx) => {
+    const body = parseBody(String(ctx.request.body ?? ''), ctx.get('content-type'));
+    await store(ctx, normalizeNative(body, meta(ctx)));
+  });
+  router.post('/sdk', guard(SDK_TYPES), read(SDK_TYPES), async (ctx) => {
+    const body = parseBody(String(ctx.request.body ?? ''), ctx.get('content-type'));
+    await store(ctx, normalizeSdk(body, meta(ctx)));
+  });
+}

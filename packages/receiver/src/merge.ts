@@ -1,0 +1,195 @@
+import type {
+  NormalizedViolation,
+  ReportFields,
+  Stream,
+  StreamCounts,
+  ViolationRecord,
+} from '@csp-lens/schema';
+
+/**
+ * One stream's account of one violation in one page view. SDK repeats in a page view add to the
+ * same unit; a native report is one unit (browsers dedupe them per document).
+ */
+export interface Unit {
+  seq: number;
+  stream: Stream;
+  at: number;
+  count: number;
+  firstReceivedAt: number;
+  lastReceivedAt: number;
+  v: NormalizedViolation;
+  policyHash?: string;
+}
+
+const REPORT_FIELDS = [
+  'documentURL',
+  'referrer',
+  'blockedURL',
+  'effectiveDirective',
+  'violatedDirective',
+  'disposition',
+  'sourceFile',
+  'lineNumber',
+  'columnNumber',
+  'sample',
+  'statusCode',
+] as const satisfies readonly (keyof ReportFields)[];
+
+/** The blocked URL reduced to what survives Chromium's and Safari's cutting: origin or keyword. */
+export function blockedOrigin(blocked: string | undefined): string {
+  if (!blocked) return '';
+  const u = parseUrl(blocked);
+  return u && u.origin !== 'null' ? u.origin : blocked.split(':')[0];
+}
+
+/** A URL the browser cut to its origin (`https://a.example`, no path, query or fragment). */
+function isCutToOrigin(blocked: string): boolean {
+  const u = parseUrl(blocked);
+  return !!u && u.origin !== 'null' && blocked.replace(/\/$/, '') === u.origin;
+}
+
+/** Blocked URLs describe the same thing when equal, or same origin when one side was cut. */
+export function blockedCompatible(a: string | undefined, b: string | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return (isCutToOrigin(a) || isCutToOrigin(b)) && blockedOrigin(a) === blockedOrigin(b);
+}
+
+/**
+ * Units that may describe the same violation share a bucket: every key field of DESIGN §4 equal,
+ * the blocked URL reduced to its origin (the exact rule is `blockedCompatible`).
+ */
+export function bucketKey(v: NormalizedViolation): string {
+  return JSON.stringify([
+    v.documentURL,
+    v.effectiveDirective,
+    blockedOrigin(v.blockedURL),
+    v.sourceFile ?? null,
+    v.lineNumber ?? null,
+    v.columnNumber ?? null,
+    v.sample ?? null,
+    v.disposition,
+    v.userAgent ?? null,
+  ]);
+}
+
+/**
+ * Pairs each SDK unit with at most one native unit per stream, nearest in time first, within the
+ * window. The result depends only on the set of units, never on arrival order: ties are broken by
+ * content, not by sequence. Returns the units of each record.
+ */
+export function matchUnits(units: Unit[], windowMs: number): Unit[][] {
+  const sdk = units.filter((u) => u.stream === 'sdk').sort(byContent);
+  const native = units.filter((u) => u.stream !== 'sdk').sort(byContent);
+  const pairs: [number, Unit, Unit][] = [];
+  for (const s of sdk) {
+    for (const n of native) {
+      const d = Math.abs(s.at - n.at);
+      if (d <= windowMs && blockedCompatible(s.v.blockedURL, n.v.blockedURL)) pairs.push([d, s, n]);
+    }
+  }
+  // Stable sort over content-ordered inputs: equal distances keep the content order.
+  pairs.sort((a, b) => a[0] - b[0]);
+  const partners = new Map<Unit, Unit[]>(sdk.map((s) => [s, [s]]));
+  const taken = new Set<Unit>();
+  for (const [, s, n] of pairs) {
+    const parts = partners.get(s)!;
+    if (taken.has(n) || parts.some((p) => p.stream === n.stream)) continue;
+    parts.push(n);
+    taken.add(n);
+  }
+  return [...partners.values(), ...native.filter((n) => !taken.has(n)).map((n) => [n])];
+}
+
+function byContent(a: Unit, b: Unit): number {
+  return a.at - b.at || cmp(a.stream, b.stream) || cmp(a.v.page?.id, b.v.page?.id) || cmp(a.v.blockedURL, b.v.blockedURL);
+}
+
+function cmp(a: string | undefined, b: string | undefined): number {
+  return a === b ? 0 : (a ?? '') < (b ?? '') ? -1 : 1;
+}
+
+/** One record from the units the matching put together; native report fields win over the SDK's. */
+export function buildRecord(parts: Unit[], groupId: string): ViolationRecord {
+  const sdk = parts.find((p) => p.stream === 'sdk');
+  const native = parts.find((p) => p.stream !== 'sdk');
+  const base = (native ?? sdk)!;
+  const sources: StreamCounts = { sdk: 0, reportUri: 0, reportTo: 0 };
+  const streamTimes: Partial<Record<Stream, number>> = {};
+  for (const p of parts) {
+    sources[p.stream] += p.count;
+    streamTimes[p.stream] = p.at;
+  }
+  const record: ViolationRecord = {
+    id: `r${(sdk ?? base).seq.toString(36)}`,
+    groupId,
+    ...pick(base.v),
+    category: base.v.category,
+    severity: base.v.severity,
+    count: Math.max(sources.sdk, sources.reportUri, sources.reportTo),
+    sources,
+    streamTimes,
+    occurredAt: Math.min(...parts.map((p) => p.at)),
+    firstReceivedAt: Math.min(...parts.map((p) => p.firstReceivedAt)),
+    lastReceivedAt: Math.max(...parts.map((p) => p.lastReceivedAt)),
+  };
+  assign(record, 'policyHash', base.policyHash ?? sdk?.policyHash);
+  assign(record, 'userAgent', base.v.userAgent);
+  assign(record, 'clientIp', base.v.clientIp ?? sdk?.v.clientIp);
+  if (sdk) {
+    assign(record, 'page', sdk.v.page);
+    assign(record, 'element', sdk.v.element);
+    assign(record, 'noElement', sdk.v.noElement);
+    assign(record, 'sinceLoad', sdk.v.sinceLoad);
+    if (native) {
+      const differing = pick(sdk.v);
+      for (const k of REPORT_FIELDS) if (differing[k] === native.v[k]) delete differing[k];
+      if (Object.keys(differing).length) record.sdkValues = differing;
+    }
+  }
+  return record;
+}
+
+/** Units a stored record was built from, so a restarted store can go on matching. */
+export function unitsOf(r: ViolationRecord, nextSeq: () => number): Unit[] {
+  const times = r.streamTimes ?? {};
+  return (Object.keys(r.sources) as Stream[])
+    .filter((s) => r.sources[s] > 0)
+    .map((stream) => {
+      const sdk = stream === 'sdk';
+      const v: NormalizedViolation = {
+        ...pick(r),
+        ...(sdk ? r.sdkValues : undefined),
+        stream,
+        occurredAt: times[stream] ?? r.occurredAt,
+        receivedAt: r.lastReceivedAt,
+        count: r.sources[stream],
+        category: r.category,
+        severity: r.severity,
+        userAgent: r.userAgent,
+        clientIp: r.clientIp,
+        ...(sdk ? { page: r.page, element: r.element, noElement: r.noElement, sinceLoad: r.sinceLoad } : {}),
+      };
+      // The SDK unit keeps the record's id so a rebuilt record has the same id as before.
+      const seq = sdk || !r.sources.sdk ? parseInt(r.id.slice(1), 36) : nextSeq();
+      return { seq, stream, at: v.occurredAt, count: v.count, firstReceivedAt: r.firstReceivedAt, lastReceivedAt: r.lastReceivedAt, v, policyHash: r.policyHash };
+    });
+}
+
+function pick(v: ReportFields): ReportFields {
+  const out = {} as Record<string, unknown>;
+  for (const k of REPORT_FIELDS) if (v[k] !== undefined) out[k] = v[k];
+  return out as unknown as ReportFields;
+}
+
+function assign<K extends keyof ViolationRecord>(r: ViolationRecord, k: K, value: ViolationRecord[K] | undefined): void {
+  if (value !== undefined) r[k] = value;
+}
+
+function parseUrl(s: string): URL | undefined {
+  try {
+    return new URL(s);
+  } catch {
+    return undefined;
+  }
+}

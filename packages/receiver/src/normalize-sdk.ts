@@ -1,0 +1,134 @@
+import type { NoElementReason, NormalizedViolation, PageContext, SdkElement } from '@csp-lens/schema';
+import { CAP, clampNum, FORBIDDEN_KEYS, int, isObject, own, str, type Obj } from './fields.js';
+import { readReport, toViolation } from './report.js';
+import { IngestError, type IngestBatch, type RequestMeta } from './types.js';
+
+/** The SDK keeps batches ≤ 16 KiB (DESIGN §2): a few dozen events. Far more is not our SDK. */
+export const MAX_SDK_EVENTS = 500;
+const MAX_POLICIES = 32;
+/** Per-event occurrence count: a page in a loop can rack up many, but not billions. */
+const MAX_COUNT = 1_000_000;
+/** Events older than this (client clock, after skew correction) are clamped: broken clocks. */
+const MAX_EVENT_AGE_MS = 24 * 60 * 60 * 1000;
+const NO_ELEMENT = new Set<NoElementReason>(['none', 'ambiguous', 'not-found']);
+
+/** Our own batch (SdkBatch v1, wire.ts) ⇒ normalized violations; 400 when it is not one. */
+export function normalizeSdk(body: unknown, meta: RequestMeta): IngestBatch {
+  if (!isObject(body)) throw new IngestError(400, 'not an SDK batch: expected an object');
+  if (own(body, 'v') !== 1) throw new IngestError(400, 'not an SDK batch: "v" must be 1');
+  const events = own(body, 'events');
+  if (!Array.isArray(events)) throw new IngestError(400, 'not an SDK batch: "events" must be an array');
+  if (events.length > MAX_SDK_EVENTS) {
+    throw new IngestError(400, `too many events in one batch: ${events.length} (max ${MAX_SDK_EVENTS})`);
+  }
+  const rawPage = own(body, 'page');
+  const pageId = isObject(rawPage) ? str(own(rawPage, 'id'), CAP.id) : undefined;
+  if (!isObject(rawPage) || !pageId) throw new IngestError(400, 'not an SDK batch: "page" must be an object with a string "id"');
+
+  const page = pageContext(rawPage, pageId);
+  const rawPolicies = own(rawPage, 'policies');
+  const policies = Array.isArray(rawPolicies) ? rawPolicies.slice(0, MAX_POLICIES) : [];
+  // Client clock → server clock: the batch left at sentAt (client) and arrived at receivedAt.
+  const sentAt = clampNum(own(body, 'sentAt'), 0, Number.MAX_SAFE_INTEGER);
+  const skew = sentAt === undefined ? undefined : meta.receivedAt - sentAt;
+
+  const batch: IngestBatch = { violations: [], otherReports: {}, invalid: 0 };
+  const dropped = int(own(body, 'dropped'), 0, MAX_COUNT);
+  if (dropped) batch.sdkDropped = dropped;
+  for (const e of events) {
+    const v = isObject(e) ? fromEvent(e, page, policies, skew, meta) : undefined;
+    if (v) batch.violations.push(v);
+    else batch.invalid++;
+  }
+  return batch;
+}
+
+function fromEvent(e: Obj, page: PageContext, policies: unknown[], skew: number | undefined, meta: RequestMeta) {
+  const fields = readReport(e);
+  if (!fields) return undefined;
+  const index = int(own(e, 'policy'), 0, policies.length - 1);
+  fields.originalPolicy = index === undefined ? undefined : str(policies[index], CAP.policy);
+  const t = clampNum(own(e, 't'), 0, Number.MAX_SAFE_INTEGER);
+  // Without both clocks there is no correction to make: then it happened about when it arrived.
+  const corrected = t === undefined || skew === undefined ? meta.receivedAt : Math.round(t + skew);
+  const v: NormalizedViolation = toViolation(fields, {
+    stream: 'sdk',
+    occurredAt: Math.min(meta.receivedAt, Math.max(meta.receivedAt - MAX_EVENT_AGE_MS, corrected)),
+    receivedAt: meta.receivedAt,
+    count: Math.min(MAX_COUNT, int(own(e, 'count'), 1, Number.MAX_SAFE_INTEGER) ?? 1),
+    userAgent: meta.userAgent,
+    clientIp: meta.clientIp,
+    // The page URL keeps its fragment (reports drop it); fall back to the event's document.
+    // Each violation gets its own copy: the store may merge into it.
+    page: { ...structuredClone(page), url: page.url || fields.documentURL },
+    element: element(own(e, 'element')),
+    noElement: NO_ELEMENT.has(own(e, 'noElement') as NoElementReason) ? (own(e, 'noElement') as NoElementReason) : undefined,
+    sinceLoad: clampNum(own(e, 'sinceLoad'), 0, Number.MAX_SAFE_INTEGER),
+  });
+  if (v.sinceLoad !== undefined) v.sinceLoad = Math.round(v.sinceLoad);
+  return v;
+}
+
+function pageContext(p: Obj, id: string): PageContext {
+  const ctx: PageContext = { id, url: str(own(p, 'url'), CAP.url) ?? '' };
+  const fields: [keyof PageContext, number][] = [
+    ['session', CAP.id], ['referrer', CAP.url], ['release', CAP.short], ['env', CAP.short], ['lang', CAP.lang],
+  ];
+  for (const [k, cap] of fields) {
+    const s = str(own(p, k), cap);
+    if (s !== undefined) (ctx as unknown as Obj)[k] = s;
+  }
+  const tags = stringMap(own(p, 'tags'));
+  if (tags) ctx.tags = tags;
+  const context = jsonObject(own(p, 'context'));
+  if (context) ctx.context = context;
+  const vp = own(p, 'viewport');
+  if (Array.isArray(vp) && vp.length === 2) {
+    const [w, h] = vp.map((n) => (typeof n === 'number' && Number.isFinite(n) ? clampNum(Math.round(n), 0, 100_000) : undefined));
+    if (w !== undefined && h !== undefined) ctx.viewport = [w, h];
+  }
+  return ctx;
+}
+
+/** tags: string → string; numbers and booleans become strings, anything else is skipped. */
+function stringMap(v: unknown): Record<string, string> | undefined {
+  if (!isObject(v)) return undefined;
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const [k, raw] of Object.entries(v)) {
+    if (n >= CAP.tags) break;
+    const key = str(k, CAP.tagKey);
+    const value = typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : str(raw, CAP.tagValue);
+    if (!key || FORBIDDEN_KEYS.has(key) || value === undefined) continue;
+    out[key] = value;
+    n++;
+  }
+  return n ? out : undefined;
+}
+
+/** Free-form app context: kept only as plain JSON within CAP.context characters. */
+function jsonObject(v: unknown): Record<string, unknown> | undefined {
+  if (!isObject(v)) return undefined;
+  try {
+    const json = JSON.stringify(v);
+    if (json.length > CAP.context || json === '{}') return undefined;
+    return JSON.parse(json, (k, val) => (FORBIDDEN_KEYS.has(k) ? undefined : val));
+  } catch {
+    return undefined; // cycles or BigInt: not JSON
+  }
+}
+
+function element(v: unknown): SdkElement | undefined {
+  if (!isObject(v)) return undefined;
+  const tag = str(own(v, 'tag'), CAP.tag);
+  const selector = str(own(v, 'selector'), CAP.selector);
+  if (!tag || !selector) return undefined;
+  const el: SdkElement = { tag, selector };
+  const attr = str(own(v, 'attr'), CAP.tag);
+  const url = str(own(v, 'url'), CAP.url);
+  const html = str(own(v, 'html'), CAP.html);
+  if (attr) el.attr = attr;
+  if (url) el.url = url;
+  if (html) el.html = html;
+  return el;
+}

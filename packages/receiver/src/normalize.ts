@@ -1,0 +1,106 @@
+import type { NormalizedViolation } from '@csp-lens/schema';
+import { CAP, clampNum, FORBIDDEN_KEYS, isObject, own, str, type Obj } from './fields.js';
+import { readReport, toViolation } from './report.js';
+import { IngestError, type IngestBatch, type RequestMeta } from './types.js';
+
+export { normalizeSdk } from './normalize-sdk.js';
+
+/** Browsers send ≤ 100 per POST; more is not a browser. */
+export const MAX_NATIVE_BATCH = 1000;
+/** Reporting API `age` beyond a day is a broken clock or a forgery; clamp it. */
+const MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+const isReportingApi = (o: Obj) => typeof own(o, 'type') === 'string' && isObject(own(o, 'body'));
+const isLegacy = (o: Obj) =>
+  ['document-uri', 'document-url', 'violated-directive', 'effective-directive'].some((k) => Object.hasOwn(o, k));
+
+function fromReportUri(report: Obj, meta: RequestMeta): NormalizedViolation | undefined {
+  const fields = readReport(report);
+  return fields && toViolation(fields, { ...common(meta), stream: 'reportUri', occurredAt: meta.receivedAt });
+}
+
+function fromReportTo(item: Obj, meta: RequestMeta): NormalizedViolation | undefined {
+  // The report's `url` is the document's: the fallback for a body without documentURL.
+  const fields = readReport(own(item, 'body') as Obj, own(item, 'url'));
+  if (!fields) return undefined;
+  // Safari sends no age: then it happened about when it arrived.
+  const age = clampNum(own(item, 'age'), 0, MAX_AGE_MS) ?? 0;
+  return toViolation(fields, {
+    ...common(meta),
+    stream: 'reportTo',
+    occurredAt: meta.receivedAt - Math.round(age),
+    userAgent: str(own(item, 'user_agent'), CAP.userAgent) ?? meta.userAgent,
+  });
+}
+
+function common(meta: RequestMeta) {
+  return { receivedAt: meta.receivedAt, count: 1, userAgent: meta.userAgent, clientIp: meta.clientIp };
+}
+
+/** A report type as a safe counter key: `deprecation`, `intervention`, `crash`, … */
+function typeKey(type: unknown, seen: Obj): string {
+  let name = (str(type, CAP.reportType) ?? '').toLowerCase().replace(/[^a-z0-9._-]/g, '_') || 'unnamed';
+  if (FORBIDDEN_KEYS.has(name)) name = `_${name}`;
+  if (Object.hasOwn(seen, name)) return name;
+  // Distinct names are attacker-chosen: cap them so the stats table cannot be flooded.
+  return Object.keys(seen).length < CAP.reportTypes ? name : 'other-types';
+}
+
+/**
+ * Every native report format (DESIGN §2) ⇒ normalized violations. Throws 400 when the body holds
+ * no recognizable report; within a batch, unusable items are skipped and counted in `invalid`
+ * (a non-2xx would make Chromium retry the whole batch).
+ */
+export function normalizeNative(body: unknown, meta: RequestMeta): IngestBatch {
+  const batch: IngestBatch = { violations: [], otherReports: {}, invalid: 0 };
+  if (Array.isArray(body)) {
+    if (body.length === 0) throw new IngestError(400, 'not a CSP report: empty array');
+    if (body.length > MAX_NATIVE_BATCH) {
+      throw new IngestError(400, `too many reports in one batch: ${body.length} (max ${MAX_NATIVE_BATCH})`);
+    }
+    let recognized = 0;
+    for (const item of body) {
+      if (isObject(item) && isReportingApi(item)) {
+        recognized++;
+        if (own(item, 'type') !== 'csp-violation') {
+          const key = typeKey(own(item, 'type'), batch.otherReports);
+          batch.otherReports[key] = (batch.otherReports[key] ?? 0) + 1;
+          continue;
+        }
+        add(batch, fromReportTo(item, meta));
+      } else if (isObject(item) && isObject(own(item, 'csp-report'))) {
+        recognized++;
+        add(batch, fromReportUri(own(item, 'csp-report') as Obj, meta));
+      } else batch.invalid++;
+    }
+    if (recognized === 0) throw new IngestError(400, 'not a CSP report: no item of the array is a report');
+    return batch;
+  }
+  if (!isObject(body)) throw new IngestError(400, `not a CSP report: body is ${body === null ? 'null' : typeof body}`);
+  let v: NormalizedViolation | undefined;
+  let what: string;
+  if (Object.hasOwn(body, 'csp-report')) {
+    const report = own(body, 'csp-report');
+    if (!isObject(report)) throw new IngestError(400, 'not a CSP report: "csp-report" is not an object');
+    [v, what] = [fromReportUri(report, meta), '"csp-report"'];
+  } else if (isReportingApi(body)) {
+    // Safari: one Reporting API report, not in an array (sometimes as application/csp-report).
+    if (own(body, 'type') !== 'csp-violation') {
+      batch.otherReports[typeKey(own(body, 'type'), {})] = 1;
+      return batch;
+    }
+    [v, what] = [fromReportTo(body, meta), 'the report body'];
+  } else if (isLegacy(body)) {
+    [v, what] = [fromReportUri(body, meta), 'the report'];
+  } else {
+    throw new IngestError(400, 'not a CSP report: expected "csp-report", a Reporting API report or an array of them');
+  }
+  if (!v) throw new IngestError(400, `not a CSP report: ${what} lacks a document URL or a directive`);
+  batch.violations.push(v);
+  return batch;
+}
+
+function add(batch: IngestBatch, v: NormalizedViolation | undefined): void {
+  if (v) batch.violations.push(v);
+  else batch.invalid++;
+}

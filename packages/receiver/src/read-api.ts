@@ -1,0 +1,141 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type Koa from 'koa';
+import type Router from '@koa/router';
+import type { GroupQuery, Store, ViolationQuery } from './types.js';
+import { IngestError } from './types.js';
+
+/** Reads never work without the token: `Authorization: Bearer <token>`, compared in constant time. */
+export function requireToken(token: string): Koa.Middleware {
+  const expected = createHash('sha256').update(token).digest();
+  return async (ctx, next) => {
+    const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
+    const given = m ? createHash('sha256').update(m[1]).digest() : undefined;
+    if (!given || !timingSafeEqual(given, expected)) {
+      ctx.set('WWW-Authenticate', 'Bearer realm="csp-lens"');
+      ctx.status = 401;
+      ctx.body = { error: m ? 'invalid token' : 'missing Authorization: Bearer <token>' };
+      return;
+    }
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  };
+}
+
+const oneOf = <T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined => {
+  if (value === undefined || value === '') return undefined;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new IngestError(400, `${name} must be one of ${allowed.join(', ')}`);
+};
+
+function time(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isFinite(n)) throw new IngestError(400, `${name} must be a time in ms since the epoch or an ISO date`);
+  return n;
+}
+
+function limit(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw new IngestError(400, 'limit must be an integer from 1 to 500');
+  return n;
+}
+
+function str(ctx: Koa.Context, name: string): string | undefined {
+  const v = ctx.query[name];
+  if (Array.isArray(v)) throw new IngestError(400, `${name} may be given once`);
+  return v === undefined ? undefined : String(v).slice(0, 4096);
+}
+
+export function mountReadApi(router: Router, store: Store, token: string): void {
+  const auth = requireToken(token);
+  router.get('/api/violations', auth, async (ctx) => {
+    const q: ViolationQuery = {
+      directive: str(ctx, 'directive'),
+      source: oneOf('source', str(ctx, 'source'), ['sdk', 'reportUri', 'reportTo'] as const),
+      groupId: str(ctx, 'group'),
+      document: str(ctx, 'document'),
+      disposition: oneOf('disposition', str(ctx, 'disposition'), ['enforce', 'report'] as const),
+      severity: oneOf('severity', str(ctx, 'severity'), ['critical', 'high', 'medium', 'low'] as const),
+      since: time('since', str(ctx, 'since')),
+      until: time('until', str(ctx, 'until')),
+      limit: limit(str(ctx, 'limit')),
+      cursor: cursor(str(ctx, 'cursor'), /^r[0-9a-z]{1,12}$/),
+    };
+    ctx.body = await store.violations(q);
+  });
+  router.get('/api/groups', auth, async (ctx) => {
+    const q: GroupQuery = {
+      sort: oneOf('sort', str(ctx, 'sort'), ['lastSeen', 'count', 'reach', 'severity'] as const),
+      directive: str(ctx, 'directive'),
+      severity: oneOf('severity', str(ctx, 'severity'), ['critical', 'high', 'medium', 'low'] as const),
+      disposition: oneOf('disposition', str(ctx, 'disposition'), ['enforce', 'report'] as const),
+      coverage: oneOf('coverage', str(ctx, 'coverage'), ['merged', 'sdk-only', 'native-only'] as const),
+      since: time('since', str(ctx, 'since')),
+      until: time('until', str(ctx, 'until')),
+      limit: limit(str(ctx, 'limit')),
+      cursor: cursor(str(ctx, 'cursor'), /^\d{1,9}$/),
+    };
+    ctx.body = await store.groups(q);
+  });
+  router.get('/api/groups/:id', auth, async (ctx) => {
+    const found = await store.group(ctx.params.id);
+    if (!found) {
+      ctx.status = 404;
+      ctx.body = { error: 'no such group' };
+      return;
+    }
+    ctx.body = found;
+  });
+  router.get('/api/policies/:hash', auth, async (ctx) => {
+    const policy = await store.policy(ctx.params.hash);
+    ctx.status = policy === undefined ? 404 : 200;
+    ctx.body = policy === undefined ? { error: 'no such policy' } : { hash: ctx.params.hash, policy };
+  });
+  router.get('/api/stats', auth, async (ctx) => {
+    ctx.body = await store.stats({ since: time('since', str(ctx, 'since')), until: time('until', str(ctx, 'until')) });
+  });
+}
+
+function cursor(value: string | undefined, shape: RegExp): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!shape.test(value)) throw new IngestError(400, 'cursor is not one this API returned');
+  return value;
+}
+
+/**
+ * Serves the SDK's IIFE. `/sdk.js` revalidates daily (so a new release reaches pages);
+ * `/sdk.js?v=<version>` is immutable for a year.
+ */
+export function mountSdkScript(router: Router, path: string | URL): void {
+  let cached: { body: Buffer; etag: string; version: string } | undefined;
+  router.get('/sdk.js', async (ctx) => {
+    if (!cached) {
+      let body: Buffer;
+      try {
+        body = readFileSync(path);
+      } catch {
+        ctx.status = 503;
+        ctx.body = { error: 'the SDK is not built: run npm run build' };
+        return;
+      }
+      const version = createHash('sha256').update(body).digest('hex').slice(0, 12);
+      cached = { body, etag: `"${version}"`, version };
+    }
+    const pinned = ctx.query.v === cached.version;
+    ctx.set('Cache-Control', pinned ? 'public, max-age=31536000, immutable' : 'public, max-age=86400');
+    ctx.set('ETag', cached.etag);
+    ctx.set('X-CSP-Lens-SDK-Version', cached.version);
+    ctx.set('Access-Control-Allow-Origin', '*');
+    ctx.set('Cross-Origin-Resource-Policy', 'cross-origin');
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.type = 'application/javascript; charset=utf-8';
+    ctx.status = 200;
+    if (ctx.fresh) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = cached.body;
+  });
+}

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type Koa from 'koa';
+import type { NormalizedViolation } from '@csp-lens/schema';
+import type { NoiseFilter, Store } from './types.js';
+import { jsonErrors, mountIngest } from './http.js';
+import { mountReadApi, mountSdkScript } from './read-api.js';
+import { createRateLimiter } from './ratelimit.js';
+import { createNoiseFilter, type NoiseRule } from './filter.js';
+import type { IpMode } from './ip.js';
+
+export interface ReceiverOptions {
+  store: Store;
+  /** Where the routes live; default `/csp`. */
+  prefix?: string;
+  /** Bearer token for the read API and dashboard data; generated when absent (see `receiver.token`). */
+  token?: string;
+  /** Origins allowed to post reports cross-origin; default `*` (ingest only, never the read API). */
+  corsOrigins?: '*' | string[];
+  /** Requests per second per client; 0 turns it off. Default 100 (bursts of 400). */
+  rateLimit?: number;
+  /** Largest accepted body: bytes or a string like `1mb`. Default 1 MiB. */
+  bodyLimit?: number | string;
+  /** What is kept of the client IP: /24 or /48 (`truncate`, default), a salted `hash`, `full`, `none`. */
+  ipMode?: IpMode;
+  ipSalt?: string;
+  /** Noise rules to add, or default rule names to remove. */
+  filters?: { add?: NoiseRule[]; remove?: string[] } | NoiseFilter;
+  clock?: () => number;
+  /** The built SDK IIFE served at `{prefix}/sdk.js`. */
+  sdkScriptPath?: string | URL;
+  /** Called after a batch is durably stored (alerts, streams); errors are caught. */
+  onStored?: (violations: NormalizedViolation[]) => void;
+  /** Extra routes under the prefix (the dashboard mounts itself here). */
+  extend?: (router: Router, ctx: { token: string; prefix: string; store: Store }) => void;
+}
+
+export interface Receiver {
+  /** All routes under the prefix, as one Koa middleware. */
+  middleware(): Koa.Middleware;
+  router: Router;
+  store: Store;
+  token: string;
+  prefix: string;
+}
+
+function fail(message: string): never {
+  throw new Error(`csp-lens: ${message}`);
+}
+
+export function createReceiver(options: ReceiverOptions): Receiver {
+  if (!options || typeof options !== 'object') fail('createReceiver needs an options object');
+  const { store } = options;
+  if (!store || typeof store.append !== 'function') fail('createReceiver needs a store (see openFileStore)');
+  const prefix = (options.prefix ?? '/csp').replace(/\/+$/, '');
+  if (prefix && !/^\/[\w\-./~]*$/.test(prefix)) fail(`prefix must start with "/" and be a plain path, got ${JSON.stringify(options.prefix)}`);
+  const token = options.token ?? randomBytes(24).toString('base64url');
+  if (typeof token !== 'string' || token.length < 16) fail('token must be a string of at least 16 characters');
+  const rate = options.rateLimit ?? 100;
+  if (!Number.isFinite(rate) || rate < 0) fail('rateLimit must be a number ≥ 0 (0 turns it off)');
+  const origins = options.corsOrigins ?? '*';
+  if (origins !== '*' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
+    fail('corsOrigins must be "*" or a list of origins');
+  }
+  const ipMode = options.ipMode ?? 'truncate';
+  if (!['truncate', 'hash', 'full', 'none'].includes(ipMode)) fail('ipMode must be truncate, hash, full or none');
+  const filter = typeof options.filters === 'function' ? options.filters : createNoiseFilter(options.filters);
+
+  const router = new Router(prefix ? { prefix } : {});
+  router.use(jsonErrors);
+  mountIngest(router, {
+    store,
+    filter,
+    clock: options.clock ?? Date.now,
+    bodyLimit: options.bodyLimit ?? '1mb',
+    ipMode,
+    ipSalt: options.ipSalt ?? randomBytes(16).toString('hex'),
+    allowOrigin: (origin) => (origins === '*' ? '*' : origin && origins.includes(origin) ? origin : undefined),
+    rateLimit: createRateLimiter(rate),
+    onStored: options.onStored && guardCallback(options.onStored),
+  });
+  mountSdkScript(router, options.sdkScriptPath ?? new URL('../../browser/dist/sdk.js', import.meta.url));
+  mountReadApi(router, store, token);
+  options.extend?.(router, { token, prefix, store });
+
+  const routes = router.routes() as unknown as Koa.Middleware;
+  const allowed = router.allowedMethods() as unknown as Koa.Middleware;
+  return {
+    middleware: () => async (ctx, next) => routes(ctx, () => allowed(ctx, next)),
+    router,
+    store,
+    token,
+    prefix,
+  };
+}
+
+function guardCallback(fn: (v: NormalizedViolation[]) => void): (v: NormalizedViolation[]) => void {
+  return (v) => {
+    try {
+      fn(v);
+    } catch (e) {
+      console.error('csp-lens: onStored callback failed:', e);
+    }
+  };
+}

@@ -1,0 +1,71 @@
+import type { NormalizedViolation, ReportFields } from '@csp-lens/schema';
+import { categorize, severity } from './classify.js';
+import { CAP, int, pick, str, urlNoFragment, type Obj } from './fields.js';
+
+// One reader for every spelling of the same field: report-uri's kebab-case, the Reporting API's
+// camelCase, the SDK's event names (documentURI, blockedURI) and older browsers' variants.
+const NAMES = {
+  documentURL: ['documentURL', 'document-uri', 'documentURI', 'document-url'],
+  referrer: ['referrer'],
+  blockedURL: ['blockedURL', 'blocked-uri', 'blockedURI', 'blocked-url'],
+  effectiveDirective: ['effectiveDirective', 'effective-directive'],
+  violatedDirective: ['violatedDirective', 'violated-directive'],
+  originalPolicy: ['originalPolicy', 'original-policy'],
+  disposition: ['disposition'],
+  sourceFile: ['sourceFile', 'source-file'],
+  lineNumber: ['lineNumber', 'line-number'],
+  columnNumber: ['columnNumber', 'column-number'],
+  sample: ['sample', 'script-sample'],
+  statusCode: ['statusCode', 'status-code'],
+} as const;
+
+/** A directive name: lower-case token. Anything else is not a directive we can group on. */
+function directive(v: unknown): string | undefined {
+  const first = str(v, CAP.directiveList)?.trim().split(/\s+/)[0]?.toLowerCase();
+  return first && /^[a-z][a-z0-9-]{0,63}$/.test(first) ? first : undefined;
+}
+
+/** Line/column: 0, "", null and missing all mean unknown (DESIGN §4). */
+const position = (v: unknown) => int(v, 1, 10_000_000);
+
+export interface ReadReport extends ReportFields {
+  originalPolicy?: string;
+}
+
+/**
+ * The report fields of one report object, normalized; undefined when it lacks what every report
+ * has: a document URL and a directive.
+ */
+export function readReport(o: Obj, documentFallback?: unknown): ReadReport | undefined {
+  const documentURL = urlNoFragment(pick(o, NAMES.documentURL)) ?? urlNoFragment(documentFallback);
+  const violatedDirective = str(pick(o, NAMES.violatedDirective), CAP.directiveList)?.trim();
+  // CSP1/2 browsers send no effective-directive, and some put the whole source list in
+  // violated-directive ("script-src 'self' https://cdn…"): its first token names the directive.
+  const effectiveDirective = directive(pick(o, NAMES.effectiveDirective)) ?? directive(violatedDirective);
+  if (!documentURL || !effectiveDirective) return undefined;
+  const disposition = pick(o, NAMES.disposition) === 'report' ? 'report' : 'enforce';
+  return {
+    documentURL,
+    referrer: str(pick(o, NAMES.referrer), CAP.url),
+    blockedURL: urlNoFragment(pick(o, NAMES.blockedURL)),
+    effectiveDirective,
+    violatedDirective: violatedDirective || undefined,
+    disposition,
+    sourceFile: urlNoFragment(pick(o, NAMES.sourceFile)),
+    lineNumber: position(pick(o, NAMES.lineNumber)),
+    columnNumber: position(pick(o, NAMES.columnNumber)),
+    sample: str(pick(o, NAMES.sample), CAP.sample),
+    statusCode: int(pick(o, NAMES.statusCode), 0, 999),
+    originalPolicy: str(pick(o, NAMES.originalPolicy), CAP.policy),
+  };
+}
+
+type Extra = Omit<NormalizedViolation, keyof ReportFields | 'category' | 'severity' | 'originalPolicy'>;
+
+/** Report fields + stream data ⇒ the classified violation, with no undefined-valued keys. */
+export function toViolation(fields: ReadReport, extra: Extra): NormalizedViolation {
+  const category = categorize(fields.blockedURL, fields.documentURL, fields.effectiveDirective);
+  const v = { ...fields, ...extra, category, severity: severity({ ...fields, category }) };
+  for (const k of Object.keys(v) as (keyof typeof v)[]) if (v[k] === undefined) delete v[k];
+  return v;
+}

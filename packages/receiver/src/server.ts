@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttp, type Server } from 'node:http';
+import { createServer as createHttps } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { createReceiver, type Receiver, type ReceiverOptions } from './receiver.js';
+import { openFileStore } from './store/file.js';
+
+export interface ServerConfig extends Omit<ReceiverOptions, 'store'> {
+  port?: number;
+  host?: string;
+  /** The JSON store file. */
+  db: string;
+  maxRecords?: number;
+  mergeWindowMs?: number;
+  groupCapPerMinute?: number;
+  /** PEM text, or a path to a PEM file; both or neither. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Trust X-Forwarded-For (behind a reverse proxy). */
+  trustProxy?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  token: string;
+  receiver: Receiver;
+  server: Server;
+  close(): Promise<void>;
+}
+
+const pem = (value: string) => (value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8'));
+
+/** The receiver as a standalone app (the CLI's `serve`). */
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  if (!!config.tlsCert !== !!config.tlsKey) throw new Error('csp-lens: --tls-cert and --tls-key go together');
+  const store = await openFileStore({
+    path: config.db,
+    maxRecords: config.maxRecords,
+    mergeWindowMs: config.mergeWindowMs,
+    groupCapPerMinute: config.groupCapPerMinute,
+  });
+  try {
+    const receiver = createReceiver({ ...config, store });
+    const app = new Koa({ proxy: !!config.trustProxy });
+    app.silent = true;
+    app.on('error', (err: Error & { status?: number }) => {
+      if (!err.status || err.status >= 500) console.error('csp-lens:', err.message);
+    });
+    app.use(receiver.middleware());
+    const tls = config.tlsCert && config.tlsKey ? { cert: pem(config.tlsCert), key: pem(config.tlsKey) } : undefined;
+    const server = tls ? createHttps(tls, app.callback()) : createHttp(app.callback());
+    // A slow or stalled client must not hold a socket forever (slowloris).
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 10_000;
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port ?? 8787, config.host ?? '127.0.0.1', () => resolve());
+    });
+    const { address, port } = server.address() as AddressInfo;
+    const host = address.includes(':') ? `[${address}]` : address;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `${tls ? 'https' : 'http'}://${host}:${port}${receiver.prefix}`,
+      token: receiver.token,
+      receiver,
+      server,
+      close: () =>
+        (closing ??= (async () => {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+            // In-flight requests get a moment to be acknowledged, then the sockets go.
+            setTimeout(() => server.closeAllConnections(), 2_000).unref();
+          });
+          await store.close();
+        })()),
+    };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}

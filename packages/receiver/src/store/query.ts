@@ -1,0 +1,108 @@
+import type {
+  Coverage,
+  GroupPage,
+  HourBucket,
+  Stats,
+  ViolationGroup,
+  ViolationPage,
+  ViolationRecord,
+} from '@csp-lens/schema';
+import type { GroupQuery, ViolationQuery } from '../types.js';
+import { severityRank } from '../group.js';
+import type { Counters } from './state.js';
+
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 500;
+
+const seqOf = (r: ViolationRecord) => parseInt(r.id.slice(1), 36);
+
+/** Newest first by record id; the cursor is the last id of the previous page. */
+export function queryViolations(records: Iterable<ViolationRecord>, q: ViolationQuery): ViolationPage {
+  const limit = clampLimit(q.limit);
+  const before = q.cursor ? parseInt(q.cursor.slice(1), 36) : Infinity;
+  const items: ViolationRecord[] = [];
+  for (const r of records) {
+    if (seqOf(r) >= before) continue;
+    if (q.directive && r.effectiveDirective !== q.directive) continue;
+    if (q.source && !(r.sources[q.source] > 0)) continue;
+    if (q.groupId && r.groupId !== q.groupId) continue;
+    if (q.document && r.documentURL !== q.document) continue;
+    if (q.disposition && r.disposition !== q.disposition) continue;
+    if (q.severity && r.severity !== q.severity) continue;
+    if (q.since !== undefined && r.occurredAt < q.since) continue;
+    if (q.until !== undefined && r.occurredAt >= q.until) continue;
+    items.push(r);
+  }
+  items.sort((a, b) => seqOf(b) - seqOf(a));
+  const page = items.slice(0, limit);
+  return items.length > limit ? { items: page, next: page[page.length - 1].id } : { items: page };
+}
+
+const coverageOf = (g: ViolationGroup): 'merged' | 'sdk-only' | 'native-only' =>
+  g.merged > 0 ? 'merged' : g.sources.sdk > 0 ? 'sdk-only' : 'native-only';
+
+const SORTS: Record<NonNullable<GroupQuery['sort']>, (a: ViolationGroup, b: ViolationGroup) => number> = {
+  lastSeen: (a, b) => b.lastSeen - a.lastSeen,
+  count: (a, b) => b.count - a.count || b.lastSeen - a.lastSeen,
+  reach: (a, b) => b.reach.pageViews - a.reach.pageViews || b.count - a.count,
+  severity: (a, b) =>
+    severityRank(b.severity) - severityRank(a.severity) || b.reach.pageViews - a.reach.pageViews || b.lastSeen - a.lastSeen,
+};
+
+/** Groups sorted and filtered; the cursor is an offset (groups are few and change in place). */
+export function queryGroups(groups: Record<string, ViolationGroup>, q: GroupQuery): GroupPage {
+  const limit = clampLimit(q.limit);
+  const offset = q.cursor ? Math.max(0, parseInt(q.cursor, 10) || 0) : 0;
+  const items = Object.values(groups).filter(
+    (g) =>
+      g.records > 0 &&
+      (!q.directive || g.effectiveDirective === q.directive) &&
+      (!q.severity || g.severity === q.severity) &&
+      (!q.disposition || g.dispositions.includes(q.disposition)) &&
+      (!q.coverage || coverageOf(g) === q.coverage) &&
+      (q.since === undefined || g.lastSeen >= q.since) &&
+      (q.until === undefined || g.firstSeen < q.until),
+  );
+  items.sort(SORTS[q.sort ?? 'severity']);
+  const page = items.slice(offset, offset + limit);
+  return offset + limit < items.length ? { items: page, next: String(offset + limit) } : { items: page };
+}
+
+/** Per-hour counts and stream coverage over the live records. */
+export function computeStats(
+  records: Iterable<ViolationRecord>,
+  groups: number,
+  counters: Counters,
+  q: { since?: number; until?: number },
+): Stats {
+  const hours = new Map<number, HourBucket>();
+  const coverage: Stats['coverage'] = { merged: 0, sdkOnly: 0, nativeOnly: 0, byDirective: {} };
+  let n = 0;
+  for (const r of records) {
+    if ((q.since !== undefined && r.occurredAt < q.since) || (q.until !== undefined && r.occurredAt >= q.until)) continue;
+    n++;
+    const hour = Math.floor(r.occurredAt / 3_600_000) * 3_600_000;
+    let h = hours.get(hour);
+    if (!h) hours.set(hour, (h = { hour, total: 0, bySeverity: { critical: 0, high: 0, medium: 0, low: 0 } }));
+    h.total += r.count;
+    h.bySeverity[r.severity] += r.count;
+    const native = r.sources.reportUri + r.sources.reportTo > 0;
+    const kind: keyof Coverage = r.sources.sdk > 0 ? (native ? 'merged' : 'sdkOnly') : 'nativeOnly';
+    coverage[kind]++;
+    const d = (coverage.byDirective[r.effectiveDirective] ??= { merged: 0, sdkOnly: 0, nativeOnly: 0 });
+    d[kind]++;
+  }
+  return {
+    records: n,
+    archived: counters.archived,
+    groups,
+    hours: [...hours.values()].sort((a, b) => a.hour - b.hour),
+    coverage,
+    filtered: counters.filtered,
+    otherReports: counters.otherReports,
+  };
+}
+
+function clampLimit(limit: number | undefined): number {
+  return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit ?? DEFAULT_LIMIT) || DEFAULT_LIMIT));
+}

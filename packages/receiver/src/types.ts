@@ -1,0 +1,85 @@
+import type {
+  GroupPage,
+  NormalizedViolation,
+  Stats,
+  ViolationGroup,
+  ViolationPage,
+  ViolationRecord,
+} from '@csp-lens/schema';
+
+/** A client error with the HTTP status it maps to; its message is sent as `{ error }`. */
+export class IngestError extends Error {
+  constructor(
+    readonly status: 400 | 413 | 415 | 429,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'IngestError';
+  }
+}
+
+/** What the HTTP layer knows about a request, passed down to normalization. */
+export interface RequestMeta {
+  /** Server clock, ms. */
+  receivedAt: number;
+  userAgent?: string;
+  /** Already truncated or hashed (see ip.ts). */
+  clientIp?: string;
+}
+
+/** Result of normalizing one request body. */
+export interface IngestBatch {
+  violations: NormalizedViolation[];
+  /** Non-CSP reports in a report-to batch, counted per type (deprecation, intervention, …). */
+  otherReports: Record<string, number>;
+  /** Items of a batch that were not a usable report (skipped; the rest of the batch is kept). */
+  invalid: number;
+  /** SDK: distinct violations the page dropped over its cap. */
+  sdkDropped?: number;
+}
+
+/** Returns the rule name that drops a violation as noise, or undefined to keep it. */
+export type NoiseFilter = (v: NormalizedViolation) => string | undefined;
+
+export interface ViolationQuery {
+  directive?: string;
+  /** Only records this stream contributed to. */
+  source?: 'sdk' | 'reportUri' | 'reportTo';
+  groupId?: string;
+  document?: string;
+  disposition?: 'enforce' | 'report';
+  severity?: string;
+  since?: number;
+  until?: number;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface GroupQuery {
+  sort?: 'lastSeen' | 'count' | 'reach' | 'severity';
+  directive?: string;
+  severity?: string;
+  disposition?: 'enforce' | 'report';
+  /** merged: seen on the SDK and a native stream; sdk-only; native-only. */
+  coverage?: 'merged' | 'sdk-only' | 'native-only';
+  since?: number;
+  until?: number;
+  limit?: number;
+  cursor?: string;
+}
+
+/**
+ * The storage engine. `append` resolves only once everything it was given is durable (group commit:
+ * one write in flight, later appends share the next one). Merge and grouping happen inside it, so an
+ * engine with a real database can do them transactionally.
+ */
+export interface Store {
+  append(batch: IngestBatch, filtered?: Record<string, number>): Promise<void>;
+  violations(query: ViolationQuery): Promise<ViolationPage>;
+  groups(query: GroupQuery): Promise<GroupPage>;
+  group(id: string): Promise<{ group: ViolationGroup; records: ViolationRecord[]; policy?: string } | undefined>;
+  policy(hash: string): Promise<string | undefined>;
+  stats(query: { since?: number; until?: number }): Promise<Stats>;
+  /** Flush what is pending and release the file (lock). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,80 @@
+// One rollup config for everything that ships built: the receiver (Node ESM, dependencies external)
+// and the browser SDK (ESM + minified IIFE, with a size budget checked in test/browser/size.test.ts).
+import typescript from '@rollup/plugin-typescript';
+import terser from '@rollup/plugin-terser';
+import { builtinModules } from 'node:module';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
+import ts_ from 'typescript';
+
+const receiverPkg = JSON.parse(readFileSync('packages/receiver/package.json', 'utf8'));
+const external = [
+  ...builtinModules,
+  ...builtinModules.map((m) => `node:${m}`),
+  ...Object.keys(receiverPkg.dependencies ?? {}),
+];
+const ts = (extra = {}) =>
+  typescript({
+    tsconfig: 'tsconfig.json',
+    compilerOptions: { noEmit: false, declaration: false, sourceMap: false, ...extra },
+    include: ['packages/*/src/**/*.ts'],
+    outputToFilesystem: false,
+  });
+
+const receiver = {
+  input: {
+    index: 'packages/receiver/src/index.ts',
+    cli: 'packages/receiver/src/cli.ts',
+  },
+  output: { dir: 'packages/receiver/dist', format: 'es', entryFileNames: '[name].js' },
+  external: (id) => external.includes(id) || external.some((e) => id.startsWith(`${e}/`)),
+  plugins: [ts()],
+};
+
+// Declarations for the ESM build. TypeScript keeps the `@csp-lens/schema` path alias in the
+// emitted .d.ts, and that package is private: emit the schema's declarations beside the SDK's
+// and point the import at them, so dist/ is self-contained.
+const dts = () => ({
+  name: 'csp-lens-dts',
+  writeBundle() {
+    const dir = 'packages/browser/dist';
+    const { options } = ts_.parseJsonConfigFileContent(
+      ts_.readConfigFile('tsconfig.json', ts_.sys.readFile).config, ts_.sys, '.');
+    const program = ts_.createProgram(['packages/browser/src/index.ts'], {
+      ...options, noEmit: false, declaration: true, emitDeclarationOnly: true,
+      rootDir: 'packages', declarationDir: `${dir}/types`,
+    });
+    program.emit(undefined, (file, text) => {
+      const rel = relative(dirname(file), `${dir}/types/schema/src/index.js`);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, text.replaceAll("'@csp-lens/schema'", `'${rel.startsWith('.') ? rel : `./${rel}`}'`));
+    });
+    writeFileSync(`${dir}/index.d.ts`, "export * from './types/browser/src/index.js';\n");
+  },
+});
+
+// ES2020 for the SDK: native `?.`/`??` and object spread (no helpers) in every current browser.
+const sdk = [
+  {
+    input: 'packages/browser/src/index.ts',
+    output: { file: 'packages/browser/dist/index.mjs', format: 'es' },
+    plugins: [ts({ target: 'ES2020' }), dts()],
+  },
+  {
+    input: 'packages/browser/src/auto.ts',
+    output: { file: 'packages/browser/dist/sdk.js', format: 'iife' },
+    plugins: [
+      ts({ target: 'ES2020' }),
+      // `_x` properties are internal: mangling them is safe and saves bytes. `__x` are not
+      // (`window.__cspLens` is shared with the loader snippet and the ESM build).
+      terser({
+        ecma: 2020,
+        compress: { passes: 3 },
+        mangle: { properties: { regex: /^_[^_]/ } },
+        format: { comments: false },
+      }),
+    ],
+  },
+];
+
+export default [receiver, ...sdk];
