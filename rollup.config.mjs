@@ -69,7 +69,8 @@ const sdk = [
       // (`window.__cspLens` is shared with the loader snippet and the ESM build).
       terser({
         ecma: 2020,
-        compress: { passes: 3 },
+        // No `this`/`arguments` in the SDK, and booleans are only ever truthy/falsy there.
+        compress: { passes: 3, unsafe_arrows: true, unsafe_methods: true, booleans_as_integers: true, keep_fargs: false },
         mangle: { properties: { regex: /^_[^_]/ } },
         format: { comments: false },
       }),

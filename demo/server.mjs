@@ -107,11 +107,14 @@ export async function startDemo(options = {}) {
     const thirdParty = createHttpsServer(tls, createThirdPartyApp().callback());
     const main = new Koa();
     const remote = new Koa();
+    // app.callback() composes the middleware present when it is called: bind now, resolve later.
+    const handlers = {};
+    const late = (name) => (req, res) => handlers[name](req, res);
     const servers = {
-      http: createServer(main.callback()),
-      https: createHttpsServer(tls, main.callback()),
+      http: createServer(late('main')),
+      https: createHttpsServer(tls, late('main')),
       thirdParty,
-      remote: createHttpsServer(tls, remote.callback()),
+      remote: createHttpsServer(tls, late('remote')),
     };
     for (const s of Object.values(servers)) {
       closers.push(
@@ -238,6 +241,9 @@ export async function startDemo(options = {}) {
         return next();
       }
     });
+
+    handlers.main = main.callback();
+    handlers.remote = remote.callback();
 
     const urls = {
       index: `${origin.http}/`,

@@ -5,17 +5,15 @@ import { init } from './index.js';
 try {
   const script = document.currentScript as HTMLScriptElement;
   const d = script.dataset;
-  const num = (s?: string) => (s ? +s : undefined);
   // The receiver serves the SDK at {prefix}/sdk.js and takes batches at {prefix}/sdk.
   const src = new URL(script.src);
   init({
     endpoint: d.endpoint || (/\/sdk\.js$/.test(src.pathname) ? src.origin + src.pathname.slice(0, -3) : ''),
     release: d.release,
     env: d.env,
-    tags: d.tags ? JSON.parse(d.tags) : undefined,
-    sampleRate: num(d.sampleRate),
-    maxEvents: num(d.maxEvents),
-    delay: num(d.delay),
+    tags: d.tags && JSON.parse(d.tags),
+    // NaN when absent or garbage: init treats anything but a number below 1 as 1.
+    sampleRate: +d.sampleRate!,
   });
 } catch {
   // No currentScript (loaded in an unusual way) or bad data-tags JSON: never throw into the page.

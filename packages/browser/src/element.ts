@@ -1,18 +1,17 @@
 import type { SdkEvent } from '@csp-lens/schema';
 
 // Which elements (and which attribute of them) can load what a directive governs, keyed by the
-// effective directive (CSP3 names the most specific one) without `-src`, `-src-elem`, `-src-attr`. For URL-based violations Chromium's
-// event.target is the Document (DESIGN §3), so the element has to be found by its URL.
+// effective directive's first word (img-src, script-src-elem, form-action…). For URL-based
+// violations Chromium's event.target is the Document (DESIGN §3): find the element by its URL.
 // connect-src, worker-src, font-src… have no element: fetch, new Worker, @font-face.
 const TAGS: Record<string, string> = {
-  img: 'img src,video poster,input src',
+  img: 'img src,video poster',
   script: 'script src',
   style: 'link href',
   frame: 'iframe src,frame src',
-  'form-action': 'form action',
-  media: 'video src,audio src,source src,track src',
+  form: 'form action',
+  media: 'video src,audio src,source src',
   object: 'object data,embed src',
-  manifest: 'link href',
 };
 // Bounds the work done in the event handler on huge pages.
 const MAX_SCAN = 200;
@@ -31,7 +30,7 @@ export function findElement(target: EventTarget | null, blocked: string, directi
         : undefined;
     return describe(el, attr);
   }
-  const spec = TAGS[directive.replace(/-src(-elem|-attr)?$/, '')];
+  const spec = TAGS[directive.split('-')[0]];
   if (!spec || !/^[a-z][\w+.-]*:\/\//i.test(blocked)) return { noElement: 'none' };
   // Chromium cuts blockedURI to the origin for cross-origin frames (seen: frame-src), older
   // browsers for more: then any element of that origin matches. Reports drop the #fragment.

@@ -25,10 +25,10 @@ interface Entry {
   _s: number;
 }
 
-// The DESIGN §4 merge key: the same violation in one page view is counted, not repeated.
-const keyOf = (v: Violation) =>
-  [v.documentURI.split('#')[0], v.effectiveDirective, v.blockedURI, v.sourceFile, v.lineNumber,
-    v.columnNumber, v.sample, v.disposition].join('\n');
+// The DESIGN §4 merge key (the event's documentURI has no fragment: CSP3 strips it), plus the
+// fields that are constant within a page view for a given policy, plus the policy: the same
+// violation of two policies (header and <meta>) is two violations, as it is in native reports.
+const keyOf = (v: Violation) => JSON.stringify({ ...v, t: 0, sinceLoad: 0 });
 
 const bytesOf = (s: string) => new Blob([s]).size;
 
@@ -98,9 +98,13 @@ export function createQueue(o: QueueOptions, build: Build, send: (body: string) 
     pending = [];
     bytes = 0;
     policies.clear();
-    pack(list, dropped);
-    dropped = 0;
-    for (const en of list) en._n = 0;
+    try {
+      pack(list, dropped);
+    } finally {
+      // Even when a batch could not be built (a circular setContext), counting starts over.
+      dropped = 0;
+      for (const en of list) en._n = 0;
+    }
   }
 
   // Policies: each batch carries only the policies its own events use, once each, and events

@@ -19,6 +19,8 @@ export interface Unit {
   lastReceivedAt: number;
   v: NormalizedViolation;
   policyHash?: string;
+  /** The record this unit is part of, after the last matching. */
+  rid?: string;
 }
 
 const REPORT_FIELDS = [
@@ -43,7 +45,7 @@ export function blockedOrigin(blocked: string | undefined): string {
 }
 
 /** A URL the browser cut to its origin (`https://a.example`, no path, query or fragment). */
-function isCutToOrigin(blocked: string): boolean {
+export function isCutToOrigin(blocked: string): boolean {
   const u = parseUrl(blocked);
   return !!u && u.origin !== 'null' && blocked.replace(/\/$/, '') === u.origin;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { NormalizedViolation, PolicyEntry, ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../types.js';
-import { type Unit, bucketKey, buildRecord, matchUnits, unitsOf } from '../merge.js';
+import { type Unit, bucketKey, buildRecord, isCutToOrigin, matchUnits, unitsOf } from '../merge.js';
 import { type GroupBook, applyChange, assignGroup } from '../group.js';
 
 /** What a store persists. Plain JSON: the file store writes it whole; records stay newest-N. */
@@ -35,6 +35,8 @@ export interface StateOptions {
 interface Bucket {
   groupId: string;
   units: Unit[];
+  /** Units whose blocked URL was cut to its origin. */
+  cut: number;
   /** The units of each of the bucket's live records, from the last matching. */
   parts: Map<string, Unit[]>;
 }
@@ -43,7 +45,7 @@ interface Bucket {
 // the work per report and the memory for a busy page; report-to's lateness does not count here
 // because its time is already corrected by `age`.
 const HORIZON_MS = 10 * 60_000;
-const BUCKET_UNITS = 48;
+const BUCKET_UNITS = 64;
 
 const minAt = (units: Unit[]) => Math.min(...units.map((u) => u.at));
 
@@ -76,9 +78,13 @@ export function createState(data: StoreData, opts: StateOptions) {
   for (const r of data.records) {
     records.set(r.id, r);
     const key = bucketKey(r as unknown as NormalizedViolation);
-    const bucket: Bucket = buckets.get(key) ?? { groupId: r.groupId, units: [], parts: new Map() };
+    const bucket: Bucket = buckets.get(key) ?? { groupId: r.groupId, units: [], cut: 0, parts: new Map() };
     buckets.set(key, bucket);
     const units = unitsOf(r, nextSeq);
+    for (const u of units) {
+      u.rid = r.id;
+      if (u.v.blockedURL && isCutToOrigin(u.v.blockedURL)) bucket.cut++;
+    }
     bucket.units.push(...units);
     bucket.parts.set(r.id, units);
   }
@@ -88,6 +94,7 @@ export function createState(data: StoreData, opts: StateOptions) {
     const units = bucket.parts.get(recordId) ?? [];
     bucket.parts.delete(recordId);
     bucket.units = bucket.units.filter((u) => !units.includes(u));
+    bucket.cut -= units.filter((u) => u.v.blockedURL && isCutToOrigin(u.v.blockedURL)).length;
     if (!bucket.units.length) buckets.delete(key);
   }
 
@@ -100,7 +107,7 @@ export function createState(data: StoreData, opts: StateOptions) {
     const key = bucketKey(v);
     let bucket = buckets.get(key);
     if (!bucket) {
-      bucket = { groupId: assignGroup(book, v, v.receivedAt, opts.groupCapPerMinute), units: [], parts: new Map<string, Unit[]>() };
+      bucket = { groupId: assignGroup(book, v, v.receivedAt, opts.groupCapPerMinute), units: [], cut: 0, parts: new Map<string, Unit[]>() };
       buckets.set(key, bucket);
     }
     const same: Unit | undefined =
@@ -112,23 +119,36 @@ export function createState(data: StoreData, opts: StateOptions) {
       same.lastReceivedAt = Math.max(same.lastReceivedAt, v.receivedAt);
     } else {
       bucket.units.push({ seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: v.count, firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash: hash });
+      if (v.blockedURL && isCutToOrigin(v.blockedURL)) bucket.cut++;
     }
-    const newest = Math.max(...bucket.units.map((u) => u.at));
-    for (const [id, units] of bucket.parts) if (units.every((u) => newest - u.at > HORIZON_MS)) freeze(bucket, key, id);
-    while (bucket.units.length > BUCKET_UNITS && bucket.parts.size) {
-      const oldest = [...bucket.parts].reduce((a, b) => (minAt(b[1]) < minAt(a[1]) ? b : a));
-      freeze(bucket, key, oldest[0]);
+    // Units with different full URLs never pair, so only the new unit's URL needs matching again,
+    // unless a URL cut to its origin (which pairs with any URL of that origin) is in the bucket.
+    const related = () => (bucket.cut ? bucket.units : bucket.units.filter((u) => u.v.blockedURL === v.blockedURL));
+    let units = related();
+    const newest = Math.max(...units.map((u) => u.at));
+    const ids = new Set(units.flatMap((u) => (u.rid ? [u.rid] : [])));
+    for (const id of ids) {
+      if (bucket.parts.get(id)!.every((u) => newest - u.at > HORIZON_MS)) freeze(bucket, key, id), ids.delete(id);
     }
-    const before = [...bucket.parts.keys()].map((id) => records.get(id)!);
-    const matched = matchUnits(bucket.units, opts.mergeWindowMs);
-    bucket.parts = new Map();
-    const after = matched.map((parts) => {
+    while (units.length > BUCKET_UNITS && ids.size) {
+      const oldest = [...ids].reduce((a, b) => (minAt(bucket.parts.get(b)!) < minAt(bucket.parts.get(a)!) ? b : a));
+      freeze(bucket, key, oldest);
+      ids.delete(oldest);
+      units = related();
+    }
+    if (ids.size < units.length) units = related();
+    const before = [...ids].map((id) => records.get(id)!);
+    const after = matchUnits(units, opts.mergeWindowMs).map((parts) => {
       const r = buildRecord(parts, bucket.groupId);
-      bucket.parts.set(r.id, parts);
+      for (const p of parts) p.rid = r.id;
       return r;
     });
-    for (const r of before) if (!bucket.parts.has(r.id)) records.delete(r.id);
-    for (const r of after) records.set(r.id, r);
+    for (const id of ids) bucket.parts.delete(id);
+    for (const r of before) if (!after.some((a) => a.id === r.id)) records.delete(r.id);
+    for (const r of after) {
+      records.set(r.id, r);
+      bucket.parts.set(r.id, units.filter((u) => u.rid === r.id));
+    }
     applyChange(book, bucket.groupId, before, after, v);
   }
 

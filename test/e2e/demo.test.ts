@@ -1,0 +1,245 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import type { Stream, ViolationRecord } from '@csp-lens/schema';
+import { startDemo, type Demo, type DemoLogEntry } from '../../demo/server.mjs';
+import { launchChromium, type Browser } from './browser.js';
+import { allViolations, describeRecords, expectedOnLoad, matches, pollRecords, type Expected } from './helpers.js';
+
+let dir: string;
+let demo: Demo;
+let browser: Browser;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'csp-lens-e2e-'));
+  demo = await startDemo({ dbPath: join(dir, 'main.json'), remoteDbPath: join(dir, 'remote.json'), quiet: true });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await demo?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const run = () => randomBytes(6).toString('hex');
+type Api = 'main' | 'remote';
+const read = (api: Api) => () =>
+  allViolations(api === 'main' ? demo.urls.api : demo.urls.remoteApi, demo.token, demo.cert);
+
+/** Opens a page, waits for its load-time violations and the SDK, runs `act`, closes the page (not the browser). */
+async function visit(url: string, act?: (page: Page) => Promise<void>): Promise<{ errors: string[]; log: DemoLogEntry[] }> {
+  const from = demo.log.length;
+  const errors: string[] = [];
+  const page = await browser.context.newPage();
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url, { waitUntil: 'load' });
+  await page.waitForFunction(() => (window as { __demoReady?: boolean }).__demoReady === true);
+  // The SDK runs once its async script has loaded; until then the loader snippet buffers.
+  await page.waitForFunction(() => {
+    const l = (window as { __cspLens?: object }).__cspLens;
+    return !!l && 'stop' in l;
+  });
+  if (act) await act(page);
+  else await page.waitForTimeout(1000); // report-uri goes out at once; frames and the worker need a moment
+  await page.close(); // pagehide: the SDK flushes; queued report-to uploads survive the page
+  return { errors, log: demo.log.slice(from) };
+}
+
+interface PageCheck {
+  url: string;
+  api: Api;
+  /** The native stream expected to join each SDK event; undefined = SDK only (meta). */
+  native?: Exclude<Stream, 'sdk'>;
+  disposition: 'enforce' | 'report';
+  expected: Expected[];
+}
+
+const nativeOf = (r: ViolationRecord) => r.sources.reportUri + r.sources.reportTo;
+
+function complete(c: PageCheck, records: ViolationRecord[]): boolean {
+  return c.expected.every((e) =>
+    records.some((r) => matches(r, e) && (e.nativeOnly ? nativeOf(r) > 0 : r.sources.sdk > 0 && (!c.native || r.sources[c.native] > 0))),
+  );
+}
+
+/** Everything the page triggered, as records of this page view (and of its framed page). */
+async function storedFor(c: PageCheck): Promise<{ doc: ViolationRecord[]; framed: ViolationRecord[] }> {
+  const framedPrefix = `${new URL(c.url).origin}/demo/framed?`;
+  const query = new URL(c.url).search.slice(1);
+  const mine = (all: ViolationRecord[]) => ({
+    doc: all.filter((r) => r.documentURL === c.url),
+    framed: all.filter((r) => r.documentURL.startsWith(framedPrefix) && r.documentURL.endsWith(query)),
+  });
+  const all = await pollRecords(read(c.api), (rs) => {
+    const m = mine(rs);
+    return complete(c, [...m.doc, ...m.framed]);
+  });
+  return mine(all);
+}
+
+/** The assertions every page shares; returns a list of problems (empty = pass). */
+function problems(c: PageCheck, doc: ViolationRecord[], framed: ViolationRecord[]): string[] {
+  const out: string[] = [];
+  for (const e of c.expected) {
+    const found = (e.nativeOnly ? framed : doc).filter((r) => matches(r, e));
+    if (found.length !== 1) {
+      out.push(`${e.name}: ${found.length} records (want exactly one)`);
+      continue;
+    }
+    const r = found[0]!;
+    if (r.disposition !== c.disposition) out.push(`${e.name}: disposition ${r.disposition}`);
+    if (e.nativeOnly) {
+      if (r.sources.sdk !== 0 || nativeOf(r) < 1) out.push(`${e.name}: sources ${JSON.stringify(r.sources)} (want native only)`);
+      continue;
+    }
+    if (r.sources.sdk < 1) out.push(`${e.name}: no SDK event (sources ${JSON.stringify(r.sources)})`);
+    if (c.native) {
+      if (r.sources[c.native] < 1) out.push(`${e.name}: not merged with a ${c.native} report (sources ${JSON.stringify(r.sources)})`);
+      // Chromium ignores report-uri when the policy has report-to (DESIGN §2).
+      const other = c.native === 'reportTo' ? 'reportUri' : 'reportTo';
+      if (r.sources[other] !== 0) out.push(`${e.name}: unexpected ${other} (sources ${JSON.stringify(r.sources)})`);
+    } else if (nativeOf(r) !== 0) {
+      out.push(`${e.name}: native reports for a <meta> policy (sources ${JSON.stringify(r.sources)})`);
+    }
+    if (e.count !== undefined && r.count !== e.count) out.push(`${e.name}: count ${r.count}, want ${e.count}`);
+    if (e.element) {
+      const el = r.element;
+      if (!el || el.tag.toLowerCase() !== e.element.tag) out.push(`${e.name}: element ${JSON.stringify(el ?? r.noElement)}, want <${e.element.tag}>`);
+      else if (e.element.urlEnds && !el.url?.endsWith(e.element.urlEnds)) out.push(`${e.name}: element url ${el.url}, want …${e.element.urlEnds}`);
+    }
+    if (r.page?.release !== 'demo-1.0.0' || r.page?.env !== 'demo') out.push(`${e.name}: page context ${JSON.stringify(r.page)}`);
+  }
+  return out;
+}
+
+/** Native vs SDK requests that reached the receivers during one visit (the "measured" part). */
+function traffic(log: DemoLogEntry[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of log) {
+    const k = `${l.receiver} ${l.method} ${l.path} ${l.status}${l.type ? ` ${l.type.split(';')[0]}` : ''}`;
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
+
+async function checkPage(name: string, c: PageCheck) {
+  const t0 = Date.now();
+  const visited = await visit(c.url);
+  const { doc, framed } = await storedFor(c);
+  const list = problems(c, doc, framed);
+  const unexpected = doc.filter((r) => !c.expected.some((e) => matches(r, e)));
+  console.log(
+    `[e2e] ${name}: ${doc.length} records (+${framed.length} framed) in ${Date.now() - t0} ms; ` +
+      `merged ${doc.filter((r) => r.sources.sdk > 0 && nativeOf(r) > 0).length}, ` +
+      `sdk-only ${doc.filter((r) => r.sources.sdk > 0 && nativeOf(r) === 0).length}, ` +
+      `native-only ${[...doc, ...framed].filter((r) => r.sources.sdk === 0).length}; ` +
+      `requests ${JSON.stringify(traffic(visited.log))}` +
+      (unexpected.length ? `\n  not in the expected list:\n${describeRecords(unexpected)}` : ''),
+  );
+  expect(visited.errors, 'page errors').toEqual([]);
+  expect(list, `stored for ${c.url}:\n${describeRecords([...doc, ...framed])}`).toEqual([]);
+  return { doc, framed, log: visited.log };
+}
+
+describe('the demo in real Chromium', () => {
+  it('stores every violation of the report-uri page as one record merging the SDK event and the report-uri report', async () => {
+    const url = `${demo.urls['report-uri']}?run=${run()}`;
+    const { log } = await checkPage('report-uri', {
+      url,
+      api: 'main',
+      native: 'reportUri',
+      disposition: 'enforce',
+      expected: expectedOnLoad({ origin: demo.urls.http, thirdParty: demo.urls.thirdParty }),
+    });
+    expect(log.some((l) => l.path === '/csp/report' && l.type?.startsWith('application/csp-report') && l.status === 204)).toBe(true);
+  });
+
+  it('stores every violation of the https report-to page as one record merging the SDK event and the report-to report', async () => {
+    const url = `${demo.urls['report-to']}?run=${run()}`;
+    const { log } = await checkPage('report-to', {
+      url,
+      api: 'main',
+      native: 'reportTo',
+      disposition: 'enforce',
+      expected: expectedOnLoad({ origin: demo.urls.https, thirdParty: demo.urls.thirdParty }),
+    });
+    expect(log.filter((l) => l.path === '/csp/report' && l.type?.startsWith('application/csp-report'))).toEqual([]);
+  });
+
+  it('stores report-only violations with disposition "report", merged with report-uri', async () => {
+    const url = `${demo.urls['report-only']}?run=${run()}`;
+    await checkPage('report-only', {
+      url,
+      api: 'main',
+      native: 'reportUri',
+      disposition: 'report',
+      expected: expectedOnLoad({ origin: demo.urls.http, thirdParty: demo.urls.thirdParty }),
+    });
+  });
+
+  it('stores the <meta> policy page from the SDK alone, with elements and full URLs', async () => {
+    const url = `${demo.urls.meta}?run=${run()}`;
+    const { log } = await checkPage('meta', {
+      url,
+      api: 'main',
+      disposition: 'enforce',
+      expected: expectedOnLoad({ origin: demo.urls.http, thirdParty: demo.urls.thirdParty, meta: true }),
+    });
+    expect(log.filter((l) => l.path === '/csp/report')).toEqual([]);
+  });
+
+  it('delivers both streams to a receiver on another origin, report-to after an answered preflight', async () => {
+    const url = `${demo.urls['cross-origin']}?run=${run()}`;
+    const { log } = await checkPage('cross-origin', {
+      url,
+      api: 'remote',
+      native: 'reportTo',
+      disposition: 'enforce',
+      expected: expectedOnLoad({ origin: demo.urls.https, thirdParty: demo.urls.thirdParty }),
+    });
+    const remote = log.filter((l) => l.receiver === 'remote');
+    const preflights = remote.filter((l) => l.method === 'OPTIONS' && l.path === '/csp/report');
+    expect(preflights.length).toBeGreaterThan(0);
+    expect(preflights.every((l) => l.status === 204 && l.origin === demo.urls.https)).toBe(true);
+    expect(remote.some((l) => l.method === 'POST' && l.path === '/csp/report' && l.type?.startsWith('application/reports+json') && l.status === 204)).toBe(true);
+    expect(remote.some((l) => l.method === 'POST' && l.path === '/csp/sdk' && l.status === 204)).toBe(true);
+    expect((await read('main')()).filter((r) => r.documentURL === url)).toEqual([]);
+  });
+
+  it('still gets the SDK events of violations triggered right before the page closes', async () => {
+    const url = `${demo.urls['report-uri']}?run=${run()}`;
+    const TP = demo.urls.thirdParty;
+    // Real clicks: code run by page.evaluate() is exempt from the eval check, a click handler is not.
+    const kinds = ['img', 'eval', 'inline-script', 'fetch', 'form-action'];
+    const t0 = Date.now();
+    await visit(url, async (page) => {
+      for (const k of kinds) await page.click(`button[data-trigger="${k}"]`);
+    });
+    const expected: Expected[] = [
+      {
+        name: 'img #1',
+        directive: 'img-src',
+        blocked: `${TP}/images/some/very/long/path/segment/photo-1234567890.png?user=alice&token=SECRET-TOKEN-0123456789&utm_source=demo&n=1`,
+        element: { tag: 'img', urlEnds: '&n=1#frag-1' },
+      },
+      { name: 'eval #2', directive: 'script-src', blocked: 'eval', sample: 'window.__evalRan = "eval() argument #2' },
+      { name: 'inline script #3', directive: 'script-src-elem', blocked: 'inline', sample: "window.__inlineRan = 'inline script #3" },
+      { name: 'fetch #4', directive: 'connect-src', blocked: `${TP}/api/data?x=4&secret=s3` },
+      { name: 'form-action #5', directive: 'form-action', blocked: `${TP}/submit?form=5`, element: { tag: 'form', urlEnds: '/submit?form=5' } },
+    ];
+    const records = await pollRecords(read('main'), (rs) =>
+      expected.every((e) => rs.some((r) => r.documentURL === url && matches(r, e) && r.sources.sdk > 0)),
+    );
+    const doc = records.filter((r) => r.documentURL === url);
+    console.log(`[e2e] unload: ${doc.length} records in ${Date.now() - t0} ms`);
+    const missing = expected.filter((e) => !doc.some((r) => matches(r, e) && r.sources.sdk > 0)).map((e) => e.name);
+    expect(missing, `stored for ${url}:\n${describeRecords(doc)}`).toEqual([]);
+    for (const e of expected.filter((x) => x.element)) {
+      expect(doc.find((r) => matches(r, e))!.element?.url).toMatch(new RegExp(`${e.element!.urlEnds!.replace(/[?#&.]/g, '\\$&')}$`));
+    }
+  });
+});
