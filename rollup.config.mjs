@@ -78,4 +78,27 @@ const sdk = [
   },
 ];
 
-export default [receiver, ...sdk];
+// The dashboard client: one minified IIFE beside its page and stylesheet, served by
+// packages/receiver/src/dashboard/server.ts. Plain TS, no framework (DOM by createElement only).
+const dashboardDir = 'packages/receiver/src/dashboard';
+const dashboardStatic = () => ({
+  name: 'csp-lens-dashboard-static',
+  buildStart() {
+    for (const f of ['index.html', 'style.css']) this.addWatchFile(`${dashboardDir}/${f}`);
+  },
+  generateBundle() {
+    this.emitFile({ type: 'asset', fileName: 'index.html', source: readFileSync(`${dashboardDir}/index.html`, 'utf8') });
+    this.emitFile({ type: 'asset', fileName: 'app.css', source: readFileSync(`${dashboardDir}/style.css`, 'utf8') });
+  },
+});
+const dashboard = {
+  input: `${dashboardDir}/app.ts`,
+  output: { dir: 'packages/receiver/dist/dashboard', format: 'iife', entryFileNames: 'app.js' },
+  plugins: [
+    ts({ target: 'ES2020' }),
+    terser({ ecma: 2020, compress: { passes: 2 }, format: { comments: false } }),
+    dashboardStatic(),
+  ],
+};
+
+export default [receiver, ...sdk, dashboard];

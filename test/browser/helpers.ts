@@ -2,11 +2,14 @@
 // fixtures), a recording sendBeacon/fetch (happy-dom's sendBeacon really fetches), a settable
 // visibilityState, and the fixture page's DOM.
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, vi } from 'vitest';
 import type { SdkBatch } from '@csp-lens/schema';
 
-export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/chromium-156/', import.meta.url));
+// node:path, not `new URL(…)`: in happy-dom the global URL is the DOM's, which node:url rejects.
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const FIXTURES = resolve(ROOT, '../shared/fixtures/chromium-156') + '/';
 export const PAGE_URL = 'https://127.0.0.1:8811/p?run=a_uri-mwr10p63&mode=enforce&rep=uri';
 export const ENDPOINT = 'https://127.0.0.1:8812/csp/sdk';
 
@@ -19,6 +22,11 @@ export type Fixture = Fields & { target: { kind: string; id?: string }; candidat
 
 export function fixture(type: string, mode = 'enforce'): Fixture {
   return JSON.parse(readFileSync(`${FIXTURES}${mode}/event-${type}.json`, 'utf8'));
+}
+
+/** The fields the SDK copies into each event (all twelve but originalPolicy, which goes in page.policies). */
+export function fieldsOf(fix: Partial<Fixture>) {
+  return Object.fromEntries(FIELDS.filter((k) => k !== 'originalPolicy').map((k) => [k, fix[k]]));
 }
 
 /** Like the real one: the fields are prototype getters, so spreading the event loses them. */
@@ -43,7 +51,7 @@ for (const k of FIELDS) {
 export function violate(fix: Partial<Fixture>, opts: { trusted?: boolean; target?: EventTarget } = {}) {
   const { target, candidates, ...fields } = fix;
   const e = new FakeSecurityPolicyViolationEvent('securitypolicyviolation', fields as Fields, opts.trusted ?? true);
-  const on = opts.target ?? (target?.id && document.getElementById(target.id)) ?? document;
+  const on = opts.target ?? (target?.id ? document.getElementById(target.id) : null) ?? document;
   on.dispatchEvent(e);
   return e;
 }
@@ -76,7 +84,10 @@ export function setup() {
     sent.length = 0;
     net.beacon = true;
     visibility = 'visible';
-    (window as unknown as { happyDOM: { setURL(u: string): void } }).happyDOM.setURL(PAGE_URL);
+    const hd = (window as unknown as { happyDOM: { setURL(u: string): void; settings: Record<string, unknown> } }).happyDOM;
+    hd.setURL(PAGE_URL);
+    // The mirrored page's <script src>/<link href> must not load, nor log that they did not.
+    hd.settings.handleDisabledFileLoadingAsSuccess = true;
     Object.defineProperty(globalThis, 'SecurityPolicyViolationEvent', {
       value: FakeSecurityPolicyViolationEvent, configurable: true, writable: true,
     });

@@ -33,11 +33,12 @@ const noop = () => {};
 
 /** Starts the SDK once per page: a second call (or another bundle) gets the running instance. */
 export function init(options: Options): CspLens {
-  const g = window as unknown as Global;
-  const prev = g.__cspLens;
-  if (prev && 'stop' in prev) return prev;
   let lens: CspLens = { stop: noop, flush: noop, setContext: noop };
   try {
+    // Inside the try: on a server (SSR) `window` itself throws.
+    const g = window as unknown as Global;
+    const prev = g.__cspLens;
+    if (prev && 'stop' in prev) return prev;
     if (!options.endpoint) throw 0;
     const url = new URL(options.endpoint, location.href);
     const endpoint = url.href;
@@ -64,7 +65,14 @@ export function init(options: Options): CspLens {
           console.warn(`csp-lens: CSP blocks ${endpoint}; stopped`);
           return;
         }
-        queue._add(v, () => findElement(e.target, b, v.effectiveDirective));
+        queue._add(v, () => {
+          try {
+            return findElement(e.target, b, v.effectiveDirective);
+          } catch {
+            // A DOM quirk must cost the element, not the violation.
+            return {};
+          }
+        });
       } catch {
         // Never throw into the page's event dispatch.
       }
@@ -102,8 +110,8 @@ export function init(options: Options): CspLens {
     }
     g.__cspLens = lens;
   } catch {
-    // Bad options (e.g. no endpoint): a monitoring script must never break the page it watches.
-    console.warn('csp-lens: no endpoint');
+    // No endpoint, no DOM: a monitoring script must never break the page it watches.
+    console.warn('csp-lens: not started (endpoint?)');
   }
   return lens;
 }
