@@ -26,7 +26,7 @@ const receiver = {
     index: 'packages/receiver/src/index.ts',
     cli: 'packages/receiver/src/cli.ts',
   },
-  output: { dir: 'packages/receiver/dist', format: 'es', entryFileNames: '[name].js' },
+  output: { dir: 'packages/receiver/dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'shared-[name].js' },
   external: (id) => external.includes(id) || external.some((e) => id.startsWith(`${e}/`)),
   plugins: [ts()],
 };

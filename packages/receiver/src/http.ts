@@ -50,9 +50,16 @@ function describe(err: { status?: number; message?: string; type?: string }): st
   return err.message ?? 'bad request';
 }
 
+// Garbage sent as Content-Encoding gzip/deflate/br fails in zlib, whose errors carry no status:
+// still the client's broken body, so a 400, not a 500.
+function bodyError(e: Error & { status?: number }): never {
+  if (e.status) throw e;
+  throw new IngestError(400, `body could not be decoded: ${String(e.message).slice(0, 100)}`);
+}
+
 export function mountIngest(router: Router, deps: IngestDeps): void {
   const read = (types: string[]) =>
-    koaBody({ json: false, urlencoded: false, multipart: false, text: true, textTypes: types, textLimit: deps.bodyLimit, encoding: 'utf-8' });
+    koaBody({ json: false, urlencoded: false, multipart: false, text: true, textTypes: types, textLimit: deps.bodyLimit, encoding: 'utf-8', onError: bodyError });
 
   const cors = (ctx: Koa.Context): void => {
     const origin = deps.allowOrigin(ctx.get('origin') || undefined);

@@ -1,0 +1,149 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ViolationPage, ViolationRecord } from '@csp-lens/schema';
+import { requireBuiltCli, reportUriBody, startCli, tempDir, TOKEN, type Child } from '../helpers/server.js';
+
+const CYCLES = 3;
+const SENDERS = 8;
+const MAX_RECORDS = 100;
+// Different kill points per cycle, so the kill lands in different phases of the group commit.
+const ACKS_BEFORE_KILL = [300, 420, 260];
+
+/** Every record the receiver serves, through the read API. */
+async function served(url: string): Promise<ViolationRecord[]> {
+  const out: ViolationRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const res = await fetch(`${url}/api/violations?limit=500${cursor ? `&cursor=${cursor}` : ''}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(res.status).toBe(200);
+    const page = (await res.json()) as ViolationPage;
+    out.push(...page.items);
+    cursor = page.next;
+  } while (cursor);
+  return out;
+}
+
+/** What a crash left on disk: the live file must parse; a torn last archive line is tolerated. */
+function readStore(db: string): { live: ViolationRecord[]; archived: ViolationRecord[]; torn: number } {
+  const live = (JSON.parse(readFileSync(db, 'utf8')) as { records: ViolationRecord[] }).records;
+  const archivePath = db.replace(/\.json$/, '.archive.jsonl');
+  const archived: ViolationRecord[] = [];
+  let torn = 0;
+  if (existsSync(archivePath)) {
+    for (const line of readFileSync(archivePath, 'utf8').split('\n')) {
+      if (!line) continue;
+      try {
+        archived.push(JSON.parse(line) as ViolationRecord);
+      } catch {
+        torn++;
+      }
+    }
+  }
+  return { live, archived, torn };
+}
+
+/**
+ * Distinct reports from several concurrent senders until `target` are acknowledged; then kill -9
+ * with requests still in flight. Returns the documents whose report got a 204.
+ */
+async function loadAndKill(child: Child, cycle: number, target: number) {
+  const acked: string[] = [];
+  const statuses: Record<string, number> = {};
+  let inFlight = 0;
+  let inFlightAtKill = -1;
+  let killed = false;
+  const sender = async (n: number) => {
+    for (let i = 0; !killed; i++) {
+      const { body, document } = reportUriBody(`c${cycle}s${n}i${i}`);
+      inFlight++;
+      try {
+        const res = await fetch(`${child.url}/report`, { method: 'POST', body, headers: { 'content-type': 'application/csp-report' } });
+        await res.arrayBuffer();
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        if (res.status === 204) acked.push(document);
+        if (acked.length >= target && !killed) {
+          killed = true;
+          inFlightAtKill = inFlight - 1;
+          child.process.kill('SIGKILL');
+        }
+      } catch {
+        return; // the receiver is gone
+      } finally {
+        inFlight--;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: SENDERS }, (_, n) => sender(n)));
+  const exit = await child.exited;
+  return { acked, statuses, inFlightAtKill, exit };
+}
+
+describe('kill -9 under load', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  const children: Child[] = [];
+  beforeAll(async () => {
+    requireBuiltCli();
+    tmp = await tempDir();
+  });
+  afterAll(async () => {
+    for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
+    await Promise.all(children.map((c) => c.exited));
+    await tmp.remove();
+  });
+
+  it(`loses no acknowledged report over ${CYCLES} crash/restart cycles, and restarts on the same file`, async () => {
+    const db = join(tmp.dir, 'crash.json');
+    const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--rate-limit', '0', '--max-records', String(MAX_RECORDS), '--token', TOKEN];
+    const start = async () => {
+      const child = await startCli(args);
+      children.push(child);
+      return child;
+    };
+    const everAcked = new Set<string>();
+    const began = Date.now();
+    let child = await start();
+
+    for (let cycle = 0; cycle < CYCLES; cycle++) {
+      const { acked, statuses, inFlightAtKill, exit } = await loadAndKill(child, cycle, ACKS_BEFORE_KILL[cycle]);
+      expect(exit.signal).toBe('SIGKILL');
+      expect(Object.keys(statuses).filter((s) => s !== '204'), 'only 204s before the kill').toEqual([]);
+      expect(acked.length).toBeGreaterThanOrEqual(ACKS_BEFORE_KILL[cycle]);
+      for (const d of acked) everAcked.add(d);
+
+      // The file the dead process left: it parses and holds every report ever acknowledged.
+      const { live, archived, torn } = readStore(db);
+      const onDisk = new Set([...live, ...archived].map((r) => r.documentURL));
+      const lost = [...everAcked].filter((d) => !onDisk.has(d));
+      expect(lost, `cycle ${cycle}: acknowledged but not on disk`).toEqual([]);
+      expect(live.length).toBeLessThanOrEqual(MAX_RECORDS);
+      expect(torn, 'at most the one line the kill cut').toBeLessThanOrEqual(cycle + 1);
+      expect(readFileSync(`${db}.lock`, 'utf8')).toBe(String(child.process.pid));
+
+      // A new receiver takes over the dead one's lock and serves what the file holds.
+      const t0 = Date.now();
+      child = await start();
+      const restartMs = Date.now() - t0;
+      expect(readFileSync(`${db}.lock`, 'utf8')).toBe(String(child.process.pid));
+      const records = await served(child.url);
+      expect(records.map((r) => r.documentURL).sort()).toEqual(live.map((r) => r.documentURL).sort());
+      console.log(
+        `crash cycle ${cycle + 1}: ${acked.length} acked (${inFlightAtKill} in flight at kill -9), ` +
+          `on disk ${live.length} live + ${archived.length} archived (${torn} torn archive lines), ` +
+          `0 of ${everAcked.size} acknowledged lost, restart ${restartMs} ms`,
+      );
+    }
+
+    // The last receiver still ingests, and a clean stop releases the lock.
+    const res = await fetch(`${child.url}/report`, { method: 'POST', body: reportUriBody('final').body, headers: { 'content-type': 'application/csp-report' } });
+    expect(res.status).toBe(204);
+    child.process.kill('SIGTERM');
+    expect((await child.exited).code).toBe(0);
+    expect(existsSync(`${db}.lock`)).toBe(false);
+    const elapsed = Date.now() - began;
+    console.log(`crash test: ${CYCLES} cycles, ${everAcked.size} reports acknowledged, ${elapsed} ms`);
+    expect(elapsed).toBeLessThan(60_000);
+  }, 90_000);
+});
