@@ -18,10 +18,10 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import selfsigned from 'selfsigned';
 import { createReceiver, cspHeader, openFileStore } from '@csp-lens/receiver';
 import { PAGES, demoDirectives, renderFramed, renderIndex, renderPage } from './pages.mjs';
 import { createThirdPartyApp } from './third-party.mjs';
+import { generateCert, listen, requestLog } from './infra.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PNG = Buffer.from(
@@ -35,51 +35,6 @@ const STATIC = {
 };
 // The SDK's inline loader buffers violations that happen before the async SDK script has loaded.
 const LOADER = join(here, '../packages/browser/src/loader.js');
-
-async function generateCert() {
-  const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + 7 * 24 * 3600 * 1000),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
-    ],
-  });
-  return { key: pems.private, cert: pems.cert };
-}
-
-function listen(server, port, host) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server.address().port);
-    });
-  });
-}
-
-/** Logs what reaches a receiver (and keeps it for the tests: how many native vs SDK requests). */
-function requestLog(name, entries, quiet) {
-  return async (ctx, next) => {
-    await next();
-    if (!ctx.path.startsWith('/csp/') || ctx.path.startsWith('/csp/api/') || ctx.path === '/csp/sdk.js') return;
-    const entry = {
-      receiver: name,
-      at: Date.now(),
-      method: ctx.method,
-      path: ctx.path,
-      status: ctx.status,
-      type: ctx.get('content-type') || undefined,
-      origin: ctx.get('origin') || undefined,
-    };
-    entries.push(entry);
-    if (entries.length > 10_000) entries.shift();
-    if (!quiet) console.log(`[${name}] ${entry.method} ${entry.path} ${entry.status} ${entry.type ?? ''}`);
-  };
-}
 
 /** `{ 'script-src': ['a', 'b'] }` → `script-src a b`, for the <meta> page (no helper there: no header). */
 const serialize = (directives) =>
@@ -234,7 +189,7 @@ export async function startDemo(options = {}) {
           ctx.type = 'html';
           ctx.body = renderIndex({
             pages: PAGES.map((p) => ({ url: pageUrl(p), title: p.title })),
-            readHelp: readHelp(origin, token),
+            readHelp: readHelp(origin),
           });
         });
       } else {
@@ -263,13 +218,14 @@ export async function startDemo(options = {}) {
   }
 }
 
-function readHelp(origin, token) {
+// No token in the page: the site may be reachable by others (DEMO_HOST); the console has it.
+function readHelp(origin) {
   return [
-    `token: ${token}`,
-    `dashboard: ${origin.http}/csp/dashboard   (paste the token once)`,
-    `curl -H 'Authorization: Bearer ${token}' ${origin.http}/csp/api/groups`,
-    `curl -H 'Authorization: Bearer ${token}' '${origin.http}/csp/api/violations?limit=20'`,
-    `cross-origin receiver: curl -k -H 'Authorization: Bearer ${token}' ${origin.remote}/csp/api/violations`,
+    `TOKEN=…   (printed in the console that started the demo)`,
+    `dashboard: ${origin.http}/csp/dashboard#token=$TOKEN`,
+    `curl -H "Authorization: Bearer $TOKEN" ${origin.http}/csp/api/groups`,
+    `curl -H "Authorization: Bearer $TOKEN" '${origin.http}/csp/api/violations?limit=20'`,
+    `cross-origin receiver: curl -k -H "Authorization: Bearer $TOKEN" ${origin.remote}/csp/api/violations`,
   ].join('\n');
 }
 
@@ -294,7 +250,7 @@ async function main() {
   cross-origin      ${u['cross-origin']}
   third party       ${u.thirdParty}
   remote receiver   ${u.remote}/csp  (its own store)
-  dashboard         ${u.dashboard}?token=${demo.token}
+  dashboard         ${u.dashboard}#token=${demo.token}
   read API          ${u.api}/violations  (Authorization: Bearer ${demo.token})
   token             ${demo.token}
   stores            ${demo.dbPath}, ${demo.remoteDbPath}

@@ -8,9 +8,9 @@
   const TP_LH = me.dataset.thirdPartyLocalhost; // the same server as https://localhost:…, another site
   const sandbox = document.getElementById('sandbox');
   const logList = document.getElementById('log');
-  const log = (kind, message) => {
+  const log = (kind, message, i = n) => {
     const li = document.createElement('li');
-    li.textContent = `#${n} ${kind}: ${message}`;
+    li.textContent = `#${i} ${kind}: ${message}`;
     logList.prepend(li);
   };
   let n = 0;
@@ -70,8 +70,8 @@
     },
     fetch(i) {
       fetch(`${TP}/api/data?x=${i}&secret=s3`).then(
-        (r) => log('fetch', `answered ${r.status}`),
-        (e) => log('fetch', `failed: ${e}`),
+        (r) => log('fetch', `answered ${r.status}`, i),
+        (e) => log('fetch', `failed: ${e}`, i),
       );
     },
     eval(i) {
@@ -94,8 +94,8 @@
       try {
         const url = URL.createObjectURL(new Blob([`postMessage(${i})`], { type: 'text/javascript' }));
         const w = new Worker(url);
-        w.onmessage = () => log('worker', 'ran');
-        w.onerror = () => log('worker', 'error event');
+        w.onmessage = () => log('worker', 'ran', i);
+        w.onerror = () => log('worker', 'error event', i);
       } catch (e) {
         log('worker', String(e));
       }

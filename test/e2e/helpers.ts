@@ -67,6 +67,10 @@ export interface Expected {
   count?: number;
   /** No event exists (frame-ancestors): native reports only, on another document. */
   nativeOnly?: boolean;
+  /** More than one distinct violation (each its own merged record) is right here. */
+  several?: boolean;
+  /** Chromium does not always report it (neither event nor report): checked only when present. */
+  optional?: boolean;
 }
 
 export function matches(r: ViolationRecord, e: Expected): boolean {
@@ -78,7 +82,7 @@ export function matches(r: ViolationRecord, e: Expected): boolean {
 }
 
 /** The violations a demo page triggers while it loads (markup + triggers.js), as in the fixtures. */
-export function expectedOnLoad(o: { origin: string; thirdParty: string; meta?: boolean }): Expected[] {
+export function expectedOnLoad(o: { origin: string; thirdParty: string; meta?: boolean; reportOnly?: boolean }): Expected[] {
   const TP = o.thirdParty;
   const TP_LH = TP.replace('127.0.0.1', 'localhost');
   const triggersJs = (f: string | undefined) => !!f && f.endsWith('/demo/triggers.js');
@@ -95,7 +99,16 @@ export function expectedOnLoad(o: { origin: string; thirdParty: string; meta?: b
       element: { tag: 'img', urlEnds: '&utm_source=demo#frag' },
     },
     { name: 'img on another site', directive: 'img-src', blocked: `${TP_LH}/img2/path.png?q=localhost`, element: { tag: 'img', urlEnds: '/img2/path.png?q=localhost' } },
-    { name: 'img redirected to the third party', directive: 'img-src', blocked: (b) => !!b && (b.startsWith(`${o.origin}/demo/redir?`) || b.startsWith(`${TP}/redirect`)) },
+    {
+      name: 'img redirected to the third party',
+      directive: 'img-src',
+      blocked: (b) => !!b && (b.startsWith(`${o.origin}/demo/redir?`) || b.startsWith(`${TP}/redirect`)),
+      element: { tag: 'img', urlEnds: '/demo/redir?to=' + encodeURIComponent(`${TP}/redirect?to=secret-path-k-v`) },
+      // Report-only: in about one load of three Chromium reports nothing at all for the redirect,
+      // no event and no report (seen; likely the preload scanner's request, whose reports are
+      // suppressed, being reused by the parser).
+      optional: o.reportOnly,
+    },
     {
       name: 'cross-origin iframe',
       directive: 'frame-src',
@@ -105,7 +118,8 @@ export function expectedOnLoad(o: { origin: string; thirdParty: string; meta?: b
     },
     { name: 'form target frame', directive: 'frame-src', blocked: (b) => !!b && b.startsWith(TP), sourceFile: triggersJs },
     { name: 'form-action', directive: 'form-action', blocked: `${TP}/submit?form=1`, element: { tag: 'form', urlEnds: '/submit?form=1' } },
-    { name: 'inline event handler', directive: 'script-src-attr', blocked: 'inline', sample: 'window.__clicked', element: { tag: 'div' } },
+    // Report-only: Chromium reports the handler twice, with and without a source location (seen).
+    { name: 'inline event handler', directive: 'script-src-attr', blocked: 'inline', sample: 'window.__clicked', element: { tag: 'div' }, several: o.reportOnly },
     { name: 'fetch', directive: 'connect-src', blocked: `${TP}/api/data?x=1&secret=s3` },
     { name: 'eval', directive: 'script-src', blocked: 'eval', sample: 'window.__evalRan' },
     { name: 'eval loop #0', directive: 'script-src', blocked: 'eval', sample: '1 + 0' },
@@ -116,6 +130,7 @@ export function expectedOnLoad(o: { origin: string; thirdParty: string; meta?: b
     { name: 'blob worker', directive: 'worker-src', blocked: 'blob' },
     { name: 'dynamic img', directive: 'img-src', blocked: `${TP}/dyn/created-by-script.png?d=1`, element: { tag: 'img', urlEnds: '/dyn/created-by-script.png?d=1' } },
   ];
+  // Chromium reports frame-ancestors with document and blocked URL cut to `${origin}/` (seen).
   if (!o.meta) list.push({ name: 'frame-ancestors of the framed page', directive: 'frame-ancestors', blocked: () => true, nativeOnly: true });
   return list;
 }

@@ -65,7 +65,8 @@ function checkUrl(what: string, url: unknown): string {
 
 /**
  * Koa middleware that sets the page's Content-Security-Policy (or -Report-Only) with a fresh nonce
- * per request and points report-uri / report-to at a csp-lens receiver.
+ * per request and points report-uri / report-to at a csp-lens receiver. "https" is `ctx.secure`:
+ * behind a TLS-terminating proxy, set `app.proxy = true` or every response falls back to report-uri.
  */
 export function cspHeader(options: CspHeaderOptions): Middleware {
   if (!options || typeof options !== 'object') fail('cspHeader(options) needs an options object');
