@@ -25,6 +25,8 @@ const receiver = {
   input: {
     index: 'packages/receiver/src/index.ts',
     cli: 'packages/receiver/src/cli.ts',
+    // A subpath of its own, so that file-store users never load pg.
+    postgres: 'packages/receiver/src/store/postgres.ts',
   },
   output: { dir: 'packages/receiver/dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'shared-[name].js' },
   external: (id) => external.includes(id) || external.some((e) => id.startsWith(`${e}/`)),

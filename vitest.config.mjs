@@ -29,6 +29,18 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        // kill -9, hostile bodies, floods against receiver child processes: one file at a time, and
+        // each test bounds its own loops in count and time.
+        test: {
+          name: 'torture',
+          include: ['test/torture/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });

@@ -19,10 +19,12 @@ async function main(): Promise<void> {
     console.error(e.message);
     process.exit(1);
   });
-  console.log(`csp-lens receiving at ${running.url}/report (native) and ${running.url}/sdk (SDK)`);
-  console.log(`  SDK script: ${running.url}/sdk.js`);
-  console.log(`  dashboard:  ${running.url}/dashboard#token=${running.token}`);
-  console.log(`  read token${generated ? ' (generated; pass --token to keep one)' : ''}: ${running.token}`);
+  // With `--stream -` stdout carries the JSON lines: the banner goes to stderr then.
+  const say = config.stream === '-' ? console.error : console.log;
+  say(`csp-lens receiving at ${running.url}/report (native) and ${running.url}/sdk (SDK)`);
+  say(`  SDK script: ${running.url}/sdk.js`);
+  say(`  dashboard:  ${running.url}/dashboard#token=${running.token}`);
+  say(`  read token${generated ? ' (generated; pass --token to keep one)' : ''}: ${running.token}`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       running.close().then(() => process.exit(0), () => process.exit(1));

@@ -1,11 +1,14 @@
 import { parseArgs } from 'node:util';
 import type { ServerConfig } from './server.js';
+import { spikeFrom, webhooksFrom } from './outputs.js';
 
 // Every flag is also an environment variable: --rate-limit ⇔ CSP_LENS_RATE_LIMIT.
 const FLAGS = {
   port: ['port for the receiver', '8787'],
   host: ['interface to bind', '127.0.0.1'],
   db: ['the JSON store file (records past --max-records go to <db>.archive.jsonl)', './csp-lens.json'],
+  store: ['where records live: file (the --db JSON file) or postgres (--database-url, shared by instances)', 'file'],
+  'database-url': ['PostgreSQL connection string for --store postgres (also read from DATABASE_URL)', ''],
   prefix: ['path prefix of every route', '/csp'],
   token: ['bearer token for the read API and dashboard (generated and printed when absent)', ''],
   'rate-limit': ['requests per second per client; 0 turns it off', '100'],
@@ -18,6 +21,12 @@ const FLAGS = {
   'tls-cert': ['PEM certificate file: serve https (report-to only reaches https endpoints)', ''],
   'tls-key': ['PEM key file for --tls-cert', ''],
   'trust-proxy': ['trust X-Forwarded-For from a reverse proxy (true/false)', 'false'],
+  webhook: ['POST alerts (new group, critical, spike) to this URL; repeat the flag or separate with commas', ''],
+  'webhook-format': ['slack or json (unset: slack for *.slack.com, json otherwise)', ''],
+  'webhook-on': ['which alerts to send, comma-separated', 'new-group,critical,spike'],
+  'spike-factor': ["spike: a group's hour at least this many times its trailing 24 h average (default 10)", ''],
+  'spike-min': ['spike: and at least this many violations in that hour (default 50)', ''],
+  stream: ['append every stored violation as a JSON line to this file, or - for stdout (SIEM)', ''],
 } as const;
 type Flag = keyof typeof FLAGS;
 
@@ -40,7 +49,7 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: 'boolean' }, ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])) },
+    options: { help: { type: 'boolean' }, ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const, multiple: f === 'webhook' }])) },
   });
   if (values.help || positionals[0] === 'help') return 'help';
   if (positionals.length && positionals[0] !== 'serve') throw new Error(`csp-lens: unknown command ${JSON.stringify(positionals[0])}; try --help`);
@@ -48,10 +57,15 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
   const origins = get('cors-origins');
   const ipMode = get('ip-mode');
   if (!['truncate', 'hash', 'full', 'none'].includes(ipMode)) throw new Error('csp-lens: --ip-mode must be truncate, hash, full or none');
+  const store = get('store');
+  if (store !== 'file' && store !== 'postgres') throw new Error('csp-lens: --store must be file or postgres');
+  const databaseUrl = get('database-url') || env.DATABASE_URL || '';
+  if (store === 'postgres' && !databaseUrl) throw new Error('csp-lens: --store postgres needs --database-url (or CSP_LENS_DATABASE_URL, DATABASE_URL)');
   return {
     port: integer('port', get('port'), 0),
     host: get('host'),
     db: get('db'),
+    ...(store === 'postgres' ? { store, databaseUrl } : {}),
     prefix: get('prefix'),
     token: get('token') || undefined,
     rateLimit: integer('rate-limit', get('rate-limit'), 0),
@@ -64,5 +78,8 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     tlsCert: get('tls-cert') || undefined,
     tlsKey: get('tls-key') || undefined,
     trustProxy: get('trust-proxy') === 'true',
+    webhooks: webhooksFrom((values as Record<string, unknown>).webhook ?? env[envName('webhook')], get('webhook-format'), get('webhook-on')),
+    spike: spikeFrom(get('spike-factor'), get('spike-min')),
+    stream: get('stream') || undefined,
   };
 }

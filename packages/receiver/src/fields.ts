@@ -94,3 +94,11 @@ export function schemeOf(v: string | undefined): string | undefined {
   const m = v === undefined ? null : /^([a-z][a-z0-9+.-]*)(?::|$)/i.exec(v);
   return m ? m[1]!.toLowerCase() : undefined;
 }
+
+/**
+ * Adds to a tally keyed by a name from a payload (report type, directive). Own properties only:
+ * `tally.constructor` would otherwise start from Object.prototype's function.
+ */
+export function bump(tally: Record<string, number>, key: string, n = 1): void {
+  tally[key] = (Object.hasOwn(tally, key) ? tally[key] : 0) + n;
+}

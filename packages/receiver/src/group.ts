@@ -5,7 +5,7 @@ import { blockedOrigin } from './merge.js';
 export const OVERFLOW_GROUP = 'g_overflow';
 const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 /** Distinct values kept per reach dimension; beyond it reach is a lower bound (`reachCapped`). */
-const REACH_CAP = 2000;
+export const REACH_CAP = 2000;
 
 export interface ReachSets {
   documents: string[];

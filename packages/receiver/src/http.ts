@@ -5,6 +5,7 @@ import type { NormalizedViolation } from '@csp-lens/schema';
 import { IngestError, type IngestBatch, type NoiseFilter, type RequestMeta, type Store } from './types.js';
 import { parseBody } from './parse.js';
 import { normalizeNative, normalizeSdk } from './normalize.js';
+import { bump } from './fields.js';
 import { anonymizeIp, type IpMode } from './ip.js';
 
 // Every type a browser sends reports as (DESIGN §2); all are read as text and parsed by parse.ts.
@@ -92,7 +93,7 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
     const filtered: Record<string, number> = {};
     const kept = batch.violations.filter((v) => {
       const rule = deps.filter(v);
-      if (rule) filtered[rule] = (filtered[rule] ?? 0) + 1;
+      if (rule) bump(filtered, rule);
       return !rule;
     });
     try {

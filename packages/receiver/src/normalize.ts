@@ -1,5 +1,5 @@
 import type { NormalizedViolation } from '@csp-lens/schema';
-import { CAP, clampNum, FORBIDDEN_KEYS, isObject, own, str, type Obj } from './fields.js';
+import { bump, CAP, clampNum, FORBIDDEN_KEYS, isObject, own, str, type Obj } from './fields.js';
 import { readReport, toViolation } from './report.js';
 import { IngestError, type IngestBatch, type RequestMeta } from './types.js';
 
@@ -64,7 +64,7 @@ export function normalizeNative(body: unknown, meta: RequestMeta): IngestBatch {
         recognized++;
         if (own(item, 'type') !== 'csp-violation') {
           const key = typeKey(own(item, 'type'), batch.otherReports);
-          batch.otherReports[key] = (batch.otherReports[key] ?? 0) + 1;
+          bump(batch.otherReports, key);
           continue;
         }
         add(batch, fromReportTo(item, meta));

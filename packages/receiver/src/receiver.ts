@@ -5,6 +5,7 @@ import type { NormalizedViolation } from '@csp-lens/schema';
 import type { NoiseFilter, Store } from './types.js';
 import { jsonErrors, mountIngest } from './http.js';
 import { mountReadApi, mountSdkScript } from './read-api.js';
+import { mountDashboard } from './dashboard/server.js';
 import { createRateLimiter } from './ratelimit.js';
 import { createNoiseFilter, type NoiseRule } from './filter.js';
 import type { IpMode } from './ip.js';
@@ -81,6 +82,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   });
   mountSdkScript(router, options.sdkScriptPath ?? new URL('../../browser/dist/sdk.js', import.meta.url));
   mountReadApi(router, store, token);
+  mountDashboard(router, { prefix });
   options.extend?.(router, { token, prefix, store });
 
   const routes = router.routes() as unknown as Koa.Middleware;

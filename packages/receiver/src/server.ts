@@ -5,12 +5,16 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { createReceiver, type Receiver, type ReceiverOptions } from './receiver.js';
 import { openFileStore } from './store/file.js';
+import { openOutputs, type OutputConfig, type Outputs } from './outputs.js';
 
-export interface ServerConfig extends Omit<ReceiverOptions, 'store'> {
+export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConfig {
   port?: number;
   host?: string;
   /** The JSON store file. */
   db: string;
+  /** `postgres`: records live in the PostgreSQL database at `databaseUrl` (several instances share it). */
+  store?: 'file' | 'postgres';
+  databaseUrl?: string;
   maxRecords?: number;
   mergeWindowMs?: number;
   groupCapPerMinute?: number;
@@ -34,17 +38,22 @@ const pem = (value: string) => (value.includes('-----BEGIN') ? value : readFileS
 /** The receiver as a standalone app (the CLI's `serve`). */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   if (!!config.tlsCert !== !!config.tlsKey) throw new Error('csp-lens: --tls-cert and --tls-key go together');
-  const store = await openFileStore({
-    path: config.db,
-    maxRecords: config.maxRecords,
-    mergeWindowMs: config.mergeWindowMs,
-    groupCapPerMinute: config.groupCapPerMinute,
-  });
+  const tuning = { maxRecords: config.maxRecords, mergeWindowMs: config.mergeWindowMs, groupCapPerMinute: config.groupCapPerMinute };
+  // Loaded only when asked for, so a file-store receiver never loads pg.
+  const store =
+    config.store === 'postgres'
+      ? await (await import('./store/postgres.js')).openPostgresStore({ connectionString: config.databaseUrl ?? '', ...tuning })
+      : await openFileStore({ path: config.db, ...tuning });
+  let outputs: Outputs | undefined;
   try {
-    const receiver = createReceiver({ ...config, store });
+    // Alerts and the JSON-lines stream hang off onStored (after a batch is durable).
+    outputs = await openOutputs(config, store);
+    const receiver = createReceiver({ ...config, store, onStored: outputs.onStored });
     const app = new Koa({ proxy: !!config.trustProxy });
     app.silent = true;
-    app.on('error', (err: Error & { status?: number }) => {
+    app.on('error', (err: Error & { status?: number; code?: string }) => {
+      // A client that hangs up mid-upload is its own problem, not the receiver's: no log line.
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code?.startsWith('HPE_')) return;
       if (!err.status || err.status >= 500) console.error('csp-lens:', err.message);
     });
     app.use(receiver.middleware());
@@ -74,10 +83,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
             // In-flight requests get a moment to be acknowledged, then the sockets go.
             setTimeout(() => server.closeAllConnections(), 2_000).unref();
           });
+          await outputs?.close();
           await store.close();
         })()),
     };
   } catch (e) {
+    await outputs?.close();
     await store.close();
     throw e;
   }

@@ -89,8 +89,10 @@ export function computeStats(
     const native = r.sources.reportUri + r.sources.reportTo > 0;
     const kind: keyof Coverage = r.sources.sdk > 0 ? (native ? 'merged' : 'sdkOnly') : 'nativeOnly';
     coverage[kind]++;
-    const d = (coverage.byDirective[r.effectiveDirective] ??= { merged: 0, sdkOnly: 0, nativeOnly: 0 });
-    d[kind]++;
+    const byDirective = coverage.byDirective;
+    const dir = r.effectiveDirective;
+    if (!Object.hasOwn(byDirective, dir)) byDirective[dir] = { merged: 0, sdkOnly: 0, nativeOnly: 0 };
+    byDirective[dir][kind]++;
   }
   return {
     records: n,
@@ -103,6 +105,6 @@ export function computeStats(
   };
 }
 
-function clampLimit(limit: number | undefined): number {
+export function clampLimit(limit: number | undefined): number {
   return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit ?? DEFAULT_LIMIT) || DEFAULT_LIMIT));
 }

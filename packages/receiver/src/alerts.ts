@@ -1,0 +1,161 @@
+import type { NormalizedViolation, ViolationGroup } from '@csp-lens/schema';
+import { assignGroup, type GroupBook } from './group.js';
+import { alertBody } from './alert-body.js';
+import { createSender, type SenderOptions } from './alert-send.js';
+import type { Store } from './types.js';
+
+export type AlertReason = 'new-group' | 'critical' | 'spike';
+export type AlertFormat = 'slack' | 'json';
+export const ALERT_REASONS: AlertReason[] = ['new-group', 'critical', 'spike'];
+
+export interface WebhookConfig {
+  url: string;
+  format: AlertFormat;
+  /** Default: every reason. */
+  on?: AlertReason[];
+}
+
+export type AlertGroup = Pick<ViolationGroup, 'id' | 'fingerprint' | 'effectiveDirective' | 'category' | 'blocked' | 'severity'> & { sourceFile?: string };
+
+export interface AlertEvent {
+  reason: AlertReason;
+  group: AlertGroup;
+  violation: NormalizedViolation;
+  /** ISO time of the alert. */
+  at: string;
+  spike?: { count: number; average: number };
+  /** Alerts of this reason the rate limit held back since the last one sent. */
+  suppressed?: number;
+}
+
+export interface AlertsOptions extends SenderOptions {
+  webhooks: WebhookConfig[];
+  /** A spike: this hour's count ≥ minCount and ≥ factor × the average of the trailing `hours`. */
+  spike?: { factor?: number; minCount?: number; hours?: number };
+  /** At most one alert per webhook and reason in this window (default 60 s); the rest are counted. */
+  minIntervalMs?: number;
+  /** Group ids already stored: they are not new (see `knownGroups`). */
+  known?: Iterable<string>;
+  clock?: () => number;
+}
+
+export interface Alerts {
+  onStored(violations: NormalizedViolation[]): void;
+  /** Resolves once every queued alert was sent or gave up (tests, graceful shutdown). */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+  stats(): { sent: number; failed: number; dropped: number; suppressed: number };
+}
+
+const HOUR = 3_600_000;
+/** Groups tracked for spikes and novelty; the oldest are forgotten past it (memory stays bounded). */
+const MAX_TRACKED = 20_000;
+
+/**
+ * The group a violation falls in, by the store's own rule (group.ts) on a scratch book. The store
+ * may still have put it in the overflow group during a flood of new groups.
+ */
+export function groupOf(v: NormalizedViolation): AlertGroup {
+  const book: GroupBook = { groups: {}, reach: {}, minute: { at: 0, created: 0 } };
+  const g = book.groups[assignGroup(book, v, v.receivedAt, Infinity)];
+  return { id: g.id, fingerprint: g.fingerprint, effectiveDirective: g.effectiveDirective, category: g.category, blocked: g.blocked, severity: v.severity, sourceFile: g.sourceFile };
+}
+
+/** Every group id in the store, to seed `known` at start. */
+export async function knownGroups(store: Store): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.groups({ limit: 500, cursor, sort: 'lastSeen' });
+    ids.push(...page.items.map((g) => g.id));
+    cursor = page.next;
+  } while (cursor);
+  return ids;
+}
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.set(key, value);
+  if (map.size > MAX_TRACKED) map.delete(map.keys().next().value as K);
+}
+
+export function createAlerts(options: AlertsOptions): Alerts {
+  const clock = options.clock ?? Date.now;
+  const interval = options.minIntervalMs ?? 60_000;
+  const { factor = 10, minCount = 50, hours = 24 } = options.spike ?? {};
+  const known = new Map<string, true>();
+  for (const id of options.known ?? []) remember(known, id, true);
+  /** Per group: counts per hour for the trailing window, and the hour a spike last fired. */
+  const rates = new Map<string, { first: number; counts: Map<number, number>; fired: number }>();
+  const last = new Map<string, { at: number; held: number }>();
+  let suppressed = 0;
+  for (const w of options.webhooks) {
+    if (!URL.canParse(w.url) || !/^https?:$/.test(new URL(w.url).protocol)) throw new Error(`csp-lens: a webhook must be an http(s) URL, got ${JSON.stringify(w.url)}`);
+    if (w.format !== 'slack' && w.format !== 'json') throw new Error('csp-lens: a webhook format is slack or json');
+    for (const r of w.on ?? []) if (!ALERT_REASONS.includes(r)) throw new Error(`csp-lens: alerts fire on ${ALERT_REASONS.join(', ')}; got ${JSON.stringify(r)}`);
+  }
+  const sender = createSender(options);
+  const hooks = options.webhooks.map((w) => ({ ...w, on: new Set(w.on ?? ALERT_REASONS) }));
+
+  /** `reasons` in order of preference: each webhook gets one alert, for the first it wants. */
+  function emit(reasons: AlertReason[], v: NormalizedViolation, group: AlertGroup, now: number, spike?: AlertEvent['spike']): void {
+    hooks.forEach((hook, i) => {
+      const reason = reasons.find((r) => hook.on.has(r));
+      if (!reason) return;
+      const key = `${i} ${reason}`;
+      const prev = last.get(key);
+      if (prev && now - prev.at < interval) {
+        prev.held++;
+        suppressed++;
+        return;
+      }
+      last.set(key, { at: now, held: 0 });
+      const event: AlertEvent = { reason, group, violation: v, at: new Date(now).toISOString(), spike, suppressed: prev?.held || undefined };
+      sender.enqueue(i, hook.url, () => alertBody(hook.format, event));
+    });
+  }
+
+  function spikeOf(id: string, v: NormalizedViolation, now: number): AlertEvent['spike'] {
+    const hour = Math.floor(now / HOUR);
+    let r = rates.get(id);
+    if (!r) remember(rates, id, (r = { first: hour, counts: new Map(), fired: -1 }));
+    const count = (r.counts.get(hour) ?? 0) + v.count;
+    r.counts.set(hour, count);
+    for (const h of r.counts.keys()) if (h < hour - hours) r.counts.delete(h);
+    // A group's first hour has no history to compare with: that is the new-group alert's job.
+    const span = Math.min(hours, hour - r.first);
+    if (span < 1 || r.fired === hour || count < minCount) return undefined;
+    let before = 0;
+    for (const [h, n] of r.counts) if (h < hour) before += n;
+    const average = before / span;
+    if (count < factor * average) return undefined;
+    r.fired = hour;
+    return { count, average };
+  }
+
+  return {
+    onStored(violations) {
+      if (sender.closed) return;
+      // Runs inside ingest: only counting here; formatting and network happen in the queue.
+      try {
+        const now = clock();
+        for (const v of violations) {
+          const group = groupOf(v);
+          const isNew = !known.has(group.id);
+          if (isNew) remember(known, group.id, true);
+          // A new critical group is one alert (its severity is in it), not two.
+          const reasons: AlertReason[] = [];
+          if (isNew) reasons.push('new-group');
+          if (v.severity === 'critical') reasons.push('critical');
+          if (reasons.length) emit(reasons, v, group, now);
+          const spike = spikeOf(group.id, v, now);
+          if (spike) emit(['spike'], v, group, now, spike);
+        }
+      } catch (e) {
+        console.error('csp-lens: alerts failed:', e);
+      }
+    },
+    idle: () => sender.idle(),
+    close: () => sender.close(),
+    stats: () => ({ ...sender.stats(), suppressed }),
+  };
+}

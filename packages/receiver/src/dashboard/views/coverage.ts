@@ -1,0 +1,43 @@
+import type { Coverage, Stats } from '@csp-lens/schema';
+import { h } from '../dom.js';
+import { num, percent } from '../format.js';
+
+const PARTS: [keyof Coverage, string, string][] = [
+  ['merged', 'SDK + native', 'cov-merged'],
+  ['sdkOnly', 'SDK only', 'cov-sdk'],
+  ['nativeOnly', 'Native only', 'cov-native'],
+];
+
+// Widths go through the CSSOM (element.style), which CSP allows; a style="" attribute would not be.
+function bar(c: Coverage): HTMLElement {
+  const total = c.merged + c.sdkOnly + c.nativeOnly || 1;
+  return h(
+    'div',
+    { class: 'covbar', role: 'img', 'aria-label': PARTS.map(([k, label]) => `${label} ${c[k]}`).join(', ') },
+    PARTS.map(([k, label, cls]) => {
+      const seg = h('span', { class: cls, title: `${label}: ${num(c[k])}` });
+      seg.style.width = `${(100 * c[k]) / total}%`;
+      return seg;
+    }),
+  );
+}
+
+/** Merged vs SDK-only vs native-only records: what native reports alone would have missed. */
+export function coveragePanel(cov: Stats['coverage']): HTMLElement {
+  const total = cov.merged + cov.sdkOnly + cov.nativeOnly;
+  const pct = (n: number) => percent(n, total);
+  const rows = Object.entries(cov.byDirective ?? {})
+    .map(([d, c]) => ({ d, c, n: c.merged + c.sdkOnly + c.nativeOnly }))
+    .sort((a, b) => b.n - a.n);
+  return h(
+    'section',
+    { class: 'card coverage' },
+    h('h2', null, 'Stream coverage'),
+    h('p', { class: 'muted small' }, 'Records seen by the SDK and a native report, by one only. SDK-only records are what report-uri/report-to alone would miss.'),
+    bar(cov),
+    h('ul', { class: 'covkey' }, PARTS.map(([k, label, cls]) => h('li', null, h('i', { class: `swatch ${cls}` }), label, h('b', null, `${num(cov[k])} · ${pct(cov[k])}`)))),
+    rows.length
+      ? h('table', { class: 'covtable' }, h('tbody', null, rows.map(({ d, c, n }) => h('tr', null, h('td', null, h('code', null, d)), h('td', { class: 'bar-cell' }, bar(c)), h('td', { class: 'num' }, num(n))))))
+      : h('p', { class: 'empty' }, 'No records in this range.'),
+  );
+}

@@ -1,0 +1,103 @@
+import type { NormalizedViolation, ViolationRecord } from '@csp-lens/schema';
+import { type Unit, buildRecord, isCutToOrigin, matchUnits } from '../merge.js';
+
+/**
+ * The live units of one bucket (DESIGN §4) and the records they make. Shared by the file store's
+ * in-memory state and the PostgreSQL store, which loads a bucket's units under a lock, applies the
+ * same step and writes the result back.
+ */
+export interface Bucket {
+  groupId: string;
+  units: Unit[];
+  /** Units whose blocked URL was cut to its origin. */
+  cut: number;
+  /** The units of each of the bucket's live records, from the last matching. */
+  parts: Map<string, Unit[]>;
+}
+
+// Units this far behind the newest of their bucket are frozen: their records are final. It bounds
+// the work per report and the memory for a busy page; report-to's lateness does not count here
+// because its time is already corrected by `age`.
+export const HORIZON_MS = 10 * 60_000;
+export const BUCKET_UNITS = 64;
+
+const minAt = (units: Unit[]) => Math.min(...units.map((u) => u.at));
+const isCut = (u: Unit) => !!u.v.blockedURL && isCutToOrigin(u.v.blockedURL);
+
+export function newBucket(groupId: string): Bucket {
+  return { groupId, units: [], cut: 0, parts: new Map() };
+}
+
+/** Adds stored units (each with `rid` set, in creation order) to the bucket. */
+export function loadUnits(bucket: Bucket, units: Unit[]): void {
+  for (const u of units) {
+    bucket.units.push(u);
+    if (isCut(u)) bucket.cut++;
+    const parts = bucket.parts.get(u.rid!);
+    if (parts) parts.push(u);
+    else bucket.parts.set(u.rid!, [u]);
+  }
+}
+
+/** Takes a record's units out of matching: the record is final. The caller drops an empty bucket. */
+export function freezeRecord(bucket: Bucket, recordId: string): void {
+  const units = bucket.parts.get(recordId) ?? [];
+  bucket.parts.delete(recordId);
+  bucket.units = bucket.units.filter((u) => !units.includes(u));
+  bucket.cut -= units.filter(isCut).length;
+}
+
+/**
+ * Adds one violation to its bucket and matches again what it may pair with. Returns the ids of the
+ * live records the matching replaced (`before`) and the records it made (`after`, same ids where
+ * the anchor unit is the same); records frozen on the way are left as they are.
+ */
+export function addToBucket(
+  bucket: Bucket,
+  v: NormalizedViolation,
+  policyHash: string | undefined,
+  nextSeq: () => number,
+  mergeWindowMs: number,
+): { before: string[]; after: ViolationRecord[] } {
+  const same: Unit | undefined =
+    v.stream !== 'sdk' ? undefined : bucket.units.find((u) => u.stream === 'sdk' && u.v.page?.id === v.page?.id && u.v.blockedURL === v.blockedURL);
+  if (same) {
+    // A repeat in the same page view: the SDK sends counts since its last batch.
+    same.count += v.count;
+    same.at = Math.min(same.at, v.occurredAt);
+    same.lastReceivedAt = Math.max(same.lastReceivedAt, v.receivedAt);
+  } else {
+    const unit: Unit = { seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: v.count, firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash };
+    bucket.units.push(unit);
+    if (isCut(unit)) bucket.cut++;
+  }
+  // Units with different full URLs never pair, so only the new unit's URL needs matching again,
+  // unless a URL cut to its origin (which pairs with any URL of that origin) is in the bucket.
+  const related = () => (bucket.cut ? bucket.units : bucket.units.filter((u) => u.v.blockedURL === v.blockedURL));
+  let units = related();
+  const newest = Math.max(...units.map((u) => u.at));
+  const ids = new Set(units.flatMap((u) => (u.rid ? [u.rid] : [])));
+  // The record a repeat just added to stays live, however old: freezing it would lose the repeat.
+  for (const id of [...ids].filter((id) => id !== same?.rid)) {
+    if (!bucket.parts.get(id)!.every((u) => newest - u.at > HORIZON_MS)) continue;
+    freezeRecord(bucket, id);
+    ids.delete(id);
+  }
+  while (units.length > BUCKET_UNITS) {
+    const candidates = [...ids].filter((id) => id !== same?.rid);
+    if (!candidates.length) break;
+    const oldest = candidates.reduce((a, b) => (minAt(bucket.parts.get(b)!) < minAt(bucket.parts.get(a)!) ? b : a));
+    freezeRecord(bucket, oldest);
+    ids.delete(oldest);
+    units = related();
+  }
+  if (ids.size < units.length) units = related();
+  const after = matchUnits(units, mergeWindowMs).map((parts) => {
+    const r = buildRecord(parts, bucket.groupId);
+    for (const p of parts) p.rid = r.id;
+    return r;
+  });
+  for (const id of ids) bucket.parts.delete(id);
+  for (const r of after) bucket.parts.set(r.id, units.filter((u) => u.rid === r.id));
+  return { before: [...ids], after };
+}

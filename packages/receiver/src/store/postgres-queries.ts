@@ -1,0 +1,127 @@
+import type pg from 'pg';
+import type { GroupPage, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
+import type { GroupQuery, ViolationQuery } from '../types.js';
+import { clampLimit, computeStats, queryGroups, queryViolations } from './query.js';
+import type { Counters } from './state.js';
+
+// The read side: SQL narrows what query.ts's functions then page, sort and count exactly as the
+// file store does, so the read API cannot tell the stores apart.
+
+const SOURCE_COLUMN = { sdk: 'sdk', reportUri: 'report_uri', reportTo: 'report_to' } as const;
+
+export async function violations(db: pg.Pool, q: ViolationQuery): Promise<ViolationPage> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => where.push(sql.replace('?', `$${params.push(value)}`));
+  const before = q.cursor ? parseInt(q.cursor.slice(1), 36) : NaN;
+  if (Number.isFinite(before)) add('seq < ?', before);
+  if (q.directive) add('effective_directive = ?', q.directive);
+  if (q.source) where.push(`${SOURCE_COLUMN[q.source]} > 0`);
+  if (q.groupId) add('group_id = ?', q.groupId);
+  if (q.document) add('document_url = ?', q.document);
+  if (q.disposition) add('disposition = ?', q.disposition);
+  if (q.severity) add('severity = ?', q.severity);
+  if (q.since !== undefined) add('occurred_at >= ?', q.since);
+  if (q.until !== undefined) add('occurred_at < ?', q.until);
+  // One row more than the page, to know whether there is a next page.
+  const limit = clampLimit(q.limit) + 1;
+  const { rows } = await db.query<{ record: ViolationRecord }>(
+    `SELECT record FROM csp_lens_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`,
+    params,
+  );
+  return queryViolations(
+    rows.map((r) => r.record),
+    q,
+  );
+}
+
+interface GroupRow {
+  id: string;
+  meta: Pick<ViolationGroup, 'fingerprint' | 'effectiveDirective' | 'category' | 'blocked' | 'sourceFile' | 'overflow'>;
+  severity: ViolationGroup['severity'];
+  dispositions: ViolationGroup['dispositions'];
+  count: number;
+  records: number;
+  sdk: number;
+  report_uri: number;
+  report_to: number;
+  merged: number;
+  native_only: number;
+  first_seen: number;
+  last_seen: number;
+  example_id: string;
+  reach_documents: number;
+  reach_page_views: number;
+  reach_user_agents: number;
+}
+
+function toGroup(r: GroupRow): ViolationGroup {
+  const { fingerprint, effectiveDirective, category, blocked, sourceFile, overflow } = r.meta;
+  return {
+    id: r.id,
+    fingerprint,
+    effectiveDirective,
+    category,
+    blocked,
+    ...(sourceFile !== undefined ? { sourceFile } : {}),
+    severity: r.severity,
+    dispositions: r.dispositions,
+    count: r.count,
+    records: r.records,
+    sources: { sdk: r.sdk, reportUri: r.report_uri, reportTo: r.report_to },
+    merged: r.merged,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    reach: { documents: r.reach_documents, pageViews: r.reach_page_views + r.native_only, userAgents: r.reach_user_agents },
+    exampleId: r.example_id,
+    ...(overflow ? { overflow } : {}),
+  };
+}
+
+export async function groups(db: pg.Pool, q: GroupQuery): Promise<GroupPage> {
+  const { rows } = await db.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE records > 0 ORDER BY pos');
+  return queryGroups(Object.fromEntries(rows.map((r) => [r.id, toGroup(r)])), q);
+}
+
+export async function group(db: pg.Pool, id: string): Promise<{ group: ViolationGroup; records: ViolationRecord[]; policy?: string } | undefined> {
+  const { rows } = await db.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE id = $1', [id]);
+  if (!rows.length) return undefined;
+  const g = toGroup(rows[0]);
+  const { items } = await violations(db, { groupId: id, limit: 50 });
+  const seq = /^r[0-9a-z]+$/.test(g.exampleId) ? parseInt(g.exampleId.slice(1), 36) : -1;
+  const ex = await db.query<{ record: ViolationRecord }>('SELECT record FROM csp_lens_records WHERE seq = $1', [seq]);
+  const example = ex.rows[0]?.record ?? items[0];
+  const text = example?.policyHash ? await policy(db, example.policyHash) : undefined;
+  return { group: g, records: items, ...(text ? { policy: text } : {}) };
+}
+
+export async function policy(db: pg.Pool, hash: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ policy: string }>('SELECT policy FROM csp_lens_policies WHERE hash = $1', [hash]);
+  return rows[0]?.policy;
+}
+
+export async function stats(db: pg.Pool, q: { since?: number; until?: number }): Promise<Stats> {
+  const where: string[] = [];
+  const params: number[] = [];
+  if (q.since !== undefined) where.push(`occurred_at >= $${params.push(q.since)}`);
+  if (q.until !== undefined) where.push(`occurred_at < $${params.push(q.until)}`);
+  const [records, groupCount, counters] = await Promise.all([
+    db.query<{ o: number; c: number; s: ViolationRecord['severity']; d: string; a: number; u: number; t: number }>(
+      `SELECT occurred_at AS o, (record->>'count')::int AS c, severity AS s, effective_directive AS d, sdk AS a, report_uri AS u, report_to AS t
+         FROM csp_lens_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
+      params,
+    ),
+    db.query<{ n: number }>('SELECT count(*)::int AS n FROM csp_lens_groups'),
+    db.query<{ kind: string; name: string; n: number }>('SELECT kind, name, n FROM csp_lens_counters'),
+  ]);
+  const c: Counters = { filtered: {}, otherReports: {}, invalid: 0, sdkDropped: 0, archived: 0 };
+  for (const { kind, name, n } of counters.rows) {
+    if (kind === 'filtered' || kind === 'otherReports') c[kind][name] = n;
+    else if (name === 'invalid' || name === 'sdkDropped' || name === 'archived') c[name] = n;
+  }
+  // Only the fields computeStats reads.
+  const live = records.rows.map(
+    (r) => ({ occurredAt: r.o, count: r.c, severity: r.s, effectiveDirective: r.d, sources: { sdk: r.a, reportUri: r.u, reportTo: r.t } }) as ViolationRecord,
+  );
+  return computeStats(live, groupCount.rows[0].n, c, q);
+}

@@ -1,0 +1,116 @@
+import type pg from 'pg';
+
+/**
+ * Versioned migrations, applied in order at start. Append new versions; never edit an applied one.
+ * Times are ms since the epoch (double precision: report-to's `age` can make them fractional).
+ */
+export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'records, units, groups, policies, counters',
+    sql: `
+      CREATE SEQUENCE csp_lens_seq;
+      CREATE SEQUENCE csp_lens_ord;
+      -- Live records (newest maxRecords by first insertion); the rest move to csp_lens_archive.
+      CREATE TABLE csp_lens_records (
+        seq bigint PRIMARY KEY,
+        ord bigint NOT NULL DEFAULT nextval('csp_lens_ord'),
+        lock_key bigint NOT NULL,
+        group_id text NOT NULL,
+        effective_directive text NOT NULL,
+        document_url text NOT NULL,
+        disposition text NOT NULL,
+        severity text NOT NULL,
+        occurred_at double precision NOT NULL,
+        sdk integer NOT NULL,
+        report_uri integer NOT NULL,
+        report_to integer NOT NULL,
+        record jsonb NOT NULL
+      );
+      CREATE INDEX csp_lens_records_ord ON csp_lens_records (ord);
+      CREATE INDEX csp_lens_records_group ON csp_lens_records (group_id, seq);
+      CREATE INDEX csp_lens_records_occurred ON csp_lens_records (occurred_at);
+      CREATE TABLE csp_lens_archive (
+        archive_id bigserial PRIMARY KEY,
+        seq bigint NOT NULL,
+        archived_at timestamptz NOT NULL DEFAULT now(),
+        record jsonb NOT NULL
+      );
+      -- A bucket exists while it has live units; it fixes the group of everything it merges.
+      CREATE TABLE csp_lens_buckets (key text PRIMARY KEY, group_id text NOT NULL);
+      -- The merge's live units (one stream's account of one violation), so any instance can go on
+      -- matching exactly where another left off.
+      CREATE TABLE csp_lens_units (
+        seq bigint PRIMARY KEY,
+        bucket text NOT NULL,
+        blocked text NOT NULL,
+        cut boolean NOT NULL,
+        rid bigint NOT NULL,
+        unit jsonb NOT NULL
+      );
+      CREATE INDEX csp_lens_units_bucket ON csp_lens_units (bucket, blocked);
+      CREATE INDEX csp_lens_units_cut ON csp_lens_units (bucket) WHERE cut;
+      CREATE INDEX csp_lens_units_rid ON csp_lens_units (rid);
+      CREATE TABLE csp_lens_groups (
+        id text PRIMARY KEY,
+        -- Creation order: the file store lists groups in it, and sorts keep it among equals.
+        pos bigint NOT NULL,
+        meta jsonb NOT NULL,
+        severity text NOT NULL,
+        dispositions text[] NOT NULL,
+        count bigint NOT NULL,
+        records bigint NOT NULL,
+        sdk bigint NOT NULL,
+        report_uri bigint NOT NULL,
+        report_to bigint NOT NULL,
+        merged bigint NOT NULL,
+        native_only bigint NOT NULL,
+        first_seen double precision NOT NULL,
+        last_seen double precision NOT NULL,
+        example_id text NOT NULL,
+        reach_documents integer NOT NULL DEFAULT 0,
+        reach_page_views integer NOT NULL DEFAULT 0,
+        reach_user_agents integer NOT NULL DEFAULT 0
+      );
+      -- Distinct short hashes per reach dimension (0 documents, 1 page views, 2 user agents), capped.
+      CREATE TABLE csp_lens_reach (group_id text NOT NULL, dim smallint NOT NULL, value text NOT NULL, PRIMARY KEY (group_id, dim, value));
+      CREATE TABLE csp_lens_policies (hash text PRIMARY KEY, policy text NOT NULL, first_seen double precision NOT NULL, count bigint NOT NULL);
+      -- kind: filtered | otherReports | store (invalid, sdkDropped, archived, live).
+      CREATE TABLE csp_lens_counters (kind text NOT NULL, name text NOT NULL, n bigint NOT NULL, PRIMARY KEY (kind, name));
+      -- New groups created in the current minute, for the per-minute cap across instances.
+      CREATE TABLE csp_lens_minute (id integer PRIMARY KEY CHECK (id = 1), at bigint NOT NULL, created integer NOT NULL);
+      INSERT INTO csp_lens_minute VALUES (1, 0, 0);
+      INSERT INTO csp_lens_counters VALUES ('store', 'live', 0), ('store', 'archived', 0);
+    `,
+  },
+];
+
+// Any fixed number, the same in every instance: the lock that serializes migrating.
+const MIGRATION_LOCK = '7166477438011044609';
+
+/** Brings the schema up to date. Several instances starting at once take turns on an advisory lock. */
+export async function migrate(client: pg.PoolClient | pg.Client): Promise<void> {
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+  try {
+    await client.query(`CREATE TABLE IF NOT EXISTS csp_lens_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM csp_lens_migrations');
+    const applied = new Set(rows.map((r) => r.version));
+    const newest = Math.max(0, ...applied);
+    const known = MIGRATIONS[MIGRATIONS.length - 1].version;
+    if (newest > known) throw new Error(`csp-lens: the database schema (version ${newest}) is newer than this receiver knows (${known}); upgrade csp-lens`);
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query('INSERT INTO csp_lens_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        await client.query('COMMIT');
+      } catch (e) {
+        await client.query('ROLLBACK');
+        throw e;
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+  }
+}

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeNative } from '../../packages/receiver/src/normalize.js';
+import { createState, emptyData } from '../../packages/receiver/src/store/state.js';
+import { computeStats } from '../../packages/receiver/src/store/query.js';
+
+// Names from payloads become keys of tallies: `constructor` & co. must count like any other name.
+describe('payload names used as keys', () => {
+  it('counts a directive and a report type named after Object.prototype members as plain names', () => {
+    const state = createState(emptyData(), { mergeWindowMs: 10_000, maxRecords: 100, groupCapPerMinute: 100 });
+    const meta = { receivedAt: 1_800_000_000_000, userAgent: 'UA' };
+    const body = [
+      { type: 'csp-violation', url: 'https://s.test/', body: { documentURL: 'https://s.test/', effectiveDirective: 'constructor', disposition: 'enforce', blockedURL: 'inline' } },
+      { type: 'constructor', url: 'https://s.test/', body: {} },
+      { type: 'tostring', url: 'https://s.test/', body: {} },
+    ];
+    state.ingest(normalizeNative(body, meta));
+    state.ingest(normalizeNative(body, meta));
+    const stats = computeStats(state.records.values(), 1, state.data.counters, {});
+    expect(stats.coverage.byDirective.constructor).toEqual({ merged: 0, sdkOnly: 0, nativeOnly: 2 });
+    expect(stats.otherReports).toEqual({ _constructor: 2, tostring: 2 });
+    expect(typeof Object.prototype.constructor).toBe('function');
+    expect(Object.keys(Object.prototype)).toEqual([]);
+  });
+});

@@ -1,0 +1,168 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import type { SdkBatch, ViolationRecord } from '@csp-lens/schema';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
+import { openFileStore } from '../../packages/receiver/src/store/file.js';
+import { openPostgresStore } from '../../packages/receiver/src/store/postgres.js';
+import type { IngestBatch, Store } from '../../packages/receiver/src/types.js';
+import { fixture, fixtureNames, tempDir } from '../helpers/server.js';
+import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
+import { messages, snapshot, violation } from '../helpers/store-snapshot.js';
+
+// The same appends go to the file store and the PostgreSQL store; everything the read API can ask
+// must come back the same, ids included.
+
+const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36';
+const T0 = 1_795_302_980_000;
+type Options = { maxRecords?: number; mergeWindowMs?: number; groupCapPerMinute?: number };
+type Step = IngestBatch | { batch: IngestBatch; filtered: Record<string, number> } | 'restart';
+
+let server: TestPostgres;
+beforeAll(async () => void (server = await startTestPostgres()), 120_000);
+afterAll(() => server?.stop());
+
+interface Opened {
+  open(): Promise<Store>;
+  archived(): Promise<ViolationRecord[]>;
+  remove(): Promise<void>;
+}
+
+const STORES: Record<'file' | 'postgres', (o: Options) => Promise<Opened>> = {
+  async file(o) {
+    const { dir, remove } = await tempDir();
+    const path = join(dir, 'db.json');
+    const lines = () => readFile(join(dir, 'db.archive.jsonl'), 'utf8').catch(() => '');
+    return {
+      open: () => openFileStore({ path, ...o }),
+      archived: async () => (await lines()).split('\n').filter(Boolean).map((l) => JSON.parse(l)),
+      remove,
+    };
+  },
+  async postgres(o) {
+    const url = await server.createDatabase();
+    return {
+      open: () => openPostgresStore({ connectionString: url, ...o }),
+      archived: async () => (await server.query<{ record: ViolationRecord }>(url, 'SELECT record FROM csp_lens_archive ORDER BY archive_id')).map((r) => r.record),
+      remove: async () => {},
+    };
+  },
+};
+
+/** Runs the steps on both stores (awaiting each append) and returns what each one reads back. */
+async function both(steps: Step[], o: Options = {}, together = false) {
+  const out = {} as Record<'file' | 'postgres', Awaited<ReturnType<typeof snapshot>> & { archived: ViolationRecord[] }>;
+  for (const kind of ['file', 'postgres'] as const) {
+    const opened = await STORES[kind](o);
+    let store = await opened.open();
+    try {
+      // Not awaited one by one: the PostgreSQL store then commits several appends per transaction.
+      if (together) await Promise.all(steps.map((s) => store.append(s as IngestBatch)));
+      for (const step of together ? [] : steps) {
+        if (step === 'restart') await store.close(), (store = await opened.open());
+        else if ('batch' in step) await store.append(step.batch, step.filtered);
+        else await store.append(step);
+      }
+      out[kind] = { ...(await snapshot(store)), archived: await opened.archived() };
+    } finally {
+      await store.close();
+      await opened.remove();
+    }
+  }
+  expect(out.postgres).toEqual(out.file);
+  return out.file;
+}
+
+const sdk = (body: SdkBatch, receivedAt: number) => normalizeSdk(body, { receivedAt, userAgent: UA });
+const reportUri = (body: unknown, receivedAt: number) => normalizeNative(body, { receivedAt, userAgent: UA });
+const json = async (name: string) => JSON.parse(await fixture(name));
+
+function sdkBody(ev: Record<string, any>, t: number, pageId = 'pv_1'): SdkBatch {
+  const keys = ['documentURI', 'blockedURI', 'effectiveDirective', 'violatedDirective', 'disposition', 'statusCode', 'sourceFile', 'lineNumber', 'columnNumber', 'sample', 'referrer'];
+  const event = Object.fromEntries(keys.map((k) => [k, ev[k]])) as SdkBatch['events'][number];
+  return { v: 1, sentAt: t + 1000, page: { id: pageId, url: `${ev.documentURI}#x`, policies: [ev.originalPolicy] }, events: [{ ...event, t, count: 1, policy: 0 }] };
+}
+
+// Retention, the group cap and the window all change what a later report can join.
+const SETTINGS: Options[] = [{}, { maxRecords: 4 }, { groupCapPerMinute: 2 }, { maxRecords: 6, mergeWindowMs: 2_000 }];
+
+describe('the store contract (file and PostgreSQL)', () => {
+  it('merges every Chromium fixture with its report-uri report, in either arrival order', async () => {
+    const steps: Step[] = [];
+    const types = (await fixtureNames('enforce', 'event-')).map((f) => f.slice(6, -5));
+    for (const [i, type] of types.entries()) {
+      const ev = await json(`enforce/event-${type}.json`);
+      const native = await json(`enforce/report-uri-${type}.json`);
+      // The second order an hour later: the same violations, never within the window of the first.
+      const a = T0 + i * 20_000;
+      const b = a + 3_600_000;
+      steps.push(sdk(sdkBody(ev, a), a + 1000), reportUri(native, a + 50));
+      steps.push(reportUri(native, b + 50), sdk(sdkBody(ev, b, 'pv_2'), b + 1000));
+    }
+    const read = await both(steps);
+    expect(read.pages.flatMap((p) => p.items)).toHaveLength(types.length * 2);
+    for (const r of read.pages.flatMap((p) => p.items)) expect(r.sources).toEqual({ sdk: 1, reportUri: 1, reportTo: 0 });
+    expect(read.stats.coverage).toMatchObject({ merged: types.length * 2, sdkOnly: 0, nativeOnly: 0 });
+  });
+
+  it('stores the same records, groups and stats for random streams in any arrival order', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(violation, { minLength: 1, maxLength: 20 }), fc.integer(), fc.constantFrom(...SETTINGS), async (vs, seed, o) => {
+        const msgs = vs.flatMap(messages);
+        const inTime = [...msgs].sort((a, b) => a.at - b.at).map((m) => m.batch);
+        const shuffled = fc.sample(fc.shuffledSubarray(inTime, { minLength: inTime.length, maxLength: inTime.length }), { seed, numRuns: 1 })[0];
+        await both(inTime, o);
+        await both(shuffled, o);
+      }),
+      { numRuns: 25 },
+    );
+  }, 180_000);
+
+  it('stores the same when appends arrive together and share transactions', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(violation, { minLength: 1, maxLength: 30 }), async (vs) => {
+        await both(vs.flatMap(messages).map((m) => m.batch), { groupCapPerMinute: 3 }, true);
+      }),
+      { numRuns: 15 },
+    );
+  }, 180_000);
+
+  it('sends new groups past the per-minute cap to the overflow group', async () => {
+    const tpl = (await json('enforce/report-uri-img.json'))['csp-report'];
+    const steps = Array.from({ length: 10 }, (_, i) => reportUri({ 'csp-report': { ...tpl, 'blocked-uri': `https://h${i}.example/x.png` } }, T0));
+    const read = await both(steps, { groupCapPerMinute: 3 });
+    expect(read.groups.severity.items).toHaveLength(4);
+    expect(read.groups.severity.items.find((g) => g.overflow)).toMatchObject({ id: 'g_overflow', records: 7, count: 7 });
+  });
+
+  it('moves records past maxRecords to the archive, oldest first, and keeps counting them', async () => {
+    const tpl = (await json('enforce/report-uri-img.json'))['csp-report'];
+    const ev = await json('enforce/event-img.json');
+    const doc = (i: number) => `https://shop.example/p?${i}`;
+    const steps: Step[] = Array.from({ length: 12 }, (_, i) => reportUri({ 'csp-report': { ...tpl, 'document-uri': doc(i) } }, T0 + i));
+    // The SDK event of an archived record cannot join it any more; it becomes its own record.
+    steps.push(sdk(sdkBody({ ...ev, documentURI: doc(0) }, T0), T0 + 1000));
+    const read = await both(steps, { maxRecords: 5 });
+    expect(read.pages.flatMap((p) => p.items)).toHaveLength(5);
+    expect(read.archived.map((r) => r.documentURL)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map(doc));
+    expect(read.stats).toMatchObject({ records: 5, archived: 8 });
+    expect(read.groups.count.items[0]).toMatchObject({ records: 13, count: 13 });
+  });
+
+  it('counts filtered, invalid and non-CSP reports and the SDK drops', async () => {
+    const batch = reportUri(await json('enforce/report-uri-eval.json'), T0);
+    const read = await both([
+      { batch: { ...batch, invalid: 2, sdkDropped: 3, otherReports: { deprecation: 4 } }, filtered: { extension: 5 } },
+      { batch: { violations: [], otherReports: { deprecation: 1, intervention: 1 }, invalid: 1 }, filtered: { extension: 1, 'about-blank': 2 } },
+    ]);
+    expect(read.stats).toMatchObject({ filtered: { extension: 6, 'about-blank': 2 }, otherReports: { deprecation: 5, intervention: 1 } });
+  });
+
+  it('goes on merging after a restart', async () => {
+    const ev = await json('enforce/event-img.json');
+    const native = await json('enforce/report-uri-img.json');
+    const read = await both([sdk(sdkBody(ev, T0), T0 + 1000), 'restart', reportUri(native, T0 + 50), sdk(sdkBody(ev, T0 + 2000), T0 + 3000)]);
+    expect(read.pages.flatMap((p) => p.items).map((r) => r.sources)).toEqual([{ sdk: 2, reportUri: 1, reportTo: 0 }]);
+  });
+});

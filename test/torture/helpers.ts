@@ -1,0 +1,90 @@
+import { request, type Agent } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
+import type { ViolationPage, ViolationRecord } from '@csp-lens/schema';
+
+export const TOKEN = 'bench-token-0123456789abcdef';
+
+export interface Reply {
+  status: number;
+  body: string;
+  ms: number;
+}
+
+/**
+ * One POST with node:http, so the source address can be chosen (`localAddress`: the receiver
+ * keys its rate limit by client IP, and all of 127.0.0.0/8 is this machine). Never rejects: a
+ * network error or a timeout is status 0 with the reason as body.
+ */
+export function post(
+  url: string,
+  body: string | Uint8Array,
+  headers: Record<string, string>,
+  opts: { localAddress?: string; timeoutMs?: number; agent?: Agent } = {},
+): Promise<Reply> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const u = new URL(url);
+    const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    let done = false;
+    const finish = (status: number, text: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve({ status, body: text, ms: performance.now() - t0 });
+    };
+    const req = request(
+      { host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', localAddress: opts.localAddress, agent: opts.agent, headers: { 'content-length': String(bytes.length), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => finish(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
+        res.on('error', (e) => finish(0, `response error: ${e.message}`));
+      },
+    );
+    const timer = setTimeout(() => {
+      finish(0, 'timeout');
+      req.destroy();
+    }, opts.timeoutMs ?? 10_000);
+    req.on('error', (e) => finish(0, `request error: ${e.message}`));
+    req.end(bytes);
+  });
+}
+
+/** Every record the receiver serves, through the read API. */
+export async function served(base: string): Promise<ViolationRecord[]> {
+  const out: ViolationRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const res = await fetch(`${base}/csp/api/violations?limit=500${cursor ? `&cursor=${cursor}` : ''}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    if (res.status !== 200) throw new Error(`GET violations: ${res.status}`);
+    const page = (await res.json()) as ViolationPage;
+    out.push(...page.items);
+    cursor = page.next;
+  } while (cursor);
+  return out;
+}
+
+/** The archive's records; lines a crash tore are counted, not parsed. */
+export function archived(db: string): { records: ViolationRecord[]; torn: number } {
+  const file = db.replace(/\.json$/, '.archive.jsonl');
+  const records: ViolationRecord[] = [];
+  let torn = 0;
+  if (!existsSync(file)) return { records, torn };
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    try {
+      records.push(JSON.parse(line) as ViolationRecord);
+    } catch {
+      torn++;
+    }
+  }
+  return { records, torn };
+}
+
+/** The document URLs a generated body reports (what an acknowledgement promises to keep). */
+export function documentsOf(body: string): string[] {
+  const v = JSON.parse(body);
+  if (Array.isArray(v)) return v.map((r) => r.body.documentURL);
+  if (v['csp-report']) return [v['csp-report']['document-uri']];
+  return v.events.map((e: { documentURI: string }) => e.documentURI);
+}
