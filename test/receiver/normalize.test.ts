@@ -10,6 +10,9 @@ const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/chromium-156/',
 const read = (file: string) => readFileSync(FIXTURES + file, 'utf8');
 const meta: RequestMeta = { receivedAt: 1_795_302_990_000, userAgent: 'header-ua', clientIp: '203.0.113.0' };
 
+// Nonces are per response: the receiver keeps a placeholder (one policy entry, no secret stored).
+const redacted = (policy: string) => policy.replace(/'nonce-[^']*'/g, "'nonce-…'");
+
 const normalize = (file: string, type: string) => normalizeNative(parseBody(read(file), type), meta);
 
 /** What the page's securitypolicyviolation event saw, as report fields (0 and "" = absent). */
@@ -80,7 +83,7 @@ for (const mode of ['enforce', 'report-only']) {
           count: 1,
           userAgent: 'header-ua',
           clientIp: '203.0.113.0',
-          originalPolicy: ev.originalPolicy,
+          originalPolicy: redacted(ev.originalPolicy),
           violatedDirective: ev.violatedDirective,
           referrer: ev.referrer,
         });
@@ -106,11 +109,17 @@ for (const mode of ['enforce', 'report-only']) {
           occurredAt: meta.receivedAt - raw.age,
           count: 1,
           userAgent: raw.user_agent,
-          originalPolicy: raw.body.originalPolicy,
+          originalPolicy: redacted(raw.body.originalPolicy),
         });
         expect(v.violatedDirective).toBeUndefined();
       });
     }
+
+    it('replaces the per-response nonce in the policy with a placeholder', () => {
+      const v = normalize(`${mode}/report-uri-img.json`, 'application/csp-report').violations[0]!;
+      expect(v.originalPolicy).toContain("'nonce-…'");
+      expect(v.originalPolicy).not.toContain('Nonce0123456789');
+    });
 
     it('keeps every report of a whole report-to batch, in order', () => {
       const raw = JSON.parse(read(`${mode}/report-to-batch-raw.json`));

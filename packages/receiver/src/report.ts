@@ -25,6 +25,13 @@ function directive(v: unknown): string | undefined {
   return first && /^[a-z][a-z0-9-]{0,63}$/.test(first) ? first : undefined;
 }
 
+/**
+ * A nonce is new on every response, so keeping it would make every page view's policy distinct and
+ * grow the policy table without bound; it is also a secret of that response. One placeholder keeps
+ * the policy readable: `'nonce-…'`.
+ */
+const redactNonces = (policy: string | undefined) => policy?.replace(/'nonce-[^']*'/gi, "'nonce-…'");
+
 /** Line/column: 0, "", null and missing all mean unknown (DESIGN §4). */
 const position = (v: unknown) => int(v, 1, 10_000_000);
 
@@ -56,7 +63,7 @@ export function readReport(o: Obj, documentFallback?: unknown): ReadReport | und
     columnNumber: position(pick(o, NAMES.columnNumber)),
     sample: str(pick(o, NAMES.sample), CAP.sample),
     statusCode: int(pick(o, NAMES.statusCode), 0, 999),
-    originalPolicy: str(pick(o, NAMES.originalPolicy), CAP.policy),
+    originalPolicy: redactNonces(str(pick(o, NAMES.originalPolicy), CAP.policy)),
   };
 }
 
