@@ -1,4 +1,4 @@
-import type { NoElementReason, SdkElement } from './wire.js';
+import type { NoElementReason, SdkElement, SdkPage } from './wire.js';
 
 export type Stream = 'sdk' | 'reportUri' | 'reportTo';
 export type Disposition = 'enforce' | 'report';
@@ -39,19 +39,8 @@ export interface ReportFields {
   statusCode?: number;
 }
 
-/** Page-view context only the SDK knows. */
-export interface PageContext {
-  id: string;
-  session?: string;
-  url: string;
-  referrer?: string;
-  release?: string;
-  env?: string;
-  tags?: Record<string, string>;
-  context?: Record<string, unknown>;
-  viewport?: [number, number];
-  lang?: string;
-}
+/** Page-view context only the SDK knows: the batch's page minus its policy list. */
+export type PageContext = Omit<SdkPage, 'policies'>;
 
 /** One report from one stream after parsing and normalization: the input of merge. */
 export interface NormalizedViolation extends ReportFields {

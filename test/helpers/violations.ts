@@ -1,0 +1,106 @@
+import fc from 'fast-check';
+import type { SdkBatch } from '@csp-lens/schema';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
+import type { IngestBatch } from '../../packages/receiver/src/types.js';
+
+// Random violations drawn from small domains, so that many share key fields, page views and times:
+// the ambiguous cases (two page views, same violation, same second) are the common case here.
+export const violation = fc.record({
+  doc: fc.constantFrom('https://s.test/a', 'https://s.test/b?q=1'),
+  directive: fc.constantFrom('img-src', 'script-src-elem', 'frame-src'),
+  blocked: fc.constantFrom('https://x.test/1.png', 'https://x.test/2.png', 'https://x.test', 'inline', 'https://y.test/z.js'),
+  line: fc.constantFrom(0, 7, 9),
+  disposition: fc.constantFrom<'enforce' | 'report'>('enforce', 'report'),
+  ua: fc.constantFrom('UA/1', 'UA/2'),
+  page: fc.constantFrom('pv1', 'pv2', 'pv3'),
+  t: fc.integer({ min: 0, max: 20_000 }),
+  count: fc.integer({ min: 1, max: 3 }),
+  sdk: fc.boolean(),
+  uri: fc.boolean(),
+  to: fc.boolean(),
+  /** Network and batching delays, ms. */
+  sdkDelay: fc.integer({ min: 0, max: 8_000 }),
+  uriDelay: fc.integer({ min: 0, max: 3_000 }),
+  toDelay: fc.integer({ min: 0, max: 120_000 }),
+  skew: fc.integer({ min: -5_000, max: 5_000 }),
+});
+export type V = typeof violation extends fc.Arbitrary<infer T> ? T : never;
+
+export const T0 = 1_800_000_000_000;
+
+/** The messages the three streams would deliver for one violation, each with its arrival time. */
+export type Message = { at: number; batch: IngestBatch; stream: string; count: number };
+
+export function messages(v: V): { at: number; batch: IngestBatch; stream: string; count: number }[] {
+  const out: { at: number; batch: IngestBatch; stream: string; count: number }[] = [];
+  const happened = T0 + v.t;
+  const line = v.line || undefined;
+  const policy = `img-src none; report-uri /r${v.directive.length}`;
+  if (v.sdk) {
+    const receivedAt = happened + v.sdkDelay;
+    const body: SdkBatch = {
+      v: 1,
+      sentAt: receivedAt + v.skew,
+      page: { id: v.page, url: `${v.doc}#x`, policies: [policy] },
+      events: [
+        {
+          t: happened + v.skew,
+          count: v.count,
+          documentURI: v.doc,
+          blockedURI: v.blocked,
+          effectiveDirective: v.directive,
+          violatedDirective: v.directive,
+          policy: 0,
+          disposition: v.disposition,
+          statusCode: 200,
+          sourceFile: line ? v.doc : '',
+          lineNumber: line ?? 0,
+          columnNumber: line ? 3 : 0,
+          sample: '',
+          referrer: '',
+        },
+      ],
+    };
+    out.push({ at: receivedAt, batch: normalizeSdk(body, { receivedAt, userAgent: v.ua }), stream: 'sdk', count: v.count });
+  }
+  const report = {
+    'document-uri': v.doc,
+    'effective-directive': v.directive,
+    'violated-directive': v.directive,
+    'blocked-uri': v.blocked,
+    disposition: v.disposition,
+    'original-policy': policy,
+    'status-code': 200,
+    ...(line ? { 'source-file': v.doc, 'line-number': line, 'column-number': 3 } : {}),
+  };
+  if (v.uri) {
+    const receivedAt = happened + v.uriDelay;
+    out.push({ at: receivedAt, batch: normalizeNative({ 'csp-report': report }, { receivedAt, userAgent: v.ua }), stream: 'reportUri', count: 1 });
+  }
+  if (v.to) {
+    const receivedAt = happened + v.toDelay;
+    const body = [
+      {
+        type: 'csp-violation',
+        age: v.toDelay,
+        url: v.doc,
+        user_agent: v.ua,
+        body: {
+          documentURL: v.doc,
+          effectiveDirective: v.directive,
+          blockedURL: v.blocked,
+          disposition: v.disposition,
+          originalPolicy: policy,
+          statusCode: 200,
+          sourceFile: line ? v.doc : null,
+          lineNumber: line ?? null,
+          columnNumber: line ? 3 : null,
+          sample: '',
+        },
+      },
+    ];
+    out.push({ at: receivedAt, batch: normalizeNative(body, { receivedAt, userAgent: 'header' }), stream: 'reportTo', count: 1 });
+  }
+  return out;
+}
+
