@@ -66,11 +66,12 @@ export function startReceiver(db, { maxRecords = 10_000, rateLimit = 0, extra = 
   );
 }
 
-/** csp-lens with the journal on (bench/servers/csp-lens.mjs: the CLI has no flag for it yet). */
-export function startJournalReceiver(db, { maxRecords = 10_000, rateLimit = 0, checkpointMs = 30_000, nodeArgs } = {}) {
+/** csp-lens with the journal on, as bench/servers/csp-lens.mjs embeds it; `dist`: another build of the receiver. */
+export function startJournalReceiver(db, { maxRecords = 10_000, rateLimit = 0, checkpointMs = 30_000, nodeArgs, dist } = {}) {
   return startProcess([fileURLToPath(new URL('./servers/csp-lens.mjs', import.meta.url)), db, String(maxRecords), String(rateLimit), String(checkpointMs)], {
     ready: /receiving at (http:\/\/127\.0\.0\.1:\d+)\/csp\/report/,
     nodeArgs,
+    env: dist ? { CSP_LENS_DIST: dist } : {},
   });
 }
 

@@ -1,8 +1,13 @@
 // csp-lens embedded as Koa middleware (DESIGN §6) over a file store with the journal on, which the
 // CLI has no flag for yet. The same app `csp-lens serve` builds (server.ts), store options aside.
 //   node bench/servers/csp-lens.mjs DB MAX_RECORDS [RATE_LIMIT] [CHECKPOINT_MS]
+//   CSP_LENS_DIST=/other/checkout/packages/receiver/dist: that build instead (bench/run.mjs's
+//   BENCH_BASELINE, to measure before and after a change in one run).
 import Koa from 'koa';
-import { createReceiver, openFileStore } from '../../packages/receiver/dist/index.js';
+import { pathToFileURL } from 'node:url';
+
+const dist = process.env.CSP_LENS_DIST ? pathToFileURL(`${process.env.CSP_LENS_DIST}/index.js`).href : '../../packages/receiver/dist/index.js';
+const { createReceiver, openFileStore } = await import(dist);
 
 const [db, maxRecords = '10000', rateLimit = '0', checkpointMs = '30000'] = process.argv.slice(2);
 const store = await openFileStore({ path: db, maxRecords: Number(maxRecords), journal: { checkpointMs: Number(checkpointMs) } });

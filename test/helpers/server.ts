@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -243,4 +243,66 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+// ---- a file store's files (store.test, crash.test) ----
+
+const isFile = (file: string) => statSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
+
+/** The JSON lines of a file that parse; the ones a crash tore are counted. */
+function jsonLines<T>(file: string): { items: T[]; torn: number } {
+  const items: T[] = [];
+  let torn = 0;
+  for (const line of isFile(file) ? readFileSync(file, 'utf8').split('\n') : []) {
+    if (!line) continue;
+    try {
+      items.push(JSON.parse(line) as T);
+    } catch {
+      torn++;
+    }
+  }
+  return { items, torn };
+}
+
+export interface StoreFiles {
+  /** The live file's records (it must parse: it is only ever replaced by a rename). */
+  live: ViolationRecord[];
+  checkpoint?: { batches: number; archiveBytes: number };
+  archived: ViolationRecord[];
+  /** Document URLs of the journal entries past the checkpoint (what a reopen replays). */
+  journaled: string[];
+  torn: { archive: number; journal: number };
+  /** Every document URL the three files hold. */
+  documents: Set<string>;
+}
+
+/**
+ * A file store's live file, archive and journal as they are right now. Synchronous, so that no
+ * store I/O interleaves: what this reads is what a kill -9 at this moment would leave.
+ */
+export function readStoreFiles(db: string): StoreFiles {
+  const base = db.replace(/\.json$/, '');
+  const file = existsSync(db) ? (JSON.parse(readFileSync(db, 'utf8')) as { records: ViolationRecord[]; checkpoint?: StoreFiles['checkpoint'] }) : undefined;
+  const archive = jsonLines<ViolationRecord>(`${base}.archive.jsonl`);
+  const journal = jsonLines<{ n: number; b: { violations: { documentURL: string }[] } }>(`${base}.journal.jsonl`);
+  const after = file?.checkpoint?.batches ?? 0;
+  const journaled = journal.items.filter((e) => e.n > after).flatMap((e) => e.b.violations.map((v) => v.documentURL));
+  const live = file?.records ?? [];
+  return {
+    live,
+    checkpoint: file?.checkpoint,
+    archived: archive.items,
+    journaled,
+    torn: { archive: archive.torn, journal: journal.torn },
+    documents: new Set([...live.map((r) => r.documentURL), ...archive.items.map((r) => r.documentURL), ...journaled]),
+  };
+}
+
+/** Copies a store's files (not its lock) to `db2`, synchronously: the state a kill -9 would leave now. */
+export function crashImage(db: string, db2: string): void {
+  const base = db.replace(/\.json$/, '');
+  const base2 = db2.replace(/\.json$/, '');
+  for (const [from, to] of [[db, db2], [`${base}.archive.jsonl`, `${base2}.archive.jsonl`], [`${base}.journal.jsonl`, `${base2}.journal.jsonl`]]) {
+    if (isFile(from)) copyFileSync(from, to);
+  }
 }

@@ -8,6 +8,8 @@ const FLAGS = [
   'port', 'host', 'db', 'prefix', 'token', 'rate-limit', 'max-records', 'body-limit', 'cors-origins',
   'ip-mode', 'merge-window', 'group-cap', 'tls-cert', 'tls-key', 'trust-proxy',
 ];
+// Flags of the later features (store engine, journal, alerts, stream): listed in --help too.
+const MORE_FLAGS = ['store', 'database-url', 'journal', 'checkpoint-ms', 'webhook', 'webhook-format', 'webhook-on', 'spike-factor', 'spike-min', 'stream'];
 const envOf = (flag: string) => `CSP_LENS_${flag.toUpperCase().replace(/-/g, '_')}`;
 
 describe('configFrom', () => {
@@ -116,8 +118,8 @@ describe('the csp-lens bin', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toMatch(/^Usage: csp-lens serve \[options\]/);
-    for (const flag of [...FLAGS, 'help']) expect(stdout).toMatch(new RegExp(`^  --${flag}\\b`, 'm'));
-    for (const flag of FLAGS) expect(stdout).toContain(`env ${envOf(flag)}`);
+    for (const flag of [...FLAGS, ...MORE_FLAGS, 'help']) expect(stdout).toMatch(new RegExp(`^  --${flag}\\b`, 'm'));
+    for (const flag of [...FLAGS, ...MORE_FLAGS]) expect(stdout).toContain(`env ${envOf(flag)}`);
   });
 
   it('exits 2 with the message and a hint for a bad flag or command', async () => {

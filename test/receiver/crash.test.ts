@@ -2,13 +2,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ViolationPage, ViolationRecord } from '@csp-lens/schema';
-import { requireBuiltCli, reportUriBody, startCli, tempDir, TOKEN, type Child } from '../helpers/server.js';
+import { readStoreFiles, requireBuiltCli, reportUriBody, startCli, tempDir, TOKEN, type Child } from '../helpers/server.js';
 
 const CYCLES = 3;
 const SENDERS = 8;
 const MAX_RECORDS = 100;
 // Different kill points per cycle, so the kill lands in different phases of the group commit.
 const ACKS_BEFORE_KILL = [300, 420, 260];
+// The store flags of each process: the journal as shipped, one with checkpoints every 20 ms (so
+// kills land inside them), whole-file commits; the last one replays what that left.
+const STORE_FLAGS = [[], ['--checkpoint-ms', '20'], ['--journal', 'false'], []];
 
 /** Every record the receiver serves, through the read API. */
 async function served(url: string): Promise<ViolationRecord[]> {
@@ -24,25 +27,6 @@ async function served(url: string): Promise<ViolationRecord[]> {
     cursor = page.next;
   } while (cursor);
   return out;
-}
-
-/** What a crash left on disk: the live file must parse; a torn last archive line is tolerated. */
-function readStore(db: string): { live: ViolationRecord[]; archived: ViolationRecord[]; torn: number } {
-  const live = (JSON.parse(readFileSync(db, 'utf8')) as { records: ViolationRecord[] }).records;
-  const archivePath = db.replace(/\.json$/, '.archive.jsonl');
-  const archived: ViolationRecord[] = [];
-  let torn = 0;
-  if (existsSync(archivePath)) {
-    for (const line of readFileSync(archivePath, 'utf8').split('\n')) {
-      if (!line) continue;
-      try {
-        archived.push(JSON.parse(line) as ViolationRecord);
-      } catch {
-        torn++;
-      }
-    }
-  }
-  return { live, archived, torn };
 }
 
 /**
@@ -97,8 +81,9 @@ describe('kill -9 under load', () => {
   it(`loses no acknowledged report over ${CYCLES} crash/restart cycles, and restarts on the same file`, async () => {
     const db = join(tmp.dir, 'crash.json');
     const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--rate-limit', '0', '--max-records', String(MAX_RECORDS), '--token', TOKEN];
+    let started = 0;
     const start = async () => {
-      const child = await startCli(args);
+      const child = await startCli([...args, ...STORE_FLAGS[started++]]);
       children.push(child);
       return child;
     };
@@ -113,35 +98,49 @@ describe('kill -9 under load', () => {
       expect(acked.length).toBeGreaterThanOrEqual(ACKS_BEFORE_KILL[cycle]);
       for (const d of acked) everAcked.add(d);
 
-      // The file the dead process left: it parses and holds every report ever acknowledged.
-      const { live, archived, torn } = readStore(db);
-      const onDisk = new Set([...live, ...archived].map((r) => r.documentURL));
-      const lost = [...everAcked].filter((d) => !onDisk.has(d));
+      // What the dead process left: the live file parses (it is only ever replaced by a rename), and
+      // it, the archive and the journal past its checkpoint hold every report ever acknowledged.
+      const files = readStoreFiles(db);
+      const lost = [...everAcked].filter((d) => !files.documents.has(d));
       expect(lost, `cycle ${cycle}: acknowledged but not on disk`).toEqual([]);
-      expect(live.length).toBeLessThanOrEqual(MAX_RECORDS);
-      expect(torn, 'at most the one line the kill cut').toBeLessThanOrEqual(cycle + 1);
+      expect(files.live.length).toBeLessThanOrEqual(MAX_RECORDS);
+      expect(files.torn.archive, 'at most the lines the kills cut').toBeLessThanOrEqual(cycle + 1);
+      expect(files.torn.journal, 'at most the lines the kills cut').toBeLessThanOrEqual(cycle + 1);
       expect(readFileSync(`${db}.lock`, 'utf8')).toBe(String(child.process.pid));
 
-      // A new receiver takes over the dead one's lock and serves what the file holds.
+      // A new receiver takes over the dead one's lock, replays the journal and serves what the files
+      // held: every acknowledged report is served or archived, exactly once.
       const t0 = Date.now();
       child = await start();
       const restartMs = Date.now() - t0;
       expect(readFileSync(`${db}.lock`, 'utf8')).toBe(String(child.process.pid));
-      const records = await served(child.url);
-      expect(records.map((r) => r.documentURL).sort()).toEqual(live.map((r) => r.documentURL).sort());
+      const records = (await served(child.url)).map((r) => r.documentURL);
+      const archived = readStoreFiles(db).archived.map((r) => r.documentURL);
+      const present = [...records, ...archived];
+      expect([...everAcked].filter((d) => !present.includes(d)), `cycle ${cycle}: acknowledged but lost after restart`).toEqual([]);
+      expect(records.filter((d) => !files.documents.has(d)), 'serves only what the files held').toEqual([]);
+      expect(present.length - new Set(present).size, 'no report both served and archived, or archived twice').toBe(0);
+      expect(records.length).toBeLessThanOrEqual(MAX_RECORDS);
       console.log(
-        `crash cycle ${cycle + 1}: ${acked.length} acked (${inFlightAtKill} in flight at kill -9), ` +
-          `on disk ${live.length} live + ${archived.length} archived (${torn} torn archive lines), ` +
-          `0 of ${everAcked.size} acknowledged lost, restart ${restartMs} ms`,
+        `crash cycle ${cycle + 1} (${STORE_FLAGS[cycle].join(' ') || 'defaults'}): ${acked.length} acked (${inFlightAtKill} in flight at kill -9), ` +
+          `on disk ${files.live.length} live + ${files.journaled.length} journaled + ${files.archived.length} archived ` +
+          `(${files.torn.journal} torn journal, ${files.torn.archive} torn archive lines); after restart ${records.length} served + ` +
+          `${archived.length} archived, 0 of ${everAcked.size} acknowledged lost, restart ${restartMs} ms`,
       );
     }
 
-    // The last receiver still ingests, and a clean stop releases the lock.
-    const res = await fetch(`${child.url}/report`, { method: 'POST', body: reportUriBody('final').body, headers: { 'content-type': 'application/csp-report' } });
+    // The last receiver still ingests, and a clean stop releases the lock and leaves the live file
+    // and the archive holding everything, no journal.
+    const { body, document } = reportUriBody('final');
+    const res = await fetch(`${child.url}/report`, { method: 'POST', body, headers: { 'content-type': 'application/csp-report' } });
     expect(res.status).toBe(204);
+    everAcked.add(document);
     child.process.kill('SIGTERM');
     expect((await child.exited).code).toBe(0);
     expect(existsSync(`${db}.lock`)).toBe(false);
+    expect(existsSync(db.replace(/json$/, 'journal.jsonl'))).toBe(false);
+    const final = readStoreFiles(db);
+    expect([...everAcked].filter((d) => !final.documents.has(d))).toEqual([]);
     const elapsed = Date.now() - began;
     console.log(`crash test: ${CYCLES} cycles, ${everAcked.size} reports acknowledged, ${elapsed} ms`);
     expect(elapsed).toBeLessThan(60_000);

@@ -89,6 +89,13 @@ describe('normalizeSdk', () => {
     ]);
   });
 
+  it('redacts the per-response nonce of the policy, as for native reports', () => {
+    const policy = "script-src 'self' 'nonce-r4nd0mN0nce=='; report-uri /csp/report";
+    const body = { ...batch(), page: { ...batch().page, policies: [policy] } };
+    const [v] = normalizeSdk(body, meta).violations;
+    expect(v.originalPolicy).toBe("script-src 'self' 'nonce-…'; report-uri /csp/report");
+  });
+
   it('reports the page’s dropped count and noElement reasons', () => {
     const out = sdk(batch({ dropped: 7 }, [event({ element: undefined, noElement: 'none' }), event({ noElement: 'bogus', element: { tag: 'img' } })]));
     expect(out.sdkDropped).toBe(7);

@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ViolationRecord } from '@csp-lens/schema';
-import { openFileStore } from '../../packages/receiver/src/store/file.js';
+import { type FileStoreOptions, openFileStore } from '../../packages/receiver/src/store/file.js';
+import { groupCommit } from '../../packages/receiver/src/store/commit.js';
 import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
 import type { IngestBatch, Store } from '../../packages/receiver/src/types.js';
-import { fixture, reportUriBody, sdkBatch, sdkEventFrom, tempDir } from '../helpers/server.js';
+import { crashImage, fixture, readStoreFiles, reportUriBody, sdkBatch, sdkEventFrom, tempDir } from '../helpers/server.js';
+import { snapshot } from '../helpers/store-snapshot.js';
 
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36';
 
@@ -17,92 +19,134 @@ function nativeBatch(receivedAt = Date.now()): { batch: IngestBatch; document: s
   return { batch: normalizeNative(JSON.parse(body), { receivedAt, userAgent: UA }), document };
 }
 
-interface OnDisk {
-  live: ViolationRecord[];
-  archived: ViolationRecord[];
-}
-
-/** The live file and the archive as they are on disk right now (synchronous: no I/O interleaves). */
-function readDisk(db: string): OnDisk {
-  const live = existsSync(db) ? (JSON.parse(readFileSync(db, 'utf8')).records as ViolationRecord[]) : [];
-  const archive = db.replace(/\.json$/, '.archive.jsonl');
-  const lines = existsSync(archive) ? readFileSync(archive, 'utf8').split('\n').filter(Boolean) : [];
-  return { live, archived: lines.map((l) => JSON.parse(l) as ViolationRecord) };
-}
-
 const docs = (records: ViolationRecord[]) => records.map((r) => r.documentURL);
+const sorted = (xs: Iterable<string>) => [...xs].sort();
+const tick = () => new Promise((r) => setTimeout(r, 1));
+
+/** Every document a store serves, newest first (all pages). */
+async function served(store: Store): Promise<string[]> {
+  return docs((await snapshot(store)).pages.flatMap((p) => p.items));
+}
 
 describe('file store', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let db: string;
   const open: Store[] = [];
-  const openStore = async (opts: { maxRecords?: number; mergeWindowMs?: number } = {}) => {
-    const store = await openFileStore({ path: db, ...opts });
+  const openStore = async (opts: Omit<FileStoreOptions, 'path'> = {}, path = db) => {
+    const store = await openFileStore({ path, ...opts });
     open.push(store);
     return store;
+  };
+  /** Opens what a kill -9 at this moment would leave: a copy of the store's files. */
+  let images = 0;
+  const reopenCrashed = async (opts: Omit<FileStoreOptions, 'path'> = {}, from = db) => {
+    const copy = join(tmp.dir, `crash-${++images}.json`);
+    crashImage(from, copy);
+    return { store: await openStore(opts, copy), path: copy };
   };
   beforeEach(async () => {
     tmp = await tempDir();
     db = join(tmp.dir, 'db.json');
   });
   afterEach(async () => {
+    vi.restoreAllMocks();
     for (const s of open.splice(0)) await s.close();
     await tmp.remove();
   });
 
   describe('group commit', () => {
-    it('resolves each of 200 concurrent appends only once its record is on disk, in a handful of writes', async () => {
+    it('resolves each of 200 concurrent appends only once its report is in the synced journal, in a handful of writes', async () => {
       const store = await openStore();
       const writes = new Set<number>();
       const missing: string[] = [];
       const appends = Array.from({ length: 200 }, () => {
         const { batch, document } = nativeBatch();
         return store.append(batch).then(() => {
-          // Each write holds a different number of records: the count identifies the write.
-          const { live } = readDisk(db);
+          // Each write leaves a different number of journal entries: the count identifies the write.
+          const { journaled } = readStoreFiles(db);
+          writes.add(journaled.length);
+          if (!journaled.includes(document)) missing.push(document);
+        });
+      });
+      await Promise.all(appends);
+      expect(missing).toEqual([]);
+      console.log(`group commit: 200 concurrent appends → ${writes.size} journal writes`);
+      expect(writes.size).toBeLessThanOrEqual(3);
+      // The live file is a checkpoint: rewritten on close (or every checkpointMs), not per commit.
+      expect(readStoreFiles(db).live).toEqual([]);
+      expect(readStoreFiles(db).journaled).toHaveLength(200);
+      await store.close();
+      expect(readStoreFiles(db).live).toHaveLength(200);
+      expect(existsSync(join(tmp.dir, 'db.journal.jsonl'))).toBe(false);
+    });
+
+    it('with journal: false, rewrites the whole live file per commit, in a handful of writes', async () => {
+      const store = await openStore({ journal: false });
+      const writes = new Set<number>();
+      const missing: string[] = [];
+      const appends = Array.from({ length: 200 }, () => {
+        const { batch, document } = nativeBatch();
+        return store.append(batch).then(() => {
+          const { live } = readStoreFiles(db);
           writes.add(live.length);
           if (!docs(live).includes(document)) missing.push(document);
         });
       });
       await Promise.all(appends);
       expect(missing).toEqual([]);
-      expect(readDisk(db).live).toHaveLength(200);
-      console.log(`group commit: 200 concurrent appends → ${writes.size} writes`);
+      expect(readStoreFiles(db).live).toHaveLength(200);
       expect(writes.size).toBeLessThanOrEqual(3);
+      expect(existsSync(join(tmp.dir, 'db.journal.jsonl'))).toBe(false);
     });
 
-    it('keeps every acknowledged record on disk at every commit while appends keep arriving and the archive rotates', async () => {
-      const store = await openStore({ maxRecords: 7 });
-      const acked = new Set<string>();
-      const lost: string[] = [];
-      const writes = new Set<string>();
-      const pending: Promise<void>[] = [];
-      for (let wave = 0; wave < 60; wave++) {
-        for (let i = 0; i < 5; i++) {
-          const { batch, document } = nativeBatch();
-          pending.push(
-            store.append(batch).then(() => {
-              acked.add(document);
-              // The moment of an acknowledgement is a moment a crash may hit: check the whole invariant.
-              const { live, archived } = readDisk(db);
-              writes.add(`${live.length}:${archived.length}:${live[live.length - 1]?.id}`);
-              const onDisk = new Set([...docs(live), ...docs(archived)]);
-              for (const d of acked) if (!onDisk.has(d)) lost.push(d);
-            }),
-          );
+    for (const journal of [{ checkpointMs: 2 }, false] as const) {
+      it(`keeps every acknowledged report on disk and after a crash at every commit, appends arriving, the archive rotating (journal ${JSON.stringify(journal)})`, async () => {
+        const store = await openStore({ maxRecords: 7, journal });
+        const acked = new Set<string>();
+        const lost: string[] = [];
+        const writes = new Set<string>();
+        const crashes: { path: string; acked: string[] }[] = [];
+        const pending: Promise<void>[] = [];
+        for (let wave = 0; wave < 60; wave++) {
+          for (let i = 0; i < 5; i++) {
+            const { batch, document } = nativeBatch();
+            pending.push(
+              store.append(batch).then(() => {
+                acked.add(document);
+                // The moment of an acknowledgement is a moment a crash may hit: check the whole invariant.
+                const files = readStoreFiles(db);
+                writes.add(`${files.live.length}:${files.archived.length}:${files.journaled.length}:${files.live[files.live.length - 1]?.id}`);
+                for (const d of acked) if (!files.documents.has(d)) lost.push(d);
+                if (acked.size % 60 === 0) {
+                  const path = join(tmp.dir, `image-${acked.size}.json`);
+                  crashImage(db, path);
+                  crashes.push({ path, acked: [...acked] });
+                }
+              }),
+            );
+          }
+          // Paced so that appends land while a write (and a checkpoint, its archive append) is in flight.
+          await tick();
         }
-        // Paced so that appends land while a write (and its archive append) is in flight.
-        await new Promise((r) => setTimeout(r, 1));
-      }
-      await Promise.all(pending);
-      console.log(`sustained appends: 300 appends → ${writes.size} writes (maxRecords 7)`);
-      expect([...new Set(lost)]).toEqual([]);
-      const { live, archived } = readDisk(db);
-      expect(live).toHaveLength(7);
-      expect(live.length + archived.length).toBe(300);
-      expect(new Set([...docs(live), ...docs(archived)]).size).toBe(300);
-      expect(writes.size).toBeLessThan(300);
-    });
+        await Promise.all(pending);
+        console.log(`sustained appends (journal ${JSON.stringify(journal)}): 300 appends → ${writes.size} writes (maxRecords 7)`);
+        expect([...new Set(lost)]).toEqual([]);
+        expect(writes.size).toBeLessThan(300);
+        // Each kill -9 image, reopened (the journal replayed), serves or has archived every report acknowledged by then, once.
+        expect(crashes.length).toBeGreaterThanOrEqual(4);
+        for (const crash of crashes) {
+          const reopened = await openStore({ maxRecords: 7, journal }, crash.path);
+          const all = [...(await served(reopened)), ...docs(readStoreFiles(crash.path).archived)];
+          expect(all.length, 'nothing twice').toBe(new Set(all).size);
+          expect(crash.acked.filter((d) => !all.includes(d))).toEqual([]);
+        }
+        await store.close();
+        const { live, archived } = readStoreFiles(db);
+        expect(live).toHaveLength(7);
+        expect(live.length + archived.length).toBe(300);
+        expect(new Set([...docs(live), ...docs(archived)]).size).toBe(300);
+      });
+    }
 
     it('flushes pending appends on close, then refuses new ones', async () => {
       const store = await openFileStore({ path: db });
@@ -110,8 +154,77 @@ describe('file store', () => {
       const appended = store.append(batch);
       await store.close();
       await appended;
-      expect(docs(readDisk(db).live)).toEqual([document]);
+      expect(docs(readStoreFiles(db).live)).toEqual([document]);
+      expect(existsSync(join(tmp.dir, 'db.journal.jsonl')), 'a clean close leaves no journal').toBe(false);
       await expect(store.append(nativeBatch().batch)).rejects.toThrow('csp-lens: the store is closed');
+    });
+  });
+
+  describe('journal', () => {
+    it('skips a line torn by a kill mid-append, loses nothing acknowledged, and starts the next append on a new line', async () => {
+      let store = await openFileStore({ path: db });
+      const a = nativeBatch();
+      await store.append(a.batch);
+      await store.close();
+      // The next commit was killed halfway through its append: a fragment, no newline, never acknowledged.
+      const journal = join(tmp.dir, 'db.journal.jsonl');
+      const fragment = '{"n":2,"b":{"violations":[{"documentURL":"https://torn.example/","effectiveDirect';
+      await writeFile(journal, fragment);
+      store = await openStore();
+      expect(await served(store)).toEqual([a.document]);
+      const b = nativeBatch();
+      await store.append(b.batch);
+      const lines = (await readFile(journal, 'utf8')).split('\n');
+      expect(lines[0]).toBe(fragment);
+      expect(JSON.parse(lines[1]).b.violations[0].documentURL).toBe(b.document);
+      expect(lines.slice(2)).toEqual(['']);
+      const { store: crashed } = await reopenCrashed();
+      expect(sorted(await served(crashed))).toEqual(sorted([a.document, b.document]));
+    });
+
+    it('replays idempotently and checkpoints what it replayed: a second crash right after gives the same store, nothing archived twice', async () => {
+      const store = await openStore({ maxRecords: 5 });
+      for (let i = 0; i < 12; i++) await store.append(nativeBatch().batch);
+      const before = await snapshot(store);
+      expect(readStoreFiles(db).journaled).toHaveLength(12);
+      // Evictions wait for the checkpoint: until then the journal is their durable copy.
+      expect(readStoreFiles(db).archived).toHaveLength(0);
+
+      const first = await reopenCrashed({ maxRecords: 5 });
+      expect(await snapshot(first.store)).toEqual(before);
+      // The replay became a checkpoint before anything new: live file full, journal empty, archive exact.
+      const files = readStoreFiles(first.path);
+      expect(files.checkpoint?.batches).toBe(12);
+      expect(files.journaled).toEqual([]);
+      expect(docs(files.live)).toEqual(docs(before.pages.flatMap((p) => p.items)).reverse());
+      expect(files.archived).toHaveLength(7);
+      expect(new Set(files.archived.map((r) => r.id)).size).toBe(7);
+
+      const second = await reopenCrashed({ maxRecords: 5 }, first.path);
+      expect(await snapshot(second.store)).toEqual(before);
+      expect(readStoreFiles(second.path).archived).toEqual(files.archived);
+      const third = await reopenCrashed({ maxRecords: 5 });
+      expect(await snapshot(third.store)).toEqual(before);
+    });
+
+    it('switches between journal and whole-file commits on one file without losing anything', async () => {
+      const all: string[] = [];
+      const add = async (store: Store) => {
+        const { batch, document } = nativeBatch();
+        all.push(document);
+        await store.append(batch);
+      };
+      const journaled = await openStore({ maxRecords: 4 });
+      for (let i = 0; i < 3; i++) await add(journaled);
+      const whole = await reopenCrashed({ maxRecords: 4, journal: false });
+      expect(existsSync(whole.path.replace(/json$/, 'journal.jsonl')), 'replayed into the live file, then removed').toBe(false);
+      for (let i = 0; i < 3; i++) await add(whole.store);
+      const back = await reopenCrashed({ maxRecords: 4 }, whole.path);
+      await add(back.store);
+      const final = await reopenCrashed({ maxRecords: 4 }, back.path);
+      const archived = docs(readStoreFiles(final.path).archived);
+      expect(sorted([...(await served(final.store)), ...archived])).toEqual(sorted(all));
+      expect((await final.store.stats({})).archived).toBe(3);
     });
   });
 
@@ -124,13 +237,14 @@ describe('file store', () => {
         all.push(document);
         await store.append(batch);
       }
-      const { live, archived } = readDisk(db);
-      expect(docs(live)).toEqual(all.slice(15));
-      expect(docs(archived)).toEqual(all.slice(0, 15));
       expect((await store.stats({})).archived).toBe(15);
       expect((await store.stats({})).records).toBe(10);
       const page = await store.violations({ limit: 500 });
       expect(docs(page.items)).toEqual(all.slice(15).reverse());
+      await store.close();
+      const { live, archived } = readStoreFiles(db);
+      expect(docs(live)).toEqual(all.slice(15));
+      expect(docs(archived)).toEqual(all.slice(0, 15));
     });
 
     it('starts a fresh archive line after a line torn by a crash mid-append', async () => {
@@ -144,6 +258,7 @@ describe('file store', () => {
         all.push(document);
         await store.append(batch);
       }
+      await store.close(); // the checkpoint on close appends the evictions
       const lines = (await readFile(archive, 'utf8')).split('\n');
       expect(lines.slice(0, 2)).toEqual([whole, '{"id":"r2","documentURL":"https://sh']);
       expect(lines.slice(2, -1).map((l) => JSON.parse(l).documentURL)).toEqual(all.slice(0, 3));
@@ -183,19 +298,161 @@ describe('file store', () => {
       await store.append(normalizeSdk(sdk, { receivedAt: now, userAgent: UA }));
       await store.close();
 
-      store = await openStore();
+      store = await openFileStore({ path: db });
       const native = normalizeNative(JSON.parse(await fixture('enforce/report-uri-img.json')), { receivedAt: now + 1500, userAgent: UA });
       await store.append(native);
       const { items } = await store.violations({});
       expect(items).toHaveLength(1);
       expect(items[0]).toMatchObject({ sources: { sdk: 1, reportUri: 1, reportTo: 0 }, page: { id: 'pv-restart' } });
-      const { live } = readDisk(db);
-      expect(live).toHaveLength(1);
-      expect(live[0].sources).toEqual({ sdk: 1, reportUri: 1, reportTo: 0 });
       const groups = await store.groups({});
       expect(groups.items).toHaveLength(1);
       expect(groups.items[0]).toMatchObject({ records: 1, merged: 1 });
+      await store.close();
+      const { live } = readStoreFiles(db);
+      expect(live).toHaveLength(1);
+      expect(live[0].sources).toEqual({ sdk: 1, reportUri: 1, reportTo: 0 });
     });
+  });
+
+  describe('a failed disk write (disk full)', () => {
+    const quiet = () => vi.spyOn(console, 'error').mockImplementation(() => {});
+
+    it('keeps evicted records queued while archive appends fail, acknowledges from the journal, and archives them once it works again', async () => {
+      const errors = quiet();
+      const archive = join(tmp.dir, 'db.archive.jsonl');
+      await mkdir(archive); // every append to it now fails (EISDIR), as on a full disk
+      const store = await openStore({ maxRecords: 3, journal: { checkpointMs: 1 } });
+      const all: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const { batch, document } = nativeBatch();
+        all.push(document);
+        await store.append(batch);
+        await tick(); // checkpoints come due, and fail on the archive too
+      }
+      expect((await store.stats({})).archived).toBe(7);
+      expect(sorted(readStoreFiles(db).documents)).toEqual(sorted(all));
+      expect(errors.mock.calls.some(([m]) => String(m).includes(`checkpoint of ${db} failed`))).toBe(true);
+      const { store: crashed } = await reopenCrashed({ maxRecords: 3 });
+      expect(await served(crashed)).toEqual(all.slice(7).reverse());
+
+      await rm(archive, { recursive: true });
+      const { batch, document } = nativeBatch();
+      all.push(document);
+      await store.append(batch);
+      for (let i = 0; i < 20 && docs(readStoreFiles(db).archived).length < 8; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(docs(readStoreFiles(db).archived)).toEqual(all.slice(0, 8));
+      await store.close();
+      const { live, archived } = readStoreFiles(db);
+      expect(docs(live)).toEqual(all.slice(8));
+      expect(docs(archived)).toEqual(all.slice(0, 8));
+    });
+
+    it('with journal: false, fails the commit but keeps the evicted records queued, and the next commit archives them', async () => {
+      quiet();
+      const archive = join(tmp.dir, 'db.archive.jsonl');
+      const store = await openStore({ maxRecords: 3, journal: false });
+      const all = Array.from({ length: 6 }, () => nativeBatch());
+      for (const { batch } of all.slice(0, 3)) await store.append(batch);
+      await mkdir(archive);
+      for (const { batch } of all.slice(3, 5)) await expect(store.append(batch)).rejects.toThrow(/EISDIR/);
+      // The live file was not replaced: it still holds the records that could not be archived.
+      expect(docs(readStoreFiles(db).live)).toEqual(all.slice(0, 3).map((a) => a.document));
+      await rm(archive, { recursive: true });
+      await store.append(all[5].batch);
+      const { live, archived } = readStoreFiles(db);
+      expect(docs(archived)).toEqual(all.slice(0, 3).map((a) => a.document));
+      expect(docs(live)).toEqual(all.slice(3).map((a) => a.document));
+    });
+
+    it('keeps serving when a checkpoint cannot be written: the journal stays the durable copy until one can', async () => {
+      const errors = quiet();
+      const store = await openStore({ maxRecords: 4, journal: { checkpointMs: 1 } });
+      await mkdir(`${db}.tmp`); // the live file's rewrite fails (EISDIR)
+      const all: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const { batch, document } = nativeBatch();
+        all.push(document);
+        await store.append(batch);
+        await tick();
+      }
+      expect(errors.mock.calls.some(([m]) => String(m).includes(`checkpoint of ${db} failed`))).toBe(true);
+      expect(readStoreFiles(db).live).toEqual([]);
+      const { store: crashed, path } = await reopenCrashed({ maxRecords: 4 });
+      expect(sorted([...(await served(crashed)), ...docs(readStoreFiles(path).archived)])).toEqual(sorted(all));
+      await rm(`${db}.tmp`, { recursive: true });
+      await store.close();
+      expect(docs(readStoreFiles(db).live)).toEqual(all.slice(4));
+      expect(existsSync(join(tmp.dir, 'db.journal.jsonl'))).toBe(false);
+    });
+  });
+
+  describe('reads', () => {
+    it('runs a read issued during a write once that write is durable, on what it acknowledged', async () => {
+      const applied: string[] = [];
+      const finish: (() => void)[] = [];
+      const commits = groupCommit<string>({
+        apply: (x) => {
+          if (x === 'bad') throw new Error('unreadable batch');
+          applied.push(x);
+        },
+        write: () => new Promise<void>((r) => finish.push(r)),
+        due: () => false,
+        housekeep: async () => {},
+        idle: () => {},
+      });
+      const a = commits.add('a');
+      // Not written yet, not applied either: a read now does not see it.
+      expect(await commits.read(() => [...applied])).toEqual([]);
+      await vi.waitFor(() => expect(finish).toHaveLength(1));
+      let read: string[] | undefined;
+      const reading = commits.read(() => [...applied]).then((r) => (read = r));
+      const b = commits.add('b');
+      const bad = commits.add('bad');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(applied).toEqual(['a']);
+      expect(read, 'waits while "a" is being written').toBeUndefined();
+      finish[0]();
+      await a;
+      await reading;
+      expect(read).toEqual(['a']);
+      await vi.waitFor(() => expect(finish).toHaveLength(2));
+      finish[1]();
+      await b;
+      await expect(bad).rejects.toThrow('unreadable batch');
+      expect(await commits.read(() => [...applied])).toEqual(['a', 'b']);
+    });
+
+    for (const journal of [true, false]) {
+      it(`returns only reports already on disk, to reads issued while commits are in flight (journal ${journal})`, async () => {
+        const store = await openStore({ maxRecords: 40, journal });
+        const notDurable: string[] = [];
+        const unacked = new Set<string>();
+        let issuedInFlight = 0;
+        const tasks: Promise<unknown>[] = [];
+        const check = (found: string[]) => {
+          const onDisk = readStoreFiles(db).documents;
+          for (const d of found) if (!onDisk.has(d)) notDurable.push(d);
+        };
+        for (let wave = 0; wave < 40; wave++) {
+          if (unacked.size) issuedInFlight++;
+          tasks.push(store.violations({ limit: 500 }).then((p) => check(docs(p.items))));
+          tasks.push(store.group('g_nope'), store.stats({}));
+          for (let i = 0; i < 4; i++) {
+            const { batch, document } = nativeBatch();
+            unacked.add(document);
+            tasks.push(store.append(batch).then(() => unacked.delete(document)));
+          }
+          tasks.push(store.violations({ limit: 500 }).then((p) => check(docs(p.items))));
+          const groups = await store.groups({});
+          check(groups.items.length ? docs((await store.group(groups.items[0].id))!.records) : []);
+          if (wave % 3) await tick();
+        }
+        await Promise.all(tasks);
+        expect(notDurable).toEqual([]);
+        expect(issuedInFlight).toBeGreaterThan(10);
+        expect(await served(store)).toHaveLength(40);
+      });
+    }
   });
 
   describe('lock', () => {
@@ -227,7 +484,7 @@ describe('file store', () => {
       const store = await openStore();
       expect(readFileSync(`${db}.lock`, 'utf8')).toBe(String(process.pid));
       await store.append(nativeBatch().batch);
-      expect(readDisk(db).live).toHaveLength(1);
+      expect(readStoreFiles(db).documents.size).toBe(1);
     });
 
     it('refuses a file that is not a csp-lens store, and leaves it and no lock behind', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createGenerator } from '../../bench/bodies.mjs';
-import { startJournalReceiver, startReceiver, type Started } from '../../bench/lib.mjs';
+import { startReceiver, type Started } from '../../bench/lib.mjs';
 import { archived, documentsOf, post, served } from './helpers.js';
 
 const CYCLES = 10;
@@ -28,9 +28,10 @@ describe('kill -9 under sustained mixed load, journal and whole-file modes alter
   it(`loses no acknowledged report over ${CYCLES} crash/restart cycles`, async () => {
     const began = Date.now();
     const start = async (cycle: number) => {
-      // Even cycles: the journal (DESIGN §5); odd: the CLI's whole-file commits, which must replay
-      // a journal the previous process left.
-      const s = cycle % 2 === 0 ? await startJournalReceiver(db, { maxRecords: MAX_RECORDS, checkpointMs: 100 }) : await startReceiver(db, { maxRecords: MAX_RECORDS });
+      // Even cycles: the journal (DESIGN §5, the CLI's default); odd: whole-file commits
+      // (--journal false), which must replay a journal the previous process left.
+      const extra = cycle % 2 === 0 ? ['--checkpoint-ms', '100'] : ['--journal', 'false'];
+      const s = await startReceiver(db, { maxRecords: MAX_RECORDS, extra });
       children.push(s);
       return s;
     };

@@ -1,5 +1,5 @@
 import type { Category, NormalizedViolation, Severity } from '@csp-lens/schema';
-import { schemeOf } from './fields.js';
+import { schemeOf, urlParts } from './fields.js';
 
 /** blocked-uri keywords of CSP3 §5.5 ("Obtain the blockedURI of a violation"). */
 const KEYWORDS: Record<string, Category> = {
@@ -26,10 +26,9 @@ export const EXTENSION_SCHEMES = new Set([
 // ws: is "same origin" as http: for CSP's 'self' (CSP3 §6.7.2.8); compare them as such.
 const WEB_SCHEME: Record<string, string> = { 'http:': 'http:', 'https:': 'https:', 'ws:': 'http:', 'wss:': 'https:' };
 
-function webOrigin(url: string | undefined): string | undefined {
-  if (url === undefined || !URL.canParse(url)) return undefined;
-  const u = new URL(url);
-  const scheme = WEB_SCHEME[u.protocol];
+export function webOrigin(url: string | undefined): string | undefined {
+  const u = url === undefined ? undefined : urlParts(url);
+  const scheme = u && WEB_SCHEME[u.protocol];
   return scheme && u.host ? `${scheme}//${u.host}` : undefined;
 }
 

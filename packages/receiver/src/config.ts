@@ -13,6 +13,8 @@ const FLAGS = {
   token: ['bearer token for the read API and dashboard (generated and printed when absent)', ''],
   'rate-limit': ['requests per second per client; 0 turns it off', '100'],
   'max-records': ['records kept in the live file', '10000'],
+  journal: ["true: a commit is an fsync'd append to <db>.journal.jsonl and the live file a periodic checkpoint; false: every commit rewrites the live file (default true)", ''],
+  'checkpoint-ms': ['with --journal true: rewrite the live file from memory at least this often, in ms (default 30000)', ''],
   'body-limit': ['largest accepted body (bytes, or like 512kb, 1mb)', '1mb'],
   'cors-origins': ['origins allowed to post reports, comma-separated, or *', '*'],
   'ip-mode': ['what is kept of client IPs: truncate (/24, /48), hash, full, none', 'truncate'],
@@ -59,6 +61,8 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
   if (!['truncate', 'hash', 'full', 'none'].includes(ipMode)) throw new Error('csp-lens: --ip-mode must be truncate, hash, full or none');
   const store = get('store');
   if (store !== 'file' && store !== 'postgres') throw new Error('csp-lens: --store must be file or postgres');
+  const journal = get('journal');
+  if (journal && journal !== 'true' && journal !== 'false') throw new Error('csp-lens: --journal must be true or false');
   const databaseUrl = get('database-url') || env.DATABASE_URL || '';
   if (store === 'postgres' && !databaseUrl) throw new Error('csp-lens: --store postgres needs --database-url (or CSP_LENS_DATABASE_URL, DATABASE_URL)');
   return {
@@ -70,6 +74,8 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     token: get('token') || undefined,
     rateLimit: integer('rate-limit', get('rate-limit'), 0),
     maxRecords: integer('max-records', get('max-records'), 1),
+    ...(journal === 'false' ? { journal: false } : {}),
+    checkpointMs: get('checkpoint-ms') ? integer('checkpoint-ms', get('checkpoint-ms'), 1) : undefined,
     bodyLimit: /^\d+$/.test(get('body-limit')) ? Number(get('body-limit')) : get('body-limit'),
     corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean),
     ipMode: ipMode as ServerConfig['ipMode'],

@@ -1,6 +1,6 @@
 import type { NormalizedViolation } from '@csp-lens/schema';
 import { EXTENSION_SCHEMES } from './classify.js';
-import { schemeOf } from './fields.js';
+import { schemeOf, urlParts } from './fields.js';
 import type { NoiseFilter } from './types.js';
 
 /** A noise rule: `name` is the reason counted in the store when `test` drops a violation. */
@@ -54,8 +54,9 @@ export function hostRule(name: string, hosts: Iterable<string>): NoiseRule {
     else exact.add(host);
   }
   const hit = (u: string | undefined) => {
-    if (u === undefined || !URL.canParse(u)) return false;
-    const host = new URL(u).hostname;
+    const parts = u === undefined ? undefined : urlParts(u);
+    if (!parts) return false;
+    const host = parts.hostname;
     return exact.has(host) || suffixes.some((s) => host.endsWith(s));
   };
   return { name, test: (v) => hit(v.blockedURL) || hit(v.sourceFile) };

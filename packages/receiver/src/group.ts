@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { NormalizedViolation, Severity, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import { blockedOrigin } from './merge.js';
+import { memoize, sha256 } from './fields.js';
 
 export const OVERFLOW_GROUP = 'g_overflow';
 const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
@@ -36,7 +36,7 @@ export function fingerprint(v: NormalizedViolation): string {
  */
 export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number, capPerMinute: number): string {
   const fp = fingerprint(v);
-  const id = `g${createHash('sha256').update(fp).digest('hex').slice(0, 16)}`;
+  const id = groupIdOf(fp);
   if (book.groups[id]) return id;
   const minute = Math.floor(now / 60_000);
   if (book.minute.at !== minute) book.minute = { at: minute, created: 0 };
@@ -89,9 +89,9 @@ export function applyChange(book: GroupBook, gid: string, before: ViolationRecor
   if (SEVERITY_RANK[v.severity] > SEVERITY_RANK[g.severity]) g.severity = v.severity;
   if (!g.dispositions.includes(v.disposition)) g.dispositions.push(v.disposition);
   if (after.length) g.exampleId = after[after.length - 1].id;
-  addCapped(reach.documents, short(v.documentURL));
-  if (v.page?.id) addCapped(reach.pageViews, short(v.page.id));
-  if (v.userAgent) addCapped(reach.userAgents, short(v.userAgent));
+  addCapped(reach.documents, v.documentURL);
+  if (v.page?.id) addCapped(reach.pageViews, v.page.id);
+  if (v.userAgent) addCapped(reach.userAgents, v.userAgent);
   g.reach = {
     documents: reach.documents.length,
     pageViews: reach.pageViews.length + reach.nativeOnly,
@@ -103,11 +103,23 @@ export function severityRank(s: Severity): number {
   return SEVERITY_RANK[s] ?? 0;
 }
 
-// Short hashes keep the persisted reach sets small whatever the attacker puts in a URL.
-function short(s: string): string {
-  return createHash('sha256').update(s).digest('base64url').slice(0, 11);
-}
+// A group's id is a hash of its fingerprint, asked for on every new bucket; the reach sets hold
+// short hashes (small whatever the attacker puts in a URL) of documents, page views and user
+// agents, which come back again and again. Both remembered, bounded.
+const groupIdOf = memoize((fp) => `g${sha256(fp, 'hex').slice(0, 16)}`, 4096);
+const short = memoize((s) => sha256(s, 'base64url').slice(0, 11), 4096);
 
+// Each persisted reach array gets an in-memory Set of its values for the membership test (the
+// arrays hold up to REACH_CAP values). Rebuilt whenever the array was changed behind its back.
+const mirrors = new WeakMap<string[], Set<string>>();
+
+/** Adds the short hash of `value` unless it is there or the set is full. */
 function addCapped(set: string[], value: string): void {
-  if (set.length < REACH_CAP && !set.includes(value)) set.push(value);
+  if (set.length >= REACH_CAP) return;
+  const hash = short(value);
+  let seen = mirrors.get(set);
+  if (!seen || seen.size !== set.length) mirrors.set(set, (seen = new Set(set)));
+  if (seen.has(hash)) return;
+  seen.add(hash);
+  set.push(hash);
 }

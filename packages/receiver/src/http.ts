@@ -83,10 +83,20 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
     await next();
   };
 
+  // A client sends many reports: its IP is parsed (and in hash mode hashed) once, not per request.
+  const ips = new Map<string, string | undefined>();
+  const clientIp = (ip: string): string | undefined => {
+    if (ips.has(ip)) return ips.get(ip);
+    const stored = anonymizeIp(ip, deps.ipMode, deps.ipSalt);
+    if (ips.size >= 4096) ips.clear();
+    ips.set(ip, stored);
+    return stored;
+  };
+
   const meta = (ctx: Koa.Context): RequestMeta => ({
     receivedAt: deps.clock(),
     userAgent: ctx.get('user-agent') || undefined,
-    clientIp: anonymizeIp(ctx.ip, deps.ipMode, deps.ipSalt),
+    clientIp: clientIp(ctx.ip),
   });
 
   const store = async (ctx: Koa.Context, batch: IngestBatch): Promise<void> => {

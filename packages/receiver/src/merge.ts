@@ -5,6 +5,7 @@ import type {
   StreamCounts,
   ViolationRecord,
 } from '@csp-lens/schema';
+import { urlParts } from './fields.js';
 
 /**
  * One stream's account of one violation in one page view. SDK repeats in a page view add to the
@@ -40,14 +41,29 @@ const REPORT_FIELDS = [
 /** The blocked URL reduced to what survives Chromium's and Safari's cutting: origin or keyword. */
 export function blockedOrigin(blocked: string | undefined): string {
   if (!blocked) return '';
-  const u = parseUrl(blocked);
-  return u && u.origin !== 'null' ? u.origin : blocked.split(':')[0];
+  const origin = tupleOrigin(blocked);
+  if (origin !== undefined) return origin;
+  const colon = blocked.indexOf(':');
+  return colon === -1 ? blocked : blocked.slice(0, colon);
 }
 
 /** A URL the browser cut to its origin (`https://a.example`, no path, query or fragment). */
 export function isCutToOrigin(blocked: string): boolean {
-  const u = parseUrl(blocked);
-  return !!u && u.origin !== 'null' && blocked.replace(/\/$/, '') === u.origin;
+  const origin = tupleOrigin(blocked);
+  return origin !== undefined && (blocked.endsWith('/') ? blocked.slice(0, -1) : blocked) === origin;
+}
+
+const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
+/** Schemes whose URLs have a tuple origin (`blob:` through the URL inside it); the rest, `null`. */
+const TUPLE_SCHEMES = new Set(['http', 'https', 'ws', 'wss', 'ftp', 'blob', 'file']);
+
+/** `new URL(s).origin` when the URL parses and its origin is not opaque (`null`), else undefined. */
+function tupleOrigin(s: string): string | undefined {
+  // data:, inline, eval, extension schemes: opaque or no URL at all, without parsing.
+  const m = SCHEME.exec(s);
+  if (m ? !TUPLE_SCHEMES.has(m[1]!.toLowerCase()) : !s.includes(':')) return undefined;
+  const u = urlParts(s);
+  return u && u.origin !== 'null' ? u.origin : undefined;
 }
 
 /** Blocked URLs describe the same thing when equal, or same origin when one side was cut. */
@@ -81,6 +97,8 @@ export function bucketKey(v: NormalizedViolation): string {
  * content, not by sequence. Returns the units of each record.
  */
 export function matchUnits(units: Unit[], windowMs: number): Unit[][] {
+  // The common case, a unit with nothing else of its URL in the bucket: its own record.
+  if (units.length === 1) return [[units[0]!]];
   const sdk = units.filter((u) => u.stream === 'sdk').sort(byContent);
   const native = units.filter((u) => u.stream !== 'sdk').sort(byContent);
   const pairs: [number, Unit, Unit][] = [];
@@ -113,28 +131,36 @@ function cmp(a: string | undefined, b: string | undefined): number {
 
 /** One record from the units the matching put together; native report fields win over the SDK's. */
 export function buildRecord(parts: Unit[], groupId: string): ViolationRecord {
-  const sdk = parts.find((p) => p.stream === 'sdk');
-  const native = parts.find((p) => p.stream !== 'sdk');
+  let sdk: Unit | undefined;
+  let native: Unit | undefined;
+  for (const p of parts) {
+    if (p.stream === 'sdk') sdk ??= p;
+    else native ??= p;
+  }
   const base = (native ?? sdk)!;
   const sources: StreamCounts = { sdk: 0, reportUri: 0, reportTo: 0 };
   const streamTimes: Partial<Record<Stream, number>> = {};
+  let occurredAt = Infinity;
+  let firstReceivedAt = Infinity;
+  let lastReceivedAt = -Infinity;
   for (const p of parts) {
     sources[p.stream] += p.count;
     streamTimes[p.stream] = p.at;
+    occurredAt = Math.min(occurredAt, p.at);
+    firstReceivedAt = Math.min(firstReceivedAt, p.firstReceivedAt);
+    lastReceivedAt = Math.max(lastReceivedAt, p.lastReceivedAt);
   }
-  const record: ViolationRecord = {
-    id: `r${(sdk ?? base).seq.toString(36)}`,
-    groupId,
-    ...pick(base.v),
-    category: base.v.category,
-    severity: base.v.severity,
-    count: Math.max(sources.sdk, sources.reportUri, sources.reportTo),
-    sources,
-    streamTimes,
-    occurredAt: Math.min(...parts.map((p) => p.at)),
-    firstReceivedAt: Math.min(...parts.map((p) => p.firstReceivedAt)),
-    lastReceivedAt: Math.max(...parts.map((p) => p.lastReceivedAt)),
-  };
+  // Built key by key in the order the record always had (it is what the files and the API show).
+  const record = { id: `r${(sdk ?? base).seq.toString(36)}`, groupId } as ViolationRecord;
+  copyReportFields(record as unknown as Record<string, unknown>, base.v);
+  record.category = base.v.category;
+  record.severity = base.v.severity;
+  record.count = Math.max(sources.sdk, sources.reportUri, sources.reportTo);
+  record.sources = sources;
+  record.streamTimes = streamTimes;
+  record.occurredAt = occurredAt;
+  record.firstReceivedAt = firstReceivedAt;
+  record.lastReceivedAt = lastReceivedAt;
   assign(record, 'policyHash', base.policyHash ?? sdk?.policyHash);
   assign(record, 'userAgent', base.v.userAgent);
   assign(record, 'clientIp', base.v.clientIp ?? sdk?.v.clientIp);
@@ -180,18 +206,14 @@ export function unitsOf(r: ViolationRecord, nextSeq: () => number): Unit[] {
 
 function pick(v: ReportFields): ReportFields {
   const out = {} as Record<string, unknown>;
-  for (const k of REPORT_FIELDS) if (v[k] !== undefined) out[k] = v[k];
+  copyReportFields(out, v);
   return out as unknown as ReportFields;
+}
+
+function copyReportFields(out: Record<string, unknown>, v: ReportFields): void {
+  for (const k of REPORT_FIELDS) if (v[k] !== undefined) out[k] = v[k];
 }
 
 function assign<K extends keyof ViolationRecord>(r: ViolationRecord, k: K, value: ViolationRecord[K] | undefined): void {
   if (value !== undefined) r[k] = value;
-}
-
-function parseUrl(s: string): URL | undefined {
-  try {
-    return new URL(s);
-  } catch {
-    return undefined;
-  }
 }

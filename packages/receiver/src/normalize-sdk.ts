@@ -1,6 +1,6 @@
 import type { NoElementReason, NormalizedViolation, PageContext, SdkElement } from '@csp-lens/schema';
 import { CAP, clampNum, FORBIDDEN_KEYS, int, isObject, own, str, type Obj } from './fields.js';
-import { readReport, toViolation } from './report.js';
+import { readReport, redactNonces, toViolation } from './report.js';
 import { IngestError, type IngestBatch, type RequestMeta } from './types.js';
 
 /** The SDK keeps batches ≤ 16 KiB (DESIGN §2): a few dozen events. Far more is not our SDK. */
@@ -47,7 +47,7 @@ function fromEvent(e: Obj, page: PageContext, policies: unknown[], skew: number 
   const fields = readReport(e);
   if (!fields) return undefined;
   const index = int(own(e, 'policy'), 0, policies.length - 1);
-  fields.originalPolicy = index === undefined ? undefined : str(policies[index], CAP.policy);
+  fields.originalPolicy = index === undefined ? undefined : redactNonces(str(policies[index], CAP.policy));
   const t = clampNum(own(e, 't'), 0, Number.MAX_SAFE_INTEGER);
   // Without both clocks there is no correction to make: then it happened about when it arrived.
   const corrected = t === undefined || skew === undefined ? meta.receivedAt : Math.round(t + skew);

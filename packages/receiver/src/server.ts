@@ -16,6 +16,10 @@ export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConf
   store?: 'file' | 'postgres';
   databaseUrl?: string;
   maxRecords?: number;
+  /** false: every commit rewrites the whole live file instead of appending to the journal (DESIGN §5). */
+  journal?: boolean;
+  /** How often the journal's live file is rewritten as a checkpoint (default 30 s). */
+  checkpointMs?: number;
   mergeWindowMs?: number;
   groupCapPerMinute?: number;
   /** PEM text, or a path to a PEM file; both or neither. */
@@ -43,7 +47,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const store =
     config.store === 'postgres'
       ? await (await import('./store/postgres.js')).openPostgresStore({ connectionString: config.databaseUrl ?? '', ...tuning })
-      : await openFileStore({ path: config.db, ...tuning });
+      : await openFileStore({ path: config.db, ...tuning, journal: config.journal === false ? false : { checkpointMs: config.checkpointMs } });
   let outputs: Outputs | undefined;
   try {
     // Alerts and the JSON-lines stream hang off onStored (after a batch is durable).

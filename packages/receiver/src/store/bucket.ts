@@ -75,13 +75,19 @@ export function addToBucket(
   // unless a URL cut to its origin (which pairs with any URL of that origin) is in the bucket.
   const related = () => (bucket.cut ? bucket.units : bucket.units.filter((u) => u.v.blockedURL === v.blockedURL));
   let units = related();
-  const newest = Math.max(...units.map((u) => u.at));
-  const ids = new Set(units.flatMap((u) => (u.rid ? [u.rid] : [])));
+  let newest = -Infinity;
+  const ids = new Set<string>();
+  for (const u of units) {
+    newest = Math.max(newest, u.at);
+    if (u.rid) ids.add(u.rid);
+  }
+  let froze = false;
   // The record a repeat just added to stays live, however old: freezing it would lose the repeat.
-  for (const id of [...ids].filter((id) => id !== same?.rid)) {
-    if (!bucket.parts.get(id)!.every((u) => newest - u.at > HORIZON_MS)) continue;
+  for (const id of [...ids]) {
+    if (id === same?.rid || !bucket.parts.get(id)!.every((u) => newest - u.at > HORIZON_MS)) continue;
     freezeRecord(bucket, id);
     ids.delete(id);
+    froze = true;
   }
   while (units.length > BUCKET_UNITS) {
     const candidates = [...ids].filter((id) => id !== same?.rid);
@@ -89,15 +95,23 @@ export function addToBucket(
     const oldest = candidates.reduce((a, b) => (minAt(bucket.parts.get(b)!) < minAt(bucket.parts.get(a)!) ? b : a));
     freezeRecord(bucket, oldest);
     ids.delete(oldest);
+    froze = true;
     units = related();
   }
-  if (ids.size < units.length) units = related();
-  const after = matchUnits(units, mergeWindowMs).map((parts) => {
+  // Freezing took units out of the bucket (with a cut URL in it, out of `units` itself).
+  if (froze) units = related();
+  const groups = matchUnits(units, mergeWindowMs);
+  const after: ViolationRecord[] = [];
+  for (const parts of groups) {
     const r = buildRecord(parts, bucket.groupId);
     for (const p of parts) p.rid = r.id;
-    return r;
-  });
+    after.push(r);
+  }
   for (const id of ids) bucket.parts.delete(id);
-  for (const r of after) bucket.parts.set(r.id, units.filter((u) => u.rid === r.id));
+  // Each record's units in bucket order (what filtering `units` by rid gives).
+  for (let i = 0; i < after.length; i++) {
+    const parts = groups[i]!;
+    bucket.parts.set(after[i]!.id, parts.length === 1 ? parts : units.filter((u) => u.rid === after[i]!.id));
+  }
   return { before: [...ids], after };
 }

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { NormalizedViolation, PolicyEntry, ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../types.js';
 import { bucketKey, unitsOf } from '../merge.js';
 import { type Bucket, addToBucket, freezeRecord, loadUnits, newBucket } from './bucket.js';
-import { bump } from '../fields.js';
+import { bump, memoize, sha256 } from '../fields.js';
 import { type GroupBook, applyChange, assignGroup } from '../group.js';
 
 /** What a store persists. Plain JSON: the file store writes it whole; records stay newest-N. */
@@ -47,8 +46,11 @@ export function emptyData(): StoreData {
   };
 }
 
+// Every report carries its policy (KBs), mostly one of a few: hashed once each, remembered.
+const hashPolicy = memoize((policy) => sha256(policy, 'hex').slice(0, 16), 256);
+
 export function policyHash(policy: string): string {
-  return createHash('sha256').update(policy).digest('hex').slice(0, 16);
+  return hashPolicy(policy);
 }
 
 export type State = ReturnType<typeof createState>;
@@ -57,6 +59,9 @@ export type State = ReturnType<typeof createState>;
 export function createState(data: StoreData, opts: StateOptions) {
   const records = new Map<string, ViolationRecord>();
   const buckets = new Map<string, Bucket>();
+  // Each live record's bucket key: the very string `buckets` was keyed with, whose hash V8 has
+  // already computed, so eviction finds the bucket without building and hashing the key again.
+  const keys = new Map<string, string>();
   const book: GroupBook = { groups: data.groups, reach: data.reach, minute: data.minute };
   const nextSeq = () => ++data.seq;
 
@@ -65,9 +70,21 @@ export function createState(data: StoreData, opts: StateOptions) {
     const key = bucketKey(r as unknown as NormalizedViolation);
     let bucket = buckets.get(key);
     if (!bucket) buckets.set(key, (bucket = newBucket(r.groupId)));
+    keys.set(r.id, key);
     loadUnits(bucket, unitsOf(r, nextSeq).map((u) => ({ ...u, rid: r.id })));
   }
   data.records = [];
+
+  // The oldest live record: the first in the Map's insertion order. One iterator for the store's
+  // life instead of a new one per batch, which would step over every entry deleted since V8 last
+  // compacted the Map (thousands, at the front, once eviction runs). Everything it has passed was
+  // evicted, and re-inserted records go to the end, so it always stands at the oldest.
+  let oldest = records.values();
+  function oldestRecord(): ViolationRecord {
+    let next = oldest.next();
+    if (next.done) next = (oldest = records.values()).next();
+    return next.value!;
+  }
 
   function freeze(bucket: Bucket, key: string, recordId: string): void {
     freezeRecord(bucket, recordId);
@@ -79,6 +96,8 @@ export function createState(data: StoreData, opts: StateOptions) {
     if (hash && v.originalPolicy) {
       const entry = (data.policies[hash] ??= { hash, policy: v.originalPolicy, firstSeen: v.receivedAt, count: 0 });
       entry.count++;
+      // The same text, one copy: the violation lives on in its bucket, and policies run to KBs.
+      v.originalPolicy = entry.policy;
     }
     const key = bucketKey(v);
     let bucket = buckets.get(key);
@@ -88,8 +107,15 @@ export function createState(data: StoreData, opts: StateOptions) {
     }
     const { before: ids, after } = addToBucket(bucket, v, hash, nextSeq, opts.mergeWindowMs);
     const before = ids.map((id) => records.get(id)!);
-    for (const r of before) if (!after.some((a) => a.id === r.id)) records.delete(r.id);
-    for (const r of after) records.set(r.id, r);
+    for (const r of before) {
+      if (after.some((a) => a.id === r.id)) continue;
+      records.delete(r.id);
+      keys.delete(r.id);
+    }
+    for (const r of after) {
+      records.set(r.id, r);
+      keys.set(r.id, key);
+    }
     applyChange(book, bucket.groupId, before, after, v);
   }
 
@@ -105,12 +131,14 @@ export function createState(data: StoreData, opts: StateOptions) {
       c.sdkDropped += batch.sdkDropped ?? 0;
       for (const v of batch.violations) add(v);
       const evicted: ViolationRecord[] = [];
-      for (const [id, r] of records) {
-        if (records.size <= opts.maxRecords) break;
-        records.delete(id);
-        const key = bucketKey(r as unknown as NormalizedViolation);
+      while (records.size > opts.maxRecords) {
+        const r = oldestRecord();
+        records.delete(r.id);
+        // A record's key is its bucket's (its fields are its units'), as computed when it was made.
+        const key = keys.get(r.id) ?? bucketKey(r as unknown as NormalizedViolation);
+        keys.delete(r.id);
         const bucket = buckets.get(key);
-        if (bucket) freeze(bucket, key, id);
+        if (bucket) freeze(bucket, key, r.id);
         evicted.push(r);
       }
       c.archived += evicted.length;

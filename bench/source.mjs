@@ -1,0 +1,38 @@
+// The receiver's TypeScript sources as ES modules, for in-process benchmarks and checks of the
+// working tree: each file through TypeScript's transpileModule (no type check) into a temp dir.
+//   const mod = await loadSource(); const { parseBody } = await mod('parse.js');
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import ts from 'typescript';
+import { ROOT } from './lib.mjs';
+
+/** packages/{schema,receiver}/src → OUT/{schema,receiver}/*.js, '@csp-lens/schema' made relative. */
+function compile(out, root) {
+  const walk = (dir) => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
+  for (const pkg of ['schema', 'receiver']) {
+    const src = join(root, 'packages', pkg, 'src');
+    for (const file of walk(src).filter((f) => f.endsWith('.ts'))) {
+      const target = join(out, pkg, relative(src, file)).replace(/\.ts$/, '.js');
+      const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      });
+      let rel = relative(dirname(target), join(out, 'schema', 'index.js'));
+      if (!rel.startsWith('.')) rel = `./${rel}`;
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, outputText.replaceAll("'@csp-lens/schema'", `'${rel}'`));
+    }
+  }
+}
+
+/**
+ * Compiles, and returns `mod(path)`: an import of packages/receiver/src/<path> (`.js` for `.ts`).
+ * `root`: another checkout of the repository (default: this one).
+ */
+export async function loadSource(root = ROOT) {
+  const dir = mkdtempSync(join(tmpdir(), 'csp-lens-source-'));
+  compile(dir, root);
+  if (!process.env.KEEP_SOURCE) process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return (path) => import(pathToFileURL(join(dir, 'receiver', path)).href);
+}

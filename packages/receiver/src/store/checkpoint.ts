@@ -1,0 +1,80 @@
+import type { Low } from 'lowdb';
+import type { State, StoreData } from './state.js';
+import type { Archive } from './archive.js';
+import type { Checkpoint, Journal } from './journal.js';
+
+export type FileData = StoreData & { checkpoint?: Checkpoint };
+
+interface Setup {
+  db: Low<FileData>;
+  state: State;
+  archive: Archive;
+  journal?: Journal;
+  /** The last journal entry number the state holds. */
+  batches: number;
+  checkpointMs: number;
+  checkpointBytes: number;
+}
+
+/**
+ * When and how the live file is rewritten from memory: with the journal, every `checkpointMs`,
+ * every `checkpointBytes` of journal, when idle and on close; without it, on every commit.
+ */
+export function checkpoints({ db, state, archive, journal, batches, checkpointMs, checkpointBytes }: Setup) {
+  let applied = batches;
+  let dirty = false; // applied since the last checkpoint
+  let force = false;
+  let last = Date.now();
+  let retryAt = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  // Evictions are archived first: a crash between the two leaves a record in both files (open cuts
+  // the archive back to `archiveBytes`), never in neither.
+  async function write(): Promise<void> {
+    await archive.flush();
+    db.data = { ...state.snapshot(), checkpoint: { batches: applied, archiveBytes: archive.bytes } };
+    await db.write();
+    await journal?.reset();
+    dirty = false;
+    last = Date.now();
+  }
+
+  return {
+    write,
+    get dirty(): boolean {
+      return dirty;
+    },
+    /** Numbers the next applied batch (its journal entry). */
+    next(): number {
+      dirty = true;
+      return ++applied;
+    },
+    due(): boolean {
+      if (!dirty) return false;
+      if (force || !journal) return force;
+      const now = Date.now();
+      return now >= retryAt && (journal.bytes >= checkpointBytes || now - last >= checkpointMs);
+    },
+    async run(path: string): Promise<void> {
+      force = false;
+      // The journal (without it, the last good live file) stays the durable copy: report, keep serving.
+      await write().catch((e: Error) => {
+        retryAt = Date.now() + 5_000;
+        console.error(`csp-lens: checkpoint of ${path} failed (retrying): ${e.message}`);
+      });
+    },
+    /** A quiet receiver still gets its live file up to date (or a failed write retried) within checkpointMs. */
+    idle(kick: () => void): void {
+      clearTimeout(timer);
+      if (!dirty) return;
+      timer = setTimeout(() => ((force = true), kick()), checkpointMs);
+      timer.unref();
+    },
+    /** On close: the next due() asks for a last checkpoint if anything is not in the live file. */
+    final(): void {
+      clearTimeout(timer);
+      force = true;
+    },
+    stop: () => clearTimeout(timer),
+  };
+}
