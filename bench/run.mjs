@@ -234,7 +234,12 @@ out.push('| file | raw bytes | gzip -9 bytes |', '|---|---:|---:|');
 for (const b of sizes) out.push(`| ${b.file} | ${fmt(b.raw)} | ${fmt(b.gzip)} |`);
 out.push('');
 if (pg) {
-  out.push('## PostgreSQL store', '', '`runPostgresBench()` from bench/postgres.mjs:', '', '```json', JSON.stringify(pg, null, 2), '```', '');
+  out.push('## PostgreSQL store', '');
+  out.push(`\`runPostgresBench()\` (bench/postgres.mjs): the same mixed load, ${pg.durationSec} s, ${pg.connections} connections, one local PostgreSQL (fsync on) on the same 2 cores.`, '');
+  out.push('| receiver | requests/s | reports/s | p50 ms | p99 ms | ÷ file store |', '|---|---:|---:|---:|---:|---:|');
+  const pgRow = (name, r, ratio) => `| ${name} | ${fmt(r.rps)} | ${fmt(r.reportsPerSec)} | ${r.p50} | ${r.p99} | ${ratio === undefined ? '1' : ratio.toFixed(2)} |`;
+  out.push(pgRow('file store, 1 process', pg.file), pgRow('PostgreSQL, 1 process', pg.postgres1, pg.ratios.postgres1), pgRow('PostgreSQL, 2 processes, one database', pg.postgres2, pg.ratios.postgres2), '');
+  out.push(`Two processes ÷ one: ${pg.ratios.twoVsOne.toFixed(2)} (on 2 cores shared with PostgreSQL and the load generator, a second process has no core of its own).`, '');
 }
 out.push('## Where the time went (profiles)', '');
 out.push(readFileSync(join(ROOT, 'bench/notes.md'), 'utf8').trim(), '');
