@@ -7,7 +7,7 @@ import { computeStats, queryGroups, queryViolations } from './query.js';
 import { acquireLock } from './lock.js';
 import { SyncedJSONFile, sizeOf } from './adapter.js';
 import { createArchive } from './archive.js';
-import { type Journal, type Paths, entryBody, entryLine, openJournal, recover } from './journal.js';
+import { type EntryBody, type Journal, type Paths, entryBody, openJournal, recover } from './journal.js';
 import { type FileData, checkpoints } from './checkpoint.js';
 import { groupCommit } from './commit.js';
 
@@ -27,7 +27,7 @@ export interface FileStoreOptions {
   journal?: boolean | { checkpointMs?: number; checkpointBytes?: number };
 }
 
-type Item = { batch: IngestBatch; filtered?: Record<string, number>; body: string };
+type Item = { batch: IngestBatch; filtered?: Record<string, number>; body?: EntryBody };
 
 /** Evicted records held in memory, at most, before a journal commit appends them to the archive. */
 const ARCHIVE_EVERY = 1000;
@@ -64,7 +64,6 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       checkpointMs: tuning.checkpointMs ?? 30_000,
       checkpointBytes: tuning.checkpointBytes ?? 32 * 1024 * 1024,
     });
-    let lines: string[] = [];
     let archiveFailing = false;
     let closed = false;
 
@@ -72,16 +71,14 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       apply({ batch, filtered, body }) {
         archive.push(state.ingest(batch, filtered));
         const n = live.next();
-        if (journal) lines.push(entryLine(n, body));
+        if (journal && body) journal.entry(n, body);
       },
       async write() {
         if (!journal) return live.write();
-        const out = lines;
-        lines = [];
         // The journal alone makes a commit durable (a replay evicts again what the archive lacks), so
         // evictions wait for the checkpoint, or go alongside once enough are queued to matter for
         // memory; a failed archive append only keeps them queued.
-        if (archive.queued < ARCHIVE_EVERY) return journal.append(out);
+        if (archive.queued < ARCHIVE_EVERY) return journal.append();
         const archived = archive.flush().then(
           () => void (archiveFailing = false),
           (e: Error) => {
@@ -89,7 +86,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
             archiveFailing = true;
           },
         );
-        await Promise.all([journal.append(out), archived]);
+        await Promise.all([journal.append(), archived]);
       },
       due: () => live.due(),
       housekeep: () => live.run(path),
@@ -106,7 +103,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
     return {
       append(batch: IngestBatch, filtered?: Record<string, number>) {
         if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
-        return commits.add({ batch, filtered, body: journal ? entryBody(batch, filtered) : '' });
+        return commits.add({ batch, filtered, body: journal ? entryBody(batch, filtered) : undefined });
       },
       // Acknowledged data only (commit.ts); after a failed write, also what the next one retries.
       violations: (q) => commits.read(() => queryViolations(records.values(), q)),

@@ -4,6 +4,7 @@ import type { ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../types.js';
 import type { State } from './state.js';
 import { endTornLine, sizeOf, syncDir } from './adapter.js';
+import { policyHash } from './state.js';
 
 // DESIGN §5. The durable step of a group commit is one append + fdatasync of its batches to
 // `<db>.journal.jsonl`, numbered; the live file is a checkpoint, rewritten from memory now and then,
@@ -17,19 +18,107 @@ export interface Checkpoint {
   archiveBytes: number;
 }
 
-/** One journal line: a batch as the store received it, numbered. */
+/**
+ * One journal line: a batch as the store received it, numbered. Version 2 lines (`v: 2`) carry each
+ * policy text once per journal file: the first line since the last checkpoint that refers to a policy
+ * defines it in `d` (policy hash ⇒ text), and every violation's `originalPolicy` in a version 2
+ * line is such a hash. Lines without `v` (version 1) carry the texts inline.
+ */
 interface Entry {
   n: number;
+  v?: 2;
+  d?: Record<string, string>;
   b: IngestBatch;
   f?: Record<string, number>;
 }
 
-/** An entry without its number, serialized on arrival: merging may later attach the batch's objects to records. */
-export function entryBody(batch: IngestBatch, filtered?: Record<string, number>): string {
-  return JSON.stringify({ b: batch, ...(filtered && Object.keys(filtered).length ? { f: filtered } : {}) }).slice(1);
+/** An entry serialized on arrival (merging may later attach the batch's objects to records), without its number. */
+export interface EntryBody {
+  body: string;
+  /** Version 2: the policies it refers to, as [hash, text, hash, text, …], each once. */
+  refs?: string[];
 }
 
-export const entryLine = (n: number, body: string): string => `{"n":${n},${body}`;
+/**
+ * The body of a batch's line. A policy runs to KBs and is the same on most reports, so a line
+ * refers to it by hash and the text goes into the journal once (see `journalPolicies`).
+ */
+export function entryBody(batch: IngestBatch, filtered?: Record<string, number>): EntryBody {
+  const f = filtered && Object.keys(filtered).length ? filtered : undefined;
+  const vs = batch.violations;
+  let refs: string[] | undefined;
+  for (let i = 0; i < vs.length; i++) {
+    const v = vs[i];
+    if (typeof v.originalPolicy !== 'string') continue;
+    const text = v.originalPolicy;
+    const hash = policyHash(text);
+    refs ??= [];
+    let seen = false;
+    for (let j = 0; j < refs.length; j += 2) {
+      if (refs[j] !== hash) continue;
+      // Two texts with one hash: this batch goes out inline (version 1).
+      if (refs[j + 1] !== text) return { body: inline(batch, f) };
+      seen = true;
+      break;
+    }
+    if (seen) continue;
+    // Past a few distinct policies in one batch (not a browser), inline: the lookups stay short.
+    if (refs.length >= 2 * MAX_REFS) return { body: inline(batch, f) };
+    refs.push(hash, text);
+  }
+  if (!refs) return { body: inline(batch, f) };
+  // Each policy swapped for its hash just for the stringify, then put back (one copy per batch).
+  for (let i = 0; i < vs.length; i++) {
+    const v = vs[i];
+    if (typeof v.originalPolicy === 'string') v.originalPolicy = policyHash(v.originalPolicy);
+  }
+  let body: string;
+  try {
+    body = inline(batch, f);
+  } finally {
+    for (let i = 0; i < vs.length; i++) {
+      const v = vs[i];
+      if (typeof v.originalPolicy !== 'string') continue;
+      for (let j = 0; j < refs.length; j += 2) {
+        if (refs[j] === v.originalPolicy) {
+          v.originalPolicy = refs[j + 1];
+          break;
+        }
+      }
+    }
+  }
+  return { body, refs };
+}
+
+const MAX_REFS = 16;
+
+const inline = (batch: IngestBatch, f: Record<string, number> | undefined): string =>
+  JSON.stringify(f ? { b: batch, f } : { b: batch }).slice(1);
+
+/** Which policy texts the journal file holds since its last reset: a line defines those it is first to use. */
+export function journalPolicies() {
+  let written = new Map<string, string>();
+  return {
+    /** The start of the numbered line, up to `body`; call in the order lines are appended. */
+    head(n: number, { refs }: EntryBody): string {
+      if (!refs) return `{"n":${n},`;
+      let defs = '';
+      for (let j = 0; j < refs.length; j += 2) {
+        const had = written.get(refs[j]);
+        if (had === refs[j + 1]) continue;
+        // Another text under this hash since the reset: this line defines its own (a later
+        // definition wins for the lines after it, on replay as here).
+        written.set(refs[j], refs[j + 1]);
+        defs += `${defs ? ',' : ''}${JSON.stringify(refs[j])}:${JSON.stringify(refs[j + 1])}`;
+      }
+      return defs ? `{"n":${n},"v":2,"d":{${defs}},` : `{"n":${n},"v":2,`;
+    },
+    /** The journal was emptied (a checkpoint) or is new. */
+    reset(): void {
+      written = new Map();
+    },
+  };
+}
 
 export interface Paths {
   db: string;
@@ -53,6 +142,7 @@ export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, 
   let batches = checkpoint?.batches ?? 0;
   let replayed = 0;
   const evicted: ViolationRecord[] = [];
+  const policies = new Map<string, string>();
   for (const line of text.split('\n')) {
     let entry: Entry;
     try {
@@ -60,10 +150,15 @@ export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, 
     } catch {
       continue; // torn by a crash mid-append: that commit never completed, nobody was acknowledged
     }
+    // Definitions count wherever they are: a later line may refer to one in a line the checkpoint holds.
+    if (entry?.d && typeof entry.d === 'object') {
+      for (const h of Object.keys(entry.d)) if (typeof entry.d[h] === 'string') policies.set(h, entry.d[h]);
+    }
     // Numbers only grow: a lower one is in the checkpoint already, or a retried append wrote it twice.
     if (!(entry?.n > batches) || !entry.b) continue;
     batches = entry.n;
     try {
+      if (entry.v === 2) resolvePolicies(entry.b, policies);
       for (const r of state.ingest(entry.b, entry.f)) evicted.push(r);
       replayed++;
     } catch (e) {
@@ -73,40 +168,79 @@ export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, 
   return { batches, evicted, replayed };
 }
 
+/** A version 2 entry's policy hashes back to their texts. */
+function resolvePolicies(batch: IngestBatch, policies: Map<string, string>): void {
+  for (const v of batch.violations) {
+    if (typeof v?.originalPolicy !== 'string') continue;
+    const text = policies.get(v.originalPolicy);
+    if (text === undefined) throw new Error(`undefined policy ${v.originalPolicy}`);
+    v.originalPolicy = text;
+  }
+}
+
 /** The open journal. Its entries are applied in memory before they are written. */
 export async function openJournal(path: string) {
   const fh = await open(path, 'a');
   await syncDir(dirname(path));
-  // Lines of applied entries whose append failed (disk full): they go out with the next one, so
-  // the journal never skips an entry that later ones were merged with.
-  let unwritten: string[] = [];
+  // Each line as two strings, its head and its body (not joined: the bytes are encoded straight
+  // into one buffer). Entries added since the last append, and those of appends that failed (disk
+  // full): they go out with the next one, so the journal never skips an entry that later ones
+  // were merged with.
+  let pending: string[] = [];
   let torn = false;
   let bytes = 0;
+  let scratch = Buffer.allocUnsafe(0);
+  const policies = journalPolicies();
   return {
+    /** Queues an applied entry's line for the next append, after every line queued before it. */
+    entry(n: number, body: EntryBody): void {
+      pending.push(policies.head(n, body), body.body);
+    },
     /** Written since the last checkpoint (roughly: UTF-16 units). */
     get bytes(): number {
       return bytes;
     },
-    async append(lines: string[]): Promise<void> {
-      const all = unwritten.length ? unwritten.concat(lines) : lines;
-      unwritten = [];
+    /** Writes and fdatasyncs every queued line. */
+    async append(): Promise<void> {
+      const all = pending;
+      pending = [];
       if (!all.length) return;
+      let chars = 1;
+      for (let i = 0; i < all.length; i++) chars += all[i].length;
+      chars += all.length / 2; // the newlines
       // After a failed write the file may end in a fragment: start on a line of our own.
-      const text = (torn ? '\n' : '') + all.join('\n') + '\n';
-      torn = true;
+      const lead = torn ? 1 : 0;
       try {
-        await fh.write(text);
+        const bound = chars * 3; // UTF-8 bytes per UTF-16 unit, at most
+        // One buffer reused across appends (one is in flight at a time); a huge one is not kept.
+        const buf = bound <= scratch.length ? scratch : Buffer.allocUnsafe(Math.max(bound, 256 * 1024));
+        if (buf.length <= 4 * 1024 * 1024) scratch = buf;
+        let end = 0;
+        if (lead) buf[end++] = 0x0a;
+        for (let i = 0; i < all.length; i += 2) {
+          end += buf.write(all[i], end);
+          end += buf.write(all[i + 1], end);
+          buf[end++] = 0x0a;
+        }
+        torn = true;
+        for (let done = 0; done < end; ) {
+          const { bytesWritten } = await fh.write(buf, done, end - done);
+          if (!bytesWritten) throw new Error(`csp-lens: no progress writing ${path}`);
+          done += bytesWritten;
+        }
         await fh.datasync();
       } catch (e) {
-        unwritten = all;
+        pending = pending.length ? all.concat(pending) : all;
         throw e;
       }
       torn = false;
-      bytes += text.length;
+      bytes += chars - 1 + lead;
     },
     /** After a checkpoint: every entry applied so far is in the live file. */
     async reset(): Promise<void> {
-      unwritten = [];
+      pending = [];
+      // First: redefining a policy is always safe, referring to one the file lost is not.
+      policies.reset();
       await fh.truncate(0);
       await fh.sync();
       bytes = 0;
