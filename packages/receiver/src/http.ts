@@ -40,6 +40,9 @@ export async function jsonErrors(ctx: Koa.Context, next: Koa.Next): Promise<void
     const status = e instanceof IngestError ? e.status : err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
     ctx.status = status;
     ctx.body = { error: status === 500 ? 'internal error' : describe(err) };
+    // A body left unread (over the limit, rate-limited) ends this connection: say so, or a
+    // keep-alive client reuses the socket as it closes and its next request dies with a reset.
+    if (!ctx.req.complete) ctx.set('Connection', 'close');
     if (status === 500) ctx.app.emit('error', e, ctx);
   }
 }
@@ -56,6 +59,37 @@ function describe(err: { status?: number; message?: string; type?: string }): st
 function bodyError(e: Error & { status?: number }): never {
   if (e.status) throw e;
   throw new IngestError(400, `body could not be decoded: ${String(e.message).slice(0, 100)}`);
+}
+
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** koa-body's limit (`1mb`, `512kb`, bytes) in bytes. */
+function toBytes(limit: number | string): number {
+  if (typeof limit === 'number') return limit;
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(limit.trim());
+  return m ? Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]) : 1024 ** 2;
+}
+
+/** Consumes a request body up to `max` bytes; past that, or on error, stops reading. */
+function drain(req: NodeJS.ReadableStream & { destroyed?: boolean }, max: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      req.removeListener('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > max) {
+        req.pause();
+        done();
+      }
+    };
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('error', done);
+    req.once('close', done);
+  });
 }
 
 export function mountIngest(router: Router, deps: IngestDeps): void {
@@ -78,10 +112,14 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
     }
     if (!ctx.request.length && !ctx.get('transfer-encoding')) throw new IngestError(400, 'empty body');
     if (!ctx.is(types)) {
+      // Read (and drop) the body first: answering mid-upload makes the socket close under a client
+      // that is still sending, which then sees a reset instead of our 415.
+      await drain(ctx.req, limitBytes);
       throw new IngestError(415, `unsupported content type ${JSON.stringify(ctx.get('content-type') || '(none)')}; expected one of ${types.join(', ')}`);
     }
     await next();
   };
+  const limitBytes = toBytes(deps.bodyLimit);
 
   // A client sends many reports: its IP is parsed (and in hash mode hashed) once, not per request.
   const ips = new Map<string, string | undefined>();
