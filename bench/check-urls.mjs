@@ -1,4 +1,4 @@
-// Differential check of the receiver's fast URL reading (fields.ts `urlParts`, merge.ts's
+// Differential check of the receiver's fast URL reading (url.ts `urlParts`, merge.ts's
 // `blockedOrigin`/`isCutToOrigin`, classify.ts's origin comparison) against `new URL`, over
 // generated URL-like strings heavy on the edge cases: case, ports, userinfo, IDN, IPv4 forms,
 // whitespace, backslashes, percent-escapes. Exits 1 on the first difference.
@@ -7,7 +7,7 @@ import { loadSource } from './source.mjs';
 
 const CASES = Number(process.argv[2] ?? 1_000_000);
 const mod = await loadSource();
-const { urlParts } = await mod('fields.js');
+const { urlParts } = await mod('url.js');
 const { blockedOrigin, isCutToOrigin } = await mod('merge.js');
 const { webOrigin } = await mod('classify.js');
 const WEB_SCHEME = { 'http:': 'http:', 'https:': 'https:', 'ws:': 'http:', 'wss:': 'https:' };

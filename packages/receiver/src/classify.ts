@@ -1,5 +1,6 @@
 import type { Category, NormalizedViolation, Severity } from '@csp-lens/schema';
-import { schemeOf, urlParts } from './fields.js';
+import { schemeOf } from './fields.js';
+import { urlParts } from './url.js';
 
 /** blocked-uri keywords of CSP3 §5.5 ("Obtain the blockedURI of a violation"). */
 const KEYWORDS: Record<string, Category> = {

@@ -1,6 +1,7 @@
 import type { NormalizedViolation } from '@csp-lens/schema';
 import { EXTENSION_SCHEMES } from './classify.js';
-import { schemeOf, urlParts } from './fields.js';
+import { schemeOf } from './fields.js';
+import { urlParts } from './url.js';
 import type { NoiseFilter } from './types.js';
 
 /** A noise rule: `name` is the reason counted in the store when `test` drops a violation. */

@@ -1,6 +1,6 @@
 import type { NormalizedViolation, Severity, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import { blockedOrigin } from './merge.js';
-import { memoize, sha256 } from './fields.js';
+import { memoize, sha256 } from './hash.js';
 
 export const OVERFLOW_GROUP = 'g_overflow';
 const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };

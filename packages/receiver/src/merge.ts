@@ -5,7 +5,7 @@ import type {
   StreamCounts,
   ViolationRecord,
 } from '@csp-lens/schema';
-import { urlParts } from './fields.js';
+import { urlParts } from './url.js';
 
 /**
  * One stream's account of one violation in one page view. SDK repeats in a page view add to the

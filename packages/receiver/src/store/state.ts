@@ -2,7 +2,8 @@ import type { NormalizedViolation, PolicyEntry, ViolationRecord } from '@csp-len
 import type { IngestBatch } from '../types.js';
 import { bucketKey, unitsOf } from '../merge.js';
 import { type Bucket, addToBucket, freezeRecord, loadUnits, newBucket } from './bucket.js';
-import { bump, memoize, sha256 } from '../fields.js';
+import { bump } from '../fields.js';
+import { memoize, sha256 } from '../hash.js';
 import { type GroupBook, applyChange, assignGroup } from '../group.js';
 
 /** What a store persists. Plain JSON: the file store writes it whole; records stay newest-N. */

@@ -1,0 +1,72 @@
+// Reading the origin of a URL fast: ingest needs it several times per report, and `new URL` was
+// the largest CPU cost of the ingest path (BENCHMARKS.md). Checked against `new URL` by
+// test/receiver/url-fast-path.test.ts.
+
+/** The parts of a parsed URL the receiver compares on (as `new URL` gives them). */
+export interface UrlParts {
+  /** `https:` */
+  protocol: string;
+  /** Host and non-default port: `a.example:8443`. */
+  host: string;
+  hostname: string;
+  /** `https://a.example:8443`, or `null` for an opaque origin (`data:`, extension schemes, …). */
+  origin: string;
+}
+
+const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443', ws: '80', wss: '443' };
+// Scheme, then lower-case LDH labels (or dotted-decimal IPv4), an optional port, and the end of
+// the authority. Everything else (upper case, userinfo, IDN, IPv6, percent-escapes, backslashes,
+// whitespace, numeric hosts the IPv4 parser would rewrite) goes to the URL parser.
+const PLAIN_URL = /^(https?|wss?):\/\/([a-z0-9_-]+(?:\.[a-z0-9_-]+)*)(?::(\d{1,5}))?(?=[/?#]|$)/;
+const NUMERIC_LABEL = /(?:^|\.)(?:\d+|0x[0-9a-f]*)$/;
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+const OPAQUE_URL = /^([a-zA-Z][a-zA-Z0-9+.-]*):(?![/\\\t\n\r])/;
+// Schemes with parsing rules of their own (and blob:, whose origin is its inner URL's).
+const SPECIAL_SCHEMES = new Set(['http', 'https', 'ws', 'wss', 'ftp', 'file', 'blob']);
+
+// Parsed URLs the fast path does not cover, bounded: cleared whole when full.
+const PARSED_MAX = 4096;
+const parsed = new Map<string, UrlParts | null>();
+
+/**
+ * `new URL(s)`'s protocol, host, hostname and origin, or undefined where it throws. Ingest asks for
+ * the origin of every blocked URL several times (bucket key, group fingerprint, cut detection,
+ * classification, noise rules): the common `https://host/path` is read with one regex, and the rest
+ * goes to the URL parser once per distinct string.
+ */
+export function urlParts(s: string): UrlParts | undefined {
+  const m = PLAIN_URL.exec(s);
+  if (m) {
+    const hostname = m[2]!;
+    // Punycode labels need validation; a numeric last label is IPv4 the parser may rewrite.
+    if (!hostname.includes('xn--') && (!NUMERIC_LABEL.test(hostname) || IPV4.test(hostname))) {
+      const scheme = m[1]!;
+      // "0080" is port 80; past 65535 the parser throws.
+      const port = m[3] === undefined ? undefined : Number(m[3]);
+      if (port === undefined || port <= 65535) {
+        const host = port === undefined || String(port) === DEFAULT_PORT[scheme] ? hostname : `${hostname}:${port}`;
+        const protocol = `${scheme}:`;
+        return { protocol, host, hostname, origin: `${protocol}//${host}` };
+      }
+    }
+  }
+  // No scheme: not an absolute URL.
+  if (!s.includes(':')) return undefined;
+  // `data:…`, `javascript:…`: a scheme the parser has no rules for, then no `/`: an opaque path.
+  const o = OPAQUE_URL.exec(s);
+  if (o && !SPECIAL_SCHEMES.has(o[1]!.toLowerCase())) return { protocol: `${o[1]!.toLowerCase()}:`, host: '', hostname: '', origin: 'null' };
+  let p = parsed.get(s);
+  if (p === undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(s);
+    } catch {
+      u = undefined;
+    }
+    p = u ? { protocol: u.protocol, host: u.host, hostname: u.hostname, origin: u.origin } : null;
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(s, p);
+  }
+  return p ?? undefined;
+}
