@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Stats, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import { startServer, type RunningServer, type ServerConfig } from '../../packages/receiver/src/server.js';
+import { afterAll, beforeAll } from 'vitest';
 
 export const FIXTURES = new URL('../../../shared/fixtures/chromium-156/', import.meta.url);
 export const TOKEN = 'test-token-0123456789abcdef';
@@ -305,4 +306,23 @@ export function crashImage(db: string, db2: string): void {
   for (const [from, to] of [[db, db2], [`${base}.archive.jsonl`, `${base2}.archive.jsonl`], [`${base}.journal.jsonl`, `${base2}.journal.jsonl`]]) {
     if (isFile(from)) copyFileSync(from, to);
   }
+}
+
+/**
+ * For a describe block that runs the built CLI: a temp dir, and the children it starts (push them
+ * to `children`), all killed and removed after the block. Read `dir()` inside tests (set in beforeAll).
+ */
+export function cliSandbox() {
+  let tmp: Awaited<ReturnType<typeof tempDir>> | undefined;
+  const children: Child[] = [];
+  beforeAll(async () => {
+    requireBuiltCli();
+    tmp = await tempDir();
+  });
+  afterAll(async () => {
+    for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
+    await Promise.all(children.map((c) => c.exited));
+    await tmp?.remove();
+  });
+  return { children, dir: () => tmp!.dir };
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configFrom } from '../../packages/receiver/src/config.js';
-import { requireBuiltCli, runCli, startCli, tempDir, type Child } from '../helpers/server.js';
+import { cliSandbox, runCli, startCli } from '../helpers/server.js';
 
 // DESIGN §6's CLI contract, plus the receiver options the CLI exposes.
 const FLAGS = [
@@ -101,17 +101,7 @@ describe('configFrom', () => {
 });
 
 describe('the csp-lens bin', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  const children: Child[] = [];
-  beforeAll(async () => {
-    requireBuiltCli();
-    tmp = await tempDir();
-  });
-  afterAll(async () => {
-    for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    await Promise.all(children.map((c) => c.exited));
-    await tmp.remove();
-  });
+  const { children, dir } = cliSandbox();
 
   it('prints --help listing every flag and its environment variable', async () => {
     const { code, stdout, stderr } = await runCli(['--help']);
@@ -137,7 +127,7 @@ describe('the csp-lens bin', () => {
   });
 
   it('generates and prints a token when none is given; reads need it', async () => {
-    const child = await startCli(['serve', '--port', '0', '--db', join(tmp.dir, 'token.json')]);
+    const child = await startCli(['serve', '--port', '0', '--db', join(dir(), 'token.json')]);
     children.push(child);
     expect(child.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/csp$/);
     await expect.poll(() => /read token \(generated; pass --token to keep one\): (\S+)/.exec(child.stdout())).toBeTruthy();
@@ -150,7 +140,7 @@ describe('the csp-lens bin', () => {
   });
 
   it('takes its configuration from CSP_LENS_* variables too', async () => {
-    const child = await startCli(['serve'], { CSP_LENS_PORT: '0', CSP_LENS_DB: join(tmp.dir, 'env.json'), CSP_LENS_PREFIX: '/reports' });
+    const child = await startCli(['serve'], { CSP_LENS_PORT: '0', CSP_LENS_DB: join(dir(), 'env.json'), CSP_LENS_PREFIX: '/reports' });
     children.push(child);
     expect(child.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/reports$/);
     const res = await fetch(`${child.url}/report`, { method: 'OPTIONS' });
@@ -160,7 +150,7 @@ describe('the csp-lens bin', () => {
   });
 
   it('refuses a second serve on the same --db with the lock message, and exits non-zero', async () => {
-    const db = join(tmp.dir, 'locked.json');
+    const db = join(dir(), 'locked.json');
     const first = await startCli(['serve', '--port', '0', '--db', db, '--token', 'lock-test-token-0123']);
     children.push(first);
     const second = await runCli(['serve', '--port', '0', '--db', db, '--token', 'lock-test-token-0123']);
@@ -175,7 +165,7 @@ describe('the csp-lens bin', () => {
   });
 
   it('refuses --tls-cert without --tls-key at start', async () => {
-    const { code, stderr } = await runCli(['serve', '--port', '0', '--db', join(tmp.dir, 'tls.json'), '--tls-cert', 'cert.pem']);
+    const { code, stderr } = await runCli(['serve', '--port', '0', '--db', join(dir(), 'tls.json'), '--tls-cert', 'cert.pem']);
     expect(code).toBe(1);
     expect(stderr).toContain('csp-lens: --tls-cert and --tls-key go together');
   });

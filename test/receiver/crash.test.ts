@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ViolationPage, ViolationRecord } from '@csp-lens/schema';
-import { readStoreFiles, requireBuiltCli, reportUriBody, startCli, tempDir, TOKEN, type Child } from '../helpers/server.js';
+import { cliSandbox, readStoreFiles, reportUriBody, startCli, TOKEN, type Child } from '../helpers/server.js';
 
 const CYCLES = 3;
 const SENDERS = 8;
@@ -66,20 +66,10 @@ async function loadAndKill(child: Child, cycle: number, target: number) {
 }
 
 describe('kill -9 under load', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  const children: Child[] = [];
-  beforeAll(async () => {
-    requireBuiltCli();
-    tmp = await tempDir();
-  });
-  afterAll(async () => {
-    for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    await Promise.all(children.map((c) => c.exited));
-    await tmp.remove();
-  });
+  const { children, dir } = cliSandbox();
 
   it(`loses no acknowledged report over ${CYCLES} crash/restart cycles, and restarts on the same file`, async () => {
-    const db = join(tmp.dir, 'crash.json');
+    const db = join(dir(), 'crash.json');
     const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--rate-limit', '0', '--max-records', String(MAX_RECORDS), '--token', TOKEN];
     let started = 0;
     const start = async () => {
