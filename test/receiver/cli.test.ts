@@ -9,7 +9,7 @@ const FLAGS = [
   'ip-mode', 'merge-window', 'group-cap', 'tls-cert', 'tls-key', 'trust-proxy',
 ];
 // Flags of the later features (store engine, journal, alerts, stream): listed in --help too.
-const MORE_FLAGS = ['store', 'database-url', 'journal', 'checkpoint-ms', 'webhook', 'webhook-format', 'webhook-on', 'spike-factor', 'spike-min', 'stream'];
+const MORE_FLAGS = ['ip-salt', 'store', 'database-url', 'journal', 'checkpoint-ms', 'webhook', 'webhook-format', 'webhook-on', 'spike-factor', 'spike-min', 'stream'];
 const envOf = (flag: string) => `CSP_LENS_${flag.toUpperCase().replace(/-/g, '_')}`;
 
 describe('configFrom', () => {
@@ -59,6 +59,12 @@ describe('configFrom', () => {
       trustProxy: true,
     });
     expect(configFrom(['--port=9000', '--body-limit=512kb'], {})).toMatchObject({ port: 9000, bodyLimit: '512kb' });
+  });
+
+  it('passes a salt for hashed client IPs only when one is given', () => {
+    expect(configFrom(['--ip-mode', 'hash', '--ip-salt', 's3cret'], {})).toMatchObject({ ipMode: 'hash', ipSalt: 's3cret' });
+    expect(configFrom([], { CSP_LENS_IP_SALT: 'env-salt' })).toMatchObject({ ipSalt: 'env-salt' });
+    expect(configFrom([], {})).not.toHaveProperty('ipSalt');
   });
 
   it('reads every flag from its CSP_LENS_* environment variable, and a flag wins over it', () => {
