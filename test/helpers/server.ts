@@ -251,7 +251,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
 const isFile = (file: string) => statSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
 
 /** The JSON lines of a file that parse; the ones a crash tore are counted. */
-function jsonLines<T>(file: string): { items: T[]; torn: number } {
+export function jsonLines<T>(file: string): { items: T[]; torn: number } {
   const items: T[] = [];
   let torn = 0;
   for (const line of isFile(file) ? readFileSync(file, 'utf8').split('\n') : []) {

@@ -1,6 +1,6 @@
 import { request, type Agent } from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
 import type { ViolationPage, ViolationRecord } from '@csp-lens/schema';
+import { jsonLines } from '../helpers/server.js';
 
 export const TOKEN = 'bench-token-0123456789abcdef';
 
@@ -66,19 +66,8 @@ export async function served(base: string): Promise<ViolationRecord[]> {
 
 /** The archive's records; lines a crash tore are counted, not parsed. */
 export function archived(db: string): { records: ViolationRecord[]; torn: number } {
-  const file = db.replace(/\.json$/, '.archive.jsonl');
-  const records: ViolationRecord[] = [];
-  let torn = 0;
-  if (!existsSync(file)) return { records, torn };
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue;
-    try {
-      records.push(JSON.parse(line) as ViolationRecord);
-    } catch {
-      torn++;
-    }
-  }
-  return { records, torn };
+  const { items, torn } = jsonLines<ViolationRecord>(db.replace(/\.json$/, '.archive.jsonl'));
+  return { records: items, torn };
 }
 
 /** The document URLs a generated body reports (what an acknowledgement promises to keep). */

@@ -46,13 +46,14 @@ export function findElement(target: EventTarget | null, blocked: string, directi
       if (++scanned > MAX_SCAN) break;
       const value = el.getAttribute(attr);
       if (value == null) continue;
-      let url: string;
+      let u: URL;
       try {
-        url = new URL(value, document.baseURI).href;
+        u = new URL(value, document.baseURI);
       } catch {
         continue;
       }
-      if (cut ? new URL(url).origin !== cut : url.split('#')[0] !== blocked) continue;
+      const url = u.href;
+      if (cut ? u.origin !== cut : url.split('#')[0] !== blocked) continue;
       if (!hit) [hit, hitUrl, hitAttr] = [el, url, attr];
       else if (url !== hitUrl) return { noElement: 'ambiguous' };
     }

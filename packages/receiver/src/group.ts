@@ -29,6 +29,9 @@ export function fingerprint(v: NormalizedViolation): string {
   return JSON.stringify(parts);
 }
 
+/** The id of the group a violation's fingerprint names (ignoring the per-minute cap). */
+export const groupIdFor = (v: NormalizedViolation): string => groupIdOf(fingerprint(v));
+
 /**
  * The group a new bucket of units belongs to. Creating a group past `capPerMinute` new groups in
  * the current minute sends the violation to the overflow group instead, so a flood of unique hosts

@@ -11,17 +11,16 @@ export function sha256(text: string, encoding: 'hex' | 'base64url'): string {
 
 /**
  * `fn` with its results remembered for up to `max` distinct strings (then forgotten all at once):
- * for hashes of values that repeat across reports (documents, user agents, policies).
+ * for work on values that repeat across reports (hashes of documents, user agents and policies,
+ * client IPs, parsed URLs). Undefined results are remembered too.
  */
-export function memoize(fn: (s: string) => string, max: number): (s: string) => string {
-  const memo = new Map<string, string>();
+export function memoize<T>(fn: (s: string) => T, max: number): (s: string) => T {
+  const memo = new Map<string, T>();
   return (s) => {
-    let out = memo.get(s);
-    if (out === undefined) {
-      out = fn(s);
-      if (memo.size >= max) memo.clear();
-      memo.set(s, out);
-    }
+    if (memo.has(s)) return memo.get(s) as T;
+    const out = fn(s);
+    if (memo.size >= max) memo.clear();
+    memo.set(s, out);
     return out;
   };
 }

@@ -3,19 +3,12 @@ import type Router from '@koa/router';
 import { koaBody } from 'koa-body';
 import type { NormalizedViolation } from '@csp-lens/schema';
 import { IngestError, type IngestBatch, type NoiseFilter, type RequestMeta, type Store } from './types.js';
-import { parseBody } from './parse.js';
+import { parseBody, REPORT_TYPES } from './parse.js';
 import { normalizeNative, normalizeSdk } from './normalize.js';
 import { bump } from './fields.js';
+import { memoize } from './hash.js';
 import { anonymizeIp, type IpMode } from './ip.js';
 
-// Every type a browser sends reports as (DESIGN §2); all are read as text and parsed by parse.ts.
-const REPORT_TYPES = [
-  'application/csp-report',
-  'application/reports+json',
-  'application/json',
-  'application/x-www-form-urlencoded',
-  'text/plain',
-];
 // The SDK posts text/plain: a CORS-safelisted type, so sendBeacon needs no preflight cross-site.
 const SDK_TYPES = ['text/plain', 'application/json'];
 
@@ -122,14 +115,7 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
   const limitBytes = toBytes(deps.bodyLimit);
 
   // A client sends many reports: its IP is parsed (and in hash mode hashed) once, not per request.
-  const ips = new Map<string, string | undefined>();
-  const clientIp = (ip: string): string | undefined => {
-    if (ips.has(ip)) return ips.get(ip);
-    const stored = anonymizeIp(ip, deps.ipMode, deps.ipSalt);
-    if (ips.size >= 4096) ips.clear();
-    ips.set(ip, stored);
-    return stored;
-  };
+  const clientIp = memoize((ip) => anonymizeIp(ip, deps.ipMode, deps.ipSalt), 4096);
 
   const meta = (ctx: Koa.Context): RequestMeta => ({
     receivedAt: deps.clock(),

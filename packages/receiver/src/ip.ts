@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from './hash.js';
 import { isIPv4, isIPv6 } from 'node:net';
 
 export type IpMode = 'truncate' | 'hash' | 'full' | 'none';
@@ -51,7 +51,7 @@ export function anonymizeIp(ip: string | undefined, mode: IpMode, salt = ''): st
   const c = canonical(ip);
   if (!c) return undefined;
   const text = 'v4' in c ? c.v4.join('.') : c.v6.map((n) => n.toString(16)).join(':');
-  if (mode === 'hash') return createHash('sha256').update(salt + text).digest('hex').slice(0, HASH_CHARS);
+  if (mode === 'hash') return sha256(salt + text, 'hex').slice(0, HASH_CHARS);
   if (mode === 'truncate') return 'v4' in c ? `${c.v4.slice(0, 3).join('.')}.0` : v6Prefix48(c.v6);
   return undefined;
 }

@@ -24,6 +24,10 @@ export interface Unit {
   rid?: string;
 }
 
+/** Record ids are `r` + the anchor unit's sequence number in base 36: ordered, short, unique. */
+export const recordId = (seq: number): string => `r${seq.toString(36)}`;
+export const seqOf = (id: string): number => parseInt(id.slice(1), 36);
+
 const REPORT_FIELDS = [
   'documentURL',
   'referrer',
@@ -151,7 +155,7 @@ export function buildRecord(parts: Unit[], groupId: string): ViolationRecord {
     lastReceivedAt = Math.max(lastReceivedAt, p.lastReceivedAt);
   }
   // Built key by key in the order the record always had (it is what the files and the API show).
-  const record = { id: `r${(sdk ?? base).seq.toString(36)}`, groupId } as ViolationRecord;
+  const record = { id: recordId((sdk ?? base).seq), groupId } as ViolationRecord;
   copyReportFields(record as unknown as Record<string, unknown>, base.v);
   record.category = base.v.category;
   record.severity = base.v.severity;
@@ -199,7 +203,7 @@ export function unitsOf(r: ViolationRecord, nextSeq: () => number): Unit[] {
         ...(sdk ? { page: r.page, element: r.element, noElement: r.noElement, sinceLoad: r.sinceLoad } : {}),
       };
       // The SDK unit keeps the record's id so a rebuilt record has the same id as before.
-      const seq = sdk || !r.sources.sdk ? parseInt(r.id.slice(1), 36) : nextSeq();
+      const seq = sdk || !r.sources.sdk ? seqOf(r.id) : nextSeq();
       return { seq, stream, at: v.occurredAt, count: v.count, firstReceivedAt: r.firstReceivedAt, lastReceivedAt: r.lastReceivedAt, v, policyHash: r.policyHash };
     });
 }

@@ -4,7 +4,7 @@ import { readReport, redactNonces, toViolation } from './report.js';
 import { IngestError, type IngestBatch, type RequestMeta } from './types.js';
 
 /** The SDK keeps batches ≤ 16 KiB (DESIGN §2): a few dozen events. Far more is not our SDK. */
-export const MAX_SDK_EVENTS = 500;
+const MAX_SDK_EVENTS = 500;
 const MAX_POLICIES = 32;
 /** Per-event occurrence count: a page in a loop can rack up many, but not billions. */
 const MAX_COUNT = 1_000_000;
@@ -27,7 +27,8 @@ export function normalizeSdk(body: unknown, meta: RequestMeta): IngestBatch {
 
   const page = pageContext(rawPage, pageId);
   const rawPolicies = own(rawPage, 'policies');
-  const policies = Array.isArray(rawPolicies) ? rawPolicies.slice(0, MAX_POLICIES) : [];
+  // Each policy once per batch, not once per event that points at it.
+  const policies = (Array.isArray(rawPolicies) ? rawPolicies.slice(0, MAX_POLICIES) : []).map((p) => redactNonces(str(p, CAP.policy)));
   // Client clock → server clock: the batch left at sentAt (client) and arrived at receivedAt.
   const sentAt = clampNum(own(body, 'sentAt'), 0, Number.MAX_SAFE_INTEGER);
   const skew = sentAt === undefined ? undefined : meta.receivedAt - sentAt;
@@ -43,11 +44,11 @@ export function normalizeSdk(body: unknown, meta: RequestMeta): IngestBatch {
   return batch;
 }
 
-function fromEvent(e: Obj, page: PageContext, policies: unknown[], skew: number | undefined, meta: RequestMeta) {
+function fromEvent(e: Obj, page: PageContext, policies: (string | undefined)[], skew: number | undefined, meta: RequestMeta) {
   const fields = readReport(e);
   if (!fields) return undefined;
   const index = int(own(e, 'policy'), 0, policies.length - 1);
-  fields.originalPolicy = index === undefined ? undefined : redactNonces(str(policies[index], CAP.policy));
+  fields.originalPolicy = index === undefined ? undefined : policies[index];
   const t = clampNum(own(e, 't'), 0, Number.MAX_SAFE_INTEGER);
   // Without both clocks there is no correction to make: then it happened about when it arrived.
   const corrected = t === undefined || skew === undefined ? meta.receivedAt : Math.round(t + skew);
@@ -58,9 +59,9 @@ function fromEvent(e: Obj, page: PageContext, policies: unknown[], skew: number 
     count: Math.min(MAX_COUNT, int(own(e, 'count'), 1, Number.MAX_SAFE_INTEGER) ?? 1),
     userAgent: meta.userAgent,
     clientIp: meta.clientIp,
-    // The page URL keeps its fragment (reports drop it); fall back to the event's document.
-    // Each violation gets its own copy: the store may merge into it.
-    page: { ...structuredClone(page), url: page.url || fields.documentURL },
+    // The page URL keeps its fragment (reports drop it); fall back to the event's document. The
+    // events of a batch share one page context: nothing downstream writes into it.
+    page: page.url ? page : { ...page, url: fields.documentURL },
     element: element(own(e, 'element')),
     noElement: NO_ELEMENT.has(own(e, 'noElement') as NoElementReason) ? (own(e, 'noElement') as NoElementReason) : undefined,
     sinceLoad: clampNum(own(e, 'sinceLoad'), 0, Number.MAX_SAFE_INTEGER),

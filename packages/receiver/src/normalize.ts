@@ -6,7 +6,7 @@ import { IngestError, type IngestBatch, type RequestMeta } from './types.js';
 export { normalizeSdk } from './normalize-sdk.js';
 
 /** Browsers send ≤ 100 per POST; more is not a browser. */
-export const MAX_NATIVE_BATCH = 1000;
+const MAX_NATIVE_BATCH = 1000;
 /** Reporting API `age` beyond a day is a broken clock or a forgery; clamp it. */
 const MAX_AGE_MS = 24 * 60 * 60 * 1000;
 

@@ -2,11 +2,13 @@ import { FORBIDDEN_KEYS } from './fields.js';
 import { IngestError } from './types.js';
 
 /** Real reports nest 3 levels; SDK context a few more. Deeper is a bomb. */
-export const MAX_DEPTH = 32;
+const MAX_DEPTH = 32;
 
 /** csp-report (report-uri), reports+json (report-to), json (older browsers), text/plain (SDK beacon). */
 const JSON_TYPES = new Set(['application/csp-report', 'application/reports+json', 'application/json', 'text/plain']);
 const FORM = 'application/x-www-form-urlencoded';
+/** Every type a browser sends reports as (DESIGN §2): what `parseBody` reads. */
+export const REPORT_TYPES = [...JSON_TYPES, FORM];
 
 /**
  * Request body text ⇒ JSON value. The HTTP layer decodes the bytes (invalid UTF-8 becomes U+FFFD,

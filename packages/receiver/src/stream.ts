@@ -2,7 +2,7 @@ import { createWriteStream, openSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { NormalizedViolation } from '@csp-lens/schema';
-import { groupOf } from './alerts.js';
+import { groupIdFor } from './group.js';
 
 export interface JsonlStreamOptions {
   /** A file to append to, or `-` (the default) for stdout. */
@@ -72,7 +72,7 @@ export function createJsonlStream(options: JsonlStreamOptions = {}): JsonlStream
         }
         let line: string;
         try {
-          line = `${JSON.stringify({ at: new Date(v.occurredAt).toISOString(), groupId: groupOf(v).id, ...v })}\n`;
+          line = `${JSON.stringify({ at: new Date(v.occurredAt).toISOString(), groupId: groupIdFor(v), ...v })}\n`;
         } catch {
           dropped++;
           continue;

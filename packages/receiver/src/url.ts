@@ -1,6 +1,7 @@
 // Reading the origin of a URL fast: ingest needs it several times per report, and `new URL` was
 // the largest CPU cost of the ingest path (BENCHMARKS.md). Checked against `new URL` by
 // test/receiver/url-fast-path.test.ts.
+import { memoize } from './hash.js';
 
 /** The parts of a parsed URL the receiver compares on (as `new URL` gives them). */
 export interface UrlParts {
@@ -25,9 +26,15 @@ const OPAQUE_URL = /^([a-zA-Z][a-zA-Z0-9+.-]*):(?![/\\\t\n\r])/;
 // Schemes with parsing rules of their own (and blob:, whose origin is its inner URL's).
 const SPECIAL_SCHEMES = new Set(['http', 'https', 'ws', 'wss', 'ftp', 'file', 'blob']);
 
-// Parsed URLs the fast path does not cover, bounded: cleared whole when full.
-const PARSED_MAX = 4096;
-const parsed = new Map<string, UrlParts | null>();
+// The URLs the fast path does not cover, each parsed once (bounded memo).
+const parseSlow = memoize((s): UrlParts | undefined => {
+  try {
+    const u = new URL(s);
+    return { protocol: u.protocol, host: u.host, hostname: u.hostname, origin: u.origin };
+  } catch {
+    return undefined;
+  }
+}, 4096);
 
 /**
  * `new URL(s)`'s protocol, host, hostname and origin, or undefined where it throws. Ingest asks for
@@ -56,17 +63,5 @@ export function urlParts(s: string): UrlParts | undefined {
   // `data:…`, `javascript:…`: a scheme the parser has no rules for, then no `/`: an opaque path.
   const o = OPAQUE_URL.exec(s);
   if (o && !SPECIAL_SCHEMES.has(o[1]!.toLowerCase())) return { protocol: `${o[1]!.toLowerCase()}:`, host: '', hostname: '', origin: 'null' };
-  let p = parsed.get(s);
-  if (p === undefined) {
-    let u: URL | undefined;
-    try {
-      u = new URL(s);
-    } catch {
-      u = undefined;
-    }
-    p = u ? { protocol: u.protocol, host: u.host, hostname: u.hostname, origin: u.origin } : null;
-    if (parsed.size >= PARSED_MAX) parsed.clear();
-    parsed.set(s, p);
-  }
-  return p ?? undefined;
+  return parseSlow(s);
 }

@@ -18,8 +18,8 @@ export interface Bucket {
 // Units this far behind the newest of their bucket are frozen: their records are final. It bounds
 // the work per report and the memory for a busy page; report-to's lateness does not count here
 // because its time is already corrected by `age`.
-export const HORIZON_MS = 10 * 60_000;
-export const BUCKET_UNITS = 64;
+const HORIZON_MS = 10 * 60_000;
+const BUCKET_UNITS = 64;
 
 const minAt = (units: Unit[]) => Math.min(...units.map((u) => u.at));
 const isCut = (u: Unit) => !!u.v.blockedURL && isCutToOrigin(u.v.blockedURL);

@@ -47,45 +47,34 @@ export function entryBody(batch: IngestBatch, filtered?: Record<string, number>)
   const f = filtered && Object.keys(filtered).length ? filtered : undefined;
   const vs = batch.violations;
   let refs: string[] | undefined;
+  // Each violation's policy text and hash, by index: hashed once, put back after the stringify.
+  const texts: (string | undefined)[] = [];
+  const hashes: (string | undefined)[] = [];
   for (let i = 0; i < vs.length; i++) {
-    const v = vs[i];
-    if (typeof v.originalPolicy !== 'string') continue;
-    const text = v.originalPolicy;
+    const text = vs[i].originalPolicy;
+    if (typeof text !== 'string') continue;
     const hash = policyHash(text);
+    texts[i] = text;
+    hashes[i] = hash;
     refs ??= [];
-    let seen = false;
-    for (let j = 0; j < refs.length; j += 2) {
-      if (refs[j] !== hash) continue;
+    const at = refs.indexOf(hash);
+    if (at >= 0 && at % 2 === 0) {
       // Two texts with one hash: this batch goes out inline (version 1).
-      if (refs[j + 1] !== text) return { body: inline(batch, f) };
-      seen = true;
-      break;
+      if (refs[at + 1] !== text) return { body: inline(batch, f) };
+      continue;
     }
-    if (seen) continue;
     // Past a few distinct policies in one batch (not a browser), inline: the lookups stay short.
     if (refs.length >= 2 * MAX_REFS) return { body: inline(batch, f) };
     refs.push(hash, text);
   }
   if (!refs) return { body: inline(batch, f) };
-  // Each policy swapped for its hash just for the stringify, then put back (one copy per batch).
-  for (let i = 0; i < vs.length; i++) {
-    const v = vs[i];
-    if (typeof v.originalPolicy === 'string') v.originalPolicy = policyHash(v.originalPolicy);
-  }
+  // Each policy swapped for its hash just for the stringify, then put back.
+  for (let i = 0; i < vs.length; i++) if (hashes[i] !== undefined) vs[i].originalPolicy = hashes[i];
   let body: string;
   try {
     body = inline(batch, f);
   } finally {
-    for (let i = 0; i < vs.length; i++) {
-      const v = vs[i];
-      if (typeof v.originalPolicy !== 'string') continue;
-      for (let j = 0; j < refs.length; j += 2) {
-        if (refs[j] === v.originalPolicy) {
-          v.originalPolicy = refs[j + 1];
-          break;
-        }
-      }
-    }
+    for (let i = 0; i < vs.length; i++) if (texts[i] !== undefined) vs[i].originalPolicy = texts[i];
   }
   return { body, refs };
 }

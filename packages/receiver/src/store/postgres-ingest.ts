@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { NormalizedViolation, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../types.js';
-import { type Unit, bucketKey, isCutToOrigin } from '../merge.js';
-import { type GroupBook, OVERFLOW_GROUP, applyChange, assignGroup } from '../group.js';
+import { type Unit, bucketKey, isCutToOrigin, recordId } from '../merge.js';
+import { type GroupBook, OVERFLOW_GROUP, applyChange, assignGroup, groupIdFor } from '../group.js';
 import { type Bucket, addToBucket, loadUnits, newBucket } from './bucket.js';
 import { policyHash } from './state.js';
 
@@ -23,6 +23,8 @@ export interface Work {
   buckets: Map<string, { id: string; lock: string; bucket: Bucket; stored: boolean; loaded: Map<number, string> }>;
   /** Records by id in first-touch order; null = deleted. `fresh`: deleted, then made again. */
   records: Map<string, ViolationRecord | null>;
+  /** The advisory-lock key of each record's bucket (already computed for the bucket). */
+  locks: Map<string, string>;
   fresh: Set<string>;
   book: GroupBook;
   /** Groups this transaction created (inserted whole) and touched (deltas added). */
@@ -38,7 +40,6 @@ export interface Work {
 // The lock every instance takes before creating groups, so the per-minute cap holds across them.
 const CREATION_LOCK = '7166477438011044610';
 
-export const seqOf = (id: string) => parseInt(id.slice(1), 36);
 export const unitSig = (u: Unit) => `${u.rid}|${u.count}|${u.at}|${u.lastReceivedAt}`;
 
 /** Bucket key → a short row key and a 64-bit advisory lock key (a collision only serializes). */
@@ -98,9 +99,7 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
   }
 
   // Groups: the ones the buckets already point to, and the fingerprint group of each new bucket
-  // (assignGroup on an empty book with room for one group returns that id; the scheme stays there).
-  const candidate = (v: NormalizedViolation) => assignGroup({ groups: {}, reach: {}, minute: { at: 0, created: 0 } }, v, 0, 1);
-  const candidates = [...want.values()].filter((w) => !groupOf.has(w.id)).map((w) => candidate(w.first));
+  const candidates = [...want.values()].filter((w) => !groupOf.has(w.id)).map((w) => groupIdFor(w.first));
   const known = [OVERFLOW_GROUP, ...candidates, ...groupOf.values()];
   const existing = async () => new Set((await client.query<{ id: string }>('SELECT id FROM csp_lens_groups WHERE id = ANY($1)', [known])).rows.map((r) => r.id));
   let exists = await existing();
@@ -120,14 +119,14 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
     book.reach[id] = { documents: [], pageViews: [], userAgents: [], nativeOnly: 0 };
   }
 
-  const work: Work = { buckets: new Map(), records: new Map(), fresh: new Set(), book, created: new Set(), touched: new Set(), policies: new Map(), counters: new Map(), creating, usedSeqs: 0 };
+  const work: Work = { buckets: new Map(), records: new Map(), locks: new Map(), fresh: new Set(), book, created: new Set(), touched: new Set(), policies: new Map(), counters: new Map(), creating, usedSeqs: 0 };
   const rowsOf = new Map<string, typeof unitRows>();
   for (const u of unitRows) rowsOf.get(u.bucket)?.push(u) ?? rowsOf.set(u.bucket, [u]);
   for (const [key, w] of want) {
     const gid = groupOf.get(w.id);
     if (gid === undefined) continue;
     const bucket = newBucket(gid);
-    const units = (rowsOf.get(w.id) ?? []).map((r) => ({ ...r.unit, rid: `r${r.rid.toString(36)}` }));
+    const units = (rowsOf.get(w.id) ?? []).map((r) => ({ ...r.unit, rid: recordId(r.rid) }));
     loadUnits(bucket, units);
     work.buckets.set(key, { id: w.id, lock: w.lock, bucket, stored: true, loaded: new Map(units.map((u) => [u.seq, unitSig(u)])) });
   }
@@ -169,6 +168,7 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
         // Deleted and made again: it goes to the end of the retention order, as in state.ts's Map.
         if (work.records.get(r.id) === null) work.records.delete(r.id), work.fresh.add(r.id);
         work.records.set(r.id, r);
+        work.locks.set(r.id, b.lock);
       }
       applyChange(book, b.bucket.groupId, old, after, v);
       work.touched.add(b.bucket.groupId);

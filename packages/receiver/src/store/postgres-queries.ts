@@ -1,3 +1,4 @@
+import { seqOf } from '../merge.js';
 import type pg from 'pg';
 import type { GroupPage, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import type { GroupQuery, ViolationQuery } from '../types.js';
@@ -13,7 +14,7 @@ export async function violations(db: pg.Pool, q: ViolationQuery): Promise<Violat
   const where: string[] = [];
   const params: unknown[] = [];
   const add = (sql: string, value: unknown) => where.push(sql.replace('?', `$${params.push(value)}`));
-  const before = q.cursor ? parseInt(q.cursor.slice(1), 36) : NaN;
+  const before = q.cursor ? seqOf(q.cursor) : NaN;
   if (Number.isFinite(before)) add('seq < ?', before);
   if (q.directive) add('effective_directive = ?', q.directive);
   if (q.source) where.push(`${SOURCE_COLUMN[q.source]} > 0`);
@@ -88,7 +89,7 @@ export async function group(db: pg.Pool, id: string): Promise<{ group: Violation
   if (!rows.length) return undefined;
   const g = toGroup(rows[0]);
   const { items } = await violations(db, { groupId: id, limit: 50 });
-  const seq = /^r[0-9a-z]+$/.test(g.exampleId) ? parseInt(g.exampleId.slice(1), 36) : -1;
+  const seq = /^r[0-9a-z]+$/.test(g.exampleId) ? seqOf(g.exampleId) : -1;
   const ex = await db.query<{ record: ViolationRecord }>('SELECT record FROM csp_lens_records WHERE seq = $1', [seq]);
   const example = ex.rows[0]?.record ?? items[0];
   const text = example?.policyHash ? await policy(db, example.policyHash) : undefined;

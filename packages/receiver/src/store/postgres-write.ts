@@ -1,10 +1,8 @@
 import type pg from 'pg';
-import type { NormalizedViolation, ViolationRecord } from '@csp-lens/schema';
-import { type Unit, bucketKey, isCutToOrigin } from '../merge.js';
+import { type Unit, isCutToOrigin, seqOf } from '../merge.js';
 import { REACH_CAP } from '../group.js';
-import { type Work, keysOf, seqOf, unitSig } from './postgres-ingest.js';
+import { type Work, unitSig } from './postgres-ingest.js';
 
-// group.ts's REACH_CAP: distinct values kept per reach dimension.
 const SEVERITIES = "ARRAY['low','medium','high','critical']";
 
 const unitJson = (u: Unit) => ({ ...u, rid: undefined, v: { ...u.v, originalPolicy: undefined } });
@@ -42,8 +40,7 @@ export async function write(client: pg.PoolClient, work: Work): Promise<number> 
   const gone = [...work.records].filter(([id, r]) => r === null || work.fresh.has(id)).map(([id]) => seqOf(id));
   let live = gone.length ? -((await client.query('DELETE FROM csp_lens_records WHERE seq = ANY($1::bigint[])', [gone])).rowCount ?? 0) : 0;
   // A record's bucket key is its units' (state.ts evicts by it too): the lock eviction must take.
-  const lockOf = (r: ViolationRecord) => keysOf(bucketKey(r as unknown as NormalizedViolation)).lock;
-  const rows = [...work.records.values()].flatMap((r) => (r ? [{ seq: seqOf(r.id), lock: lockOf(r), record: r }] : []));
+  const rows = [...work.records.values()].flatMap((r) => (r ? [{ seq: seqOf(r.id), lock: work.locks.get(r.id)!, record: r }] : []));
   if (rows.length) {
     // Rows go in first-touch order, so `ord` (the retention order) follows state.ts's Map order.
     const { rows: done } = await client.query<{ inserted: boolean }>(

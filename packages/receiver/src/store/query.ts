@@ -1,3 +1,4 @@
+import { seqOf } from '../merge.js';
 import type {
   Coverage,
   GroupPage,
@@ -11,18 +12,17 @@ import type { GroupQuery, ViolationQuery } from '../types.js';
 import { severityRank } from '../group.js';
 import type { Counters } from './state.js';
 
-export const DEFAULT_LIMIT = 50;
-export const MAX_LIMIT = 500;
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 500;
 
-const seqOf = (r: ViolationRecord) => parseInt(r.id.slice(1), 36);
 
 /** Newest first by record id; the cursor is the last id of the previous page. */
 export function queryViolations(records: Iterable<ViolationRecord>, q: ViolationQuery): ViolationPage {
   const limit = clampLimit(q.limit);
-  const before = q.cursor ? parseInt(q.cursor.slice(1), 36) : Infinity;
+  const before = q.cursor ? seqOf(q.cursor) : Infinity;
   const items: ViolationRecord[] = [];
   for (const r of records) {
-    if (seqOf(r) >= before) continue;
+    if (seqOf(r.id) >= before) continue;
     if (q.directive && r.effectiveDirective !== q.directive) continue;
     if (q.source && !(r.sources[q.source] > 0)) continue;
     if (q.groupId && r.groupId !== q.groupId) continue;
@@ -33,7 +33,7 @@ export function queryViolations(records: Iterable<ViolationRecord>, q: Violation
     if (q.until !== undefined && r.occurredAt >= q.until) continue;
     items.push(r);
   }
-  items.sort((a, b) => seqOf(b) - seqOf(a));
+  items.sort((a, b) => seqOf(b.id) - seqOf(a.id));
   const page = items.slice(0, limit);
   return items.length > limit ? { items: page, next: page[page.length - 1].id } : { items: page };
 }

@@ -48,11 +48,7 @@ export function emptyData(): StoreData {
 }
 
 // Every report carries its policy (KBs), mostly one of a few: hashed once each, remembered.
-const hashPolicy = memoize((policy) => sha256(policy, 'hex').slice(0, 16), 256);
-
-export function policyHash(policy: string): string {
-  return hashPolicy(policy);
-}
+export const policyHash = memoize((policy) => sha256(policy, 'hex').slice(0, 16), 256);
 
 export type State = ReturnType<typeof createState>;
 
@@ -136,7 +132,7 @@ export function createState(data: StoreData, opts: StateOptions) {
         const r = oldestRecord();
         records.delete(r.id);
         // A record's key is its bucket's (its fields are its units'), as computed when it was made.
-        const key = keys.get(r.id) ?? bucketKey(r as unknown as NormalizedViolation);
+        const key = keys.get(r.id)!;
         keys.delete(r.id);
         const bucket = buckets.get(key);
         if (bucket) freeze(bucket, key, r.id);
