@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createReceiver, cspHeader, openFileStore } from '@csp-lens/receiver';
+import { createReceiver, cspHeader, openFileStore, policyParts } from '@csp-lens/receiver';
 import { PAGES, demoDirectives, renderFramed, renderIndex, renderPage } from './pages.mjs';
 import { createThirdPartyApp } from './third-party.mjs';
 import { generateCert, listen, requestLog } from './infra.mjs';
@@ -36,11 +36,6 @@ const STATIC = {
 // The SDK's inline loader buffers violations that happen before the async SDK script has loaded.
 const LOADER = join(here, '../packages/browser/src/loader.js');
 
-/** `{ 'script-src': ['a', 'b'] }` → `script-src a b`, for the <meta> page (no helper there: no header). */
-const serialize = (directives) =>
-  Object.entries(directives)
-    .map(([k, v]) => `${k} ${v.join(' ')}`)
-    .join('; ');
 
 export async function startDemo(options = {}) {
   const host = options.host ?? '127.0.0.1';
@@ -136,12 +131,7 @@ export async function startDemo(options = {}) {
       let metaPolicy;
       if (p.meta) {
         nonce = randomBytes(16).toString('base64');
-        const d = entry.directives;
-        metaPolicy = serialize({
-          ...d,
-          'script-src': [...d['script-src'], `'nonce-${nonce}'`],
-          'style-src': [...d['style-src'], `'nonce-${nonce}'`],
-        });
+        metaPolicy = policyParts(Object.entries(entry.directives), nonce).join('; ');
       }
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');

@@ -78,6 +78,9 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   if (map.size > MAX_TRACKED) map.delete(map.keys().next().value as K);
 }
 
+/** Webhooks go to http(s) URLs only. */
+export const isHttpUrl = (u: string): boolean => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol);
+
 export function createAlerts(options: AlertsOptions): Alerts {
   const clock = options.clock ?? Date.now;
   const interval = options.minIntervalMs ?? 60_000;
@@ -89,7 +92,7 @@ export function createAlerts(options: AlertsOptions): Alerts {
   const last = new Map<string, { at: number; held: number }>();
   let suppressed = 0;
   for (const w of options.webhooks) {
-    if (!URL.canParse(w.url) || !/^https?:$/.test(new URL(w.url).protocol)) throw new Error(`csp-lens: a webhook must be an http(s) URL, got ${JSON.stringify(w.url)}`);
+    if (!isHttpUrl(w.url)) throw new Error(`csp-lens: a webhook must be an http(s) URL, got ${JSON.stringify(w.url)}`);
     if (w.format !== 'slack' && w.format !== 'json') throw new Error('csp-lens: a webhook format is slack or json');
     for (const r of w.on ?? []) if (!ALERT_REASONS.includes(r)) throw new Error(`csp-lens: alerts fire on ${ALERT_REASONS.join(', ')}; got ${JSON.stringify(r)}`);
   }

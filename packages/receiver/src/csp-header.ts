@@ -64,6 +64,23 @@ function checkUrl(what: string, url: unknown): string {
 }
 
 /**
+ * Directives (name → sources) as policy directives, with `nonce` added to the script and style
+ * directives. Also for a `<meta>` policy, which no header helper can set.
+ */
+export function policyParts(directives: Iterable<[string, string[]]>, nonce?: string): string[] {
+  const parts: string[] = [];
+  for (const [name, list] of directives) {
+    let sources = list;
+    if (nonce && TAKES_NONCE.has(name)) {
+      // 'none' must stand alone: with a nonce next to it, the nonce is the whole list.
+      sources = [...list.filter((s) => s !== "'none'"), `'nonce-${nonce}'`];
+    }
+    parts.push(sources.length ? `${name} ${sources.join(' ')}` : name);
+  }
+  return parts;
+}
+
+/**
  * Koa middleware that sets the page's Content-Security-Policy (or -Report-Only) with a fresh nonce
  * per request and points report-uri / report-to at a csp-lens receiver. "https" is `ctx.secure`:
  * behind a TLS-terminating proxy, set `app.proxy = true` or every response falls back to report-uri.
@@ -108,15 +125,7 @@ export function cspHeader(options: CspHeaderOptions): Middleware {
 
   return async function cspHeaderMiddleware(ctx, next) {
     const nonce = useNonce ? randomBytes(16).toString('base64') : undefined;
-    const parts: string[] = [];
-    for (const [name, list] of base) {
-      let sources = list;
-      if (nonce && TAKES_NONCE.has(name)) {
-        // 'none' must stand alone: with a nonce next to it, the nonce is the whole list.
-        sources = [...list.filter((s) => s !== "'none'"), `'nonce-${nonce}'`];
-      }
-      parts.push(sources.length ? `${name} ${sources.join(' ')}` : name);
-    }
+    const parts = policyParts(base, nonce);
     // Not ctx.origin: since Koa 3 that is the request's Origin header.
     const origin = `${ctx.protocol}://${ctx.host}`;
     if (reportTo && ctx.secure) {

@@ -4,4 +4,4 @@ export { openFileStore, type FileStoreOptions } from './store/file.js';
 export { createNoiseFilter, DEFAULT_NOISE_RULES, hostRule, schemeRule, type NoiseRule } from './filter.js';
 export { IngestError, type Store, type IngestBatch, type ViolationQuery, type GroupQuery } from './types.js';
 export { configFrom } from './config.js';
-export { cspHeader } from './csp-header.js';
+export { cspHeader, policyParts } from './csp-header.js';

@@ -1,5 +1,5 @@
 import type { NormalizedViolation } from '@csp-lens/schema';
-import { ALERT_REASONS, createAlerts, knownGroups, type AlertReason, type AlertsOptions, type WebhookConfig } from './alerts.js';
+import { ALERT_REASONS, createAlerts, isHttpUrl, knownGroups, type AlertReason, type AlertsOptions, type WebhookConfig } from './alerts.js';
 import { createJsonlStream } from './stream.js';
 import type { Store } from './types.js';
 
@@ -45,7 +45,7 @@ export function webhooksFrom(urls: unknown, format: string, on: string): Webhook
   const reasons = on.split(',').map((r) => r.trim()).filter(Boolean) as AlertReason[];
   for (const r of reasons) if (!ALERT_REASONS.includes(r)) fail(`--webhook-on takes ${ALERT_REASONS.join(', ')}; got ${JSON.stringify(r)}`);
   return list.map((url) => {
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) fail(`--webhook must be an http(s) URL, got ${JSON.stringify(url)}`);
+    if (!isHttpUrl(url)) fail(`--webhook must be an http(s) URL, got ${JSON.stringify(url)}`);
     // Unset: Slack's body for Slack's hooks (also what Mattermost and others accept), JSON elsewhere.
     const f = (format || (new URL(url).hostname.endsWith('slack.com') ? 'slack' : 'json')) as WebhookConfig['format'];
     return { url, format: f, on: reasons };

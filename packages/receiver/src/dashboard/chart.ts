@@ -1,15 +1,14 @@
 import type { HourBucket, Severity } from '@csp-lens/schema';
 import { h, svg } from './dom.js';
-import { num, SEVERITIES } from './format.js';
+import { HOUR, num, pad, SEVERITIES } from './format.js';
 
-const HOUR = 3_600_000;
 const W = 960;
 const H = 220;
 const PAD = { left: 48, right: 8, top: 12, bottom: 28 };
 /** More bars than this and each bar spans several hours. */
 const MAX_BARS = 180;
 // Bottom to top: the eye compares the top segment's height, so the worst sits where it is easiest to read.
-const STACK: Severity[] = ['low', 'medium', 'high', 'critical'];
+const STACK: Severity[] = [...SEVERITIES].reverse();
 
 interface Bin {
   from: number;
@@ -47,7 +46,6 @@ function labelled(d: Date, step: number): boolean {
   return d.getHours() === 0 && days % (step / 24) === 0;
 }
 
-const pad = (n: number) => String(n).padStart(2, '0');
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const day = (d: Date) => `${MONTHS[d.getMonth()]} ${d.getDate()}`;
 const clock = (d: Date) => `${pad(d.getHours())}:00`;

@@ -1,8 +1,8 @@
 import type { Coverage, GroupPage, HourBucket, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import { get } from './api.js';
 import { bounds, narrowed, type View } from './state.js';
+import { HOUR } from './format.js';
 
-const HOUR = 3_600_000;
 /** Records read to draw a filtered chart; past this the chart says it is a sample. */
 const SAMPLE_PAGES = 4;
 

@@ -1,4 +1,4 @@
-import type { Severity, Stream, StreamCounts } from '@csp-lens/schema';
+import type { Coverage, Severity, Stream, StreamCounts, ViolationGroup } from '@csp-lens/schema';
 import { h } from './dom.js';
 
 export const SEVERITIES: Severity[] = ['critical', 'high', 'medium', 'low'];
@@ -20,7 +20,15 @@ export function percent(part: number, total: number): string {
 /** `3 page views`, `1 document`. */
 export const count = (n: unknown, word: string): string => `${num(n)} ${word}${n === 1 ? '' : 's'}`;
 
-const pad = (n: number) => String(n).padStart(2, '0');
+/** A group's reach in words: `3 page views · 1 document · 2 user agents`. */
+export const reachText = (g: ViolationGroup): string =>
+  `${count(g.reach?.pageViews, 'page view')} · ${count(g.reach?.documents, 'document')} · ${count(g.reach?.userAgents, 'user agent')}`;
+
+/** Records counted by a coverage split (merged + SDK-only + native-only). */
+export const coverageTotal = (c: Coverage): number => c.merged + c.sdkOnly + c.nativeOnly;
+
+export const HOUR = 3_600_000;
+export const pad = (n: number) => String(n).padStart(2, '0');
 export function dateTime(ms: unknown): string {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) return '–';
   const d = new Date(ms);

@@ -1,5 +1,6 @@
 // The view lives in the query string, so a view can be shared by copying the address. The token
 // never does: it comes in the fragment and goes to sessionStorage (see api.ts).
+import { HOUR } from './format.js';
 
 export interface View {
   range: string;
@@ -12,7 +13,6 @@ export interface View {
   group: string;
 }
 
-const HOUR = 3_600_000;
 export const RANGES: [key: string, label: string, ms: number][] = [
   ['1h', 'Last hour', HOUR],
   ['6h', 'Last 6 hours', 6 * HOUR],
@@ -42,7 +42,7 @@ export function writeView(view: View, push = false, state: unknown = null): void
 }
 
 /** The time window of a range key, ending now. */
-export function bounds(range: string, now: number): { since?: number; until?: number } {
+export function bounds(range: string, now: number): { since?: number } {
   const ms = RANGES.find(([key]) => key === range)?.[2] ?? 24 * HOUR;
   return ms ? { since: now - ms } : {};
 }

@@ -1,6 +1,6 @@
 import type { Coverage, Stats } from '@csp-lens/schema';
 import { h } from '../dom.js';
-import { num, percent } from '../format.js';
+import { coverageTotal, num, percent } from '../format.js';
 
 const PARTS: [keyof Coverage, string, string][] = [
   ['merged', 'SDK + native', 'cov-merged'],
@@ -10,7 +10,7 @@ const PARTS: [keyof Coverage, string, string][] = [
 
 // Widths go through the CSSOM (element.style), which CSP allows; a style="" attribute would not be.
 function bar(c: Coverage): HTMLElement {
-  const total = c.merged + c.sdkOnly + c.nativeOnly || 1;
+  const total = coverageTotal(c) || 1;
   return h(
     'div',
     { class: 'covbar', role: 'img', 'aria-label': PARTS.map(([k, label]) => `${label} ${c[k]}`).join(', ') },
@@ -24,10 +24,10 @@ function bar(c: Coverage): HTMLElement {
 
 /** Merged vs SDK-only vs native-only records: what native reports alone would have missed. */
 export function coveragePanel(cov: Stats['coverage']): HTMLElement {
-  const total = cov.merged + cov.sdkOnly + cov.nativeOnly;
+  const total = coverageTotal(cov);
   const pct = (n: number) => percent(n, total);
   const rows = Object.entries(cov.byDirective ?? {})
-    .map(([d, c]) => ({ d, c, n: c.merged + c.sdkOnly + c.nativeOnly }))
+    .map(([d, c]) => ({ d, c, n: coverageTotal(c) }))
     .sort((a, b) => b.n - a.n);
   return h(
     'section',

@@ -1,7 +1,7 @@
 import type { ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import { get } from '../api.js';
 import { fields, h } from '../dom.js';
-import { count, dateTime, num, severityBadge, streamChips } from '../format.js';
+import { dateTime, num, reachText, severityBadge, streamChips } from '../format.js';
 import { policyView } from '../policy.js';
 import { blockedLabel } from './groups.js';
 import { recordCard } from './record.js';
@@ -50,7 +50,7 @@ export function detailView(d: GroupDetail, back: () => void): HTMLElement {
       fields([
         ['Occurrences', num(g.count)],
         ['Records', num(g.records)],
-        ['Reach', `${count(g.reach?.pageViews, 'page view')} · ${count(g.reach?.documents, 'document')} · ${count(g.reach?.userAgents, 'user agent')}`],
+        ['Reach', reachText(g)],
         ['First seen', dateTime(g.firstSeen)],
         ['Last seen', dateTime(g.lastSeen)],
         ['Category', g.category],

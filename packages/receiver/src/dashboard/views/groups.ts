@@ -1,6 +1,6 @@
 import type { ViolationGroup } from '@csp-lens/schema';
 import { h } from '../dom.js';
-import { count, num, severityBadge, streamChips, when } from '../format.js';
+import { count, num, reachText, severityBadge, streamChips, when } from '../format.js';
 
 /** What was blocked, as text: origin or keyword, and the source file for inline/eval groups. */
 export function blockedLabel(g: ViolationGroup): HTMLElement {
@@ -38,7 +38,7 @@ export function groupTable(groups: ViolationGroup[], open: (id: string) => void)
       h('td', { class: 'num' }, num(g.count)),
       h(
         'td',
-        { class: 'num', title: `${count(g.reach?.pageViews, 'page view')} · ${count(g.reach?.documents, 'document')} · ${count(g.reach?.userAgents, 'user agent')}` },
+        { class: 'num', title: reachText(g) },
         num(g.reach?.pageViews),
         h('span', { class: 'muted small' }, ` · ${count(g.reach?.documents, 'doc')}`),
       ),

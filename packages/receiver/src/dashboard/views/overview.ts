@@ -1,7 +1,7 @@
 import { hourChart } from '../chart.js';
 import { moreGroups, type Overview } from '../data.js';
 import { h } from '../dom.js';
-import { num, percent } from '../format.js';
+import { coverageTotal, num, percent } from '../format.js';
 import type { View } from '../state.js';
 import { coveragePanel } from './coverage.js';
 import { filterBar } from './filters.js';
@@ -17,7 +17,7 @@ export interface OverviewActions {
 
 export function overviewView(view: View, o: Overview, act: OverviewActions): HTMLElement {
   const cov = o.coverage;
-  const covered = cov.merged + cov.sdkOnly + cov.nativeOnly;
+  const covered = coverageTotal(cov);
   const sdkOnly = percent(cov.sdkOnly, covered);
   const critical = o.groups.filter((g) => g.severity === 'critical').length;
 
