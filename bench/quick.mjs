@@ -1,5 +1,5 @@
 // A quick throughput comparison for iterating on the ingest path: bare Koa vs csp-lens (journal)
-// [vs naive lowdb, vs Koa + koa-body reading the body (koabody)], same load as `npm run bench`, alternating servers, ratios per round. No
+// [vs naive lowdb, vs Koa + koa-body reading the body (koabody), vs the durable floor (floor)], same load as `npm run bench`, alternating servers, ratios per round. No
 // BENCHMARKS.md. Build first (`npx rollup -c --silent`).
 //   node bench/quick.mjs [ROUNDS=3] [SECONDS=5] [servers=koa,journal]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,6 +13,7 @@ const names = (process.argv[4] ?? 'koa,journal').split(',');
 const START = {
   koa: () => startProcess(['bench/servers/koa-bare.mjs']),
   koabody: () => startProcess(['bench/servers/koa-body.mjs']),
+  floor: (db) => startProcess(['bench/servers/durable-floor.mjs', db]),
   naive: (db) => startProcess(['bench/servers/naive-lowdb.mjs', db]),
   journal: (db) => startJournalReceiver(db, { maxRecords: 10_000 }),
 };

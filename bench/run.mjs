@@ -43,6 +43,7 @@ const BASELINE = process.env.BENCH_BASELINE;
 // (a) Throughput: one server at a time, a fresh store each, the same mixed load for DURATION s.
 const SERVERS = {
   koa: { label: 'bare Koa, 204 without parsing (ceiling)', start: () => startProcess(['bench/servers/koa-bare.mjs']) },
+  floor: { label: 'durable floor: Koa + koa-body + JSON.parse + group-commit fdatasync of the raw body, nothing else', start: (db) => startProcess(['bench/servers/durable-floor.mjs', db]) },
   naive: { label: 'naive lowdb: push + write per request', start: (db) => startProcess(['bench/servers/naive-lowdb.mjs', db]) },
   rewrite: { label: 'csp-lens serve --journal false: whole-file commits', start: (db) => startReceiver(db, { maxRecords: MAX_RECORDS, extra: ['--journal', 'false'] }) },
   ...(BASELINE
@@ -111,6 +112,9 @@ async function throughput() {
       rewriteKoa: ratio('rewrite', 'koa'),
       rewriteNaive: ratio('rewrite', 'naive'),
       journalRewrite: ratio('journal', 'rewrite'),
+      floorKoa: ratio('floor', 'koa'),
+      floorNaive: ratio('floor', 'naive'),
+      journalFloor: ratio('journal', 'floor'),
       ...(BASELINE ? { journalBaseline: ratio('journal', 'baseline') } : {}),
     },
   };
@@ -201,6 +205,9 @@ out.push(`| csp-lens journal ÷ naive lowdb (3÷2) | ${t(tp.ratios.journalNaive,
 out.push(`| csp-lens whole-file ÷ bare Koa | ${fmt(tp.ratios.rewriteKoa, 3)} |`);
 out.push(`| csp-lens whole-file ÷ naive lowdb | ${fmt(tp.ratios.rewriteNaive, 3)} |`);
 out.push(`| journal ÷ whole-file | ${fmt(tp.ratios.journalRewrite, 2)} |`);
+out.push(`| durable floor ÷ bare Koa (the best 3÷1 any durable receiver on this stack can reach here) | ${fmt(tp.ratios.floorKoa, 3)} |`);
+out.push(`| durable floor ÷ naive lowdb (the best 3÷2) | ${fmt(tp.ratios.floorNaive, 1)} |`);
+out.push(`| csp-lens journal ÷ durable floor | ${fmt(tp.ratios.journalFloor, 3)} |`);
 if (BASELINE) out.push(`| this tree ÷ ingest path before (requests/s) | ${fmt(tp.ratios.journalBaseline, 2)} |`);
 out.push('');
 out.push('Per round (requests/s):', '');

@@ -75,18 +75,8 @@ export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number
 export function applyChange(book: GroupBook, gid: string, before: ViolationRecord[], after: ViolationRecord[], v: NormalizedViolation): void {
   const g = book.groups[gid];
   const reach = book.reach[gid];
-  for (const [records, sign] of [[before, -1], [after, 1]] as const) {
-    for (const r of records) {
-      g.count += sign * r.count;
-      g.records += sign;
-      g.sources.sdk += sign * r.sources.sdk;
-      g.sources.reportUri += sign * r.sources.reportUri;
-      g.sources.reportTo += sign * r.sources.reportTo;
-      const native = r.sources.reportUri + r.sources.reportTo > 0;
-      if (r.sources.sdk > 0 && native) g.merged += sign;
-      if (!r.sources.sdk) reach.nativeOnly += sign;
-    }
-  }
+  for (const r of before) tally(g, reach, r, -1);
+  for (const r of after) tally(g, reach, r, 1);
   g.firstSeen = Math.min(g.firstSeen, v.occurredAt);
   g.lastSeen = Math.max(g.lastSeen, v.occurredAt);
   if (SEVERITY_RANK[v.severity] > SEVERITY_RANK[g.severity]) g.severity = v.severity;
@@ -100,6 +90,17 @@ export function applyChange(book: GroupBook, gid: string, before: ViolationRecor
     pageViews: reach.pageViews.length + reach.nativeOnly,
     userAgents: reach.userAgents.length,
   };
+}
+
+function tally(g: ViolationGroup, reach: ReachSets, r: ViolationRecord, sign: 1 | -1): void {
+  g.count += sign * r.count;
+  g.records += sign;
+  g.sources.sdk += sign * r.sources.sdk;
+  g.sources.reportUri += sign * r.sources.reportUri;
+  g.sources.reportTo += sign * r.sources.reportTo;
+  const native = r.sources.reportUri + r.sources.reportTo > 0;
+  if (r.sources.sdk > 0 && native) g.merged += sign;
+  if (!r.sources.sdk) reach.nativeOnly += sign;
 }
 
 export function severityRank(s: Severity): number {

@@ -11,8 +11,6 @@ export interface Bucket {
   units: Unit[];
   /** Units whose blocked URL was cut to its origin. */
   cut: number;
-  /** The units of each of the bucket's live records, from the last matching. */
-  parts: Map<string, Unit[]>;
 }
 
 // Units this far behind the newest of their bucket are frozen: their records are final. It bounds
@@ -21,11 +19,10 @@ export interface Bucket {
 const HORIZON_MS = 10 * 60_000;
 const BUCKET_UNITS = 64;
 
-const minAt = (units: Unit[]) => Math.min(...units.map((u) => u.at));
 const isCut = (u: Unit) => !!u.v.blockedURL && isCutToOrigin(u.v.blockedURL);
 
 export function newBucket(groupId: string): Bucket {
-  return { groupId, units: [], cut: 0, parts: new Map() };
+  return { groupId, units: [], cut: 0 };
 }
 
 /** Adds stored units (each with `rid` set, in creation order) to the bucket. */
@@ -33,18 +30,32 @@ export function loadUnits(bucket: Bucket, units: Unit[]): void {
   for (const u of units) {
     bucket.units.push(u);
     if (isCut(u)) bucket.cut++;
-    const parts = bucket.parts.get(u.rid!);
-    if (parts) parts.push(u);
-    else bucket.parts.set(u.rid!, [u]);
   }
 }
 
 /** Takes a record's units out of matching: the record is final. The caller drops an empty bucket. */
 export function freezeRecord(bucket: Bucket, recordId: string): void {
-  const units = bucket.parts.get(recordId) ?? [];
-  bucket.parts.delete(recordId);
-  bucket.units = bucket.units.filter((u) => !units.includes(u));
-  bucket.cut -= units.filter(isCut).length;
+  const kept: Unit[] = [];
+  for (const u of bucket.units) {
+    if (u.rid !== recordId) kept.push(u);
+    else if (isCut(u)) bucket.cut--;
+  }
+  bucket.units = kept;
+}
+
+/** The oldest and newest unit time of each live record in `units` (a unit's `rid` is its record). */
+function recordTimes(units: Unit[]): Map<string, { min: number; max: number }> {
+  const times = new Map<string, { min: number; max: number }>();
+  for (const u of units) {
+    if (!u.rid) continue;
+    const t = times.get(u.rid);
+    if (!t) times.set(u.rid, { min: u.at, max: u.at });
+    else {
+      if (u.at < t.min) t.min = u.at;
+      if (u.at > t.max) t.max = u.at;
+    }
+  }
+  return times;
 }
 
 /**
@@ -82,9 +93,10 @@ export function addToBucket(
     if (u.rid) ids.add(u.rid);
   }
   let froze = false;
+  const times = ids.size ? recordTimes(bucket.units) : undefined;
   // The record a repeat just added to stays live, however old: freezing it would lose the repeat.
   for (const id of [...ids]) {
-    if (id === same?.rid || !bucket.parts.get(id)!.every((u) => newest - u.at > HORIZON_MS)) continue;
+    if (id === same?.rid || !(newest - times!.get(id)!.max > HORIZON_MS)) continue;
     freezeRecord(bucket, id);
     ids.delete(id);
     froze = true;
@@ -92,7 +104,7 @@ export function addToBucket(
   while (units.length > BUCKET_UNITS) {
     const candidates = [...ids].filter((id) => id !== same?.rid);
     if (!candidates.length) break;
-    const oldest = candidates.reduce((a, b) => (minAt(bucket.parts.get(b)!) < minAt(bucket.parts.get(a)!) ? b : a));
+    const oldest = candidates.reduce((a, b) => (times!.get(b)!.min < times!.get(a)!.min ? b : a));
     freezeRecord(bucket, oldest);
     ids.delete(oldest);
     froze = true;
@@ -106,12 +118,6 @@ export function addToBucket(
     const r = buildRecord(parts, bucket.groupId);
     for (const p of parts) p.rid = r.id;
     after.push(r);
-  }
-  for (const id of ids) bucket.parts.delete(id);
-  // Each record's units in bucket order (what filtering `units` by rid gives).
-  for (let i = 0; i < after.length; i++) {
-    const parts = groups[i]!;
-    bucket.parts.set(after[i]!.id, parts.length === 1 ? parts : units.filter((u) => u.rid === after[i]!.id));
   }
   return { before: [...ids], after };
 }
