@@ -3,7 +3,7 @@
 // BENCHMARKS.md. Every server runs in its own process, the load generator in another.
 //   BENCH_ROUNDS=3 BENCH_DURATION=8 BENCH_GROWTH=1000000 BENCH_CONNECTIONS=32 npm run bench
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -125,7 +125,14 @@ async function growth(kind) {
   const dir = mkdtempSync(join(tmpdir(), `csp-lens-bench-growth-`));
   const db = join(dir, 'db.json');
   const server = kind === 'journal' ? await startJournalReceiver(db, { maxRecords: MAX_RECORDS }) : await startReceiver(db, { maxRecords: MAX_RECORDS });
-  const files = () => ({ live: sizeOf(db), journal: sizeOf(join(dir, 'db.journal.jsonl')), archive: sizeOf(join(dir, 'db.archive.jsonl')) });
+  // The archive: the open segment and the sealed ones (db.archive.<n>.jsonl, 64 MiB each by default).
+  const archives = () => readdirSync(dir).filter((n) => /^db\.archive\.(\d+\.)?jsonl$/.test(n));
+  const files = () => ({
+    live: sizeOf(db),
+    journal: sizeOf(join(dir, 'db.journal.jsonl')),
+    archive: archives().reduce((a, n) => a + sizeOf(join(dir, n)), 0),
+    archiveFiles: archives().length,
+  });
   let peakRss = 0;
   const sampler = setInterval(() => {
     try {
@@ -220,7 +227,7 @@ out.push(`${fmt(GROWTH)} reports into one csp-lens (journal, \`--max-records ${M
 out.push('| slice | reports so far | reports/s | p50 ms | p99 ms | RSS | live file | journal | archive |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const s of grow.slices) out.push(`| ${s.slice + 1} | ${fmt(s.sent)} | ${fmt(s.reportsPerSec)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${mib(s.rss)} | ${mib(s.live)} | ${mib(s.journal)} | ${mib(s.archive)} |`);
 out.push('');
-out.push(`End ÷ start throughput: **${fmt(last.reportsPerSec / first.reportsPerSec, 2)}** (target ≥ 0.8). Peak RSS of the receiver: **${mib(grow.peakRss)}**. Live file after a clean stop: **${mib(grow.afterStop.live)}** (journal ${mib(grow.afterStop.journal)}); it holds the newest ${fmt(MAX_RECORDS)} records plus groups and policies, bounded by \`--max-records\` and the group cap, not by the ${fmt(GROWTH)} ingested; everything older is in the archive (${mib(grow.afterStop.archive)}). Non-2xx: ${grow.slices.reduce((a, s) => a + s.non2xx + s.errors, 0)}.`, '');
+out.push(`End ÷ start throughput: **${fmt(last.reportsPerSec / first.reportsPerSec, 2)}** (target ≥ 0.8). Peak RSS of the receiver: **${mib(grow.peakRss)}**. Live file after a clean stop: **${mib(grow.afterStop.live)}** (journal ${mib(grow.afterStop.journal)}); it holds the newest ${fmt(MAX_RECORDS)} records plus groups and policies, bounded by \`--max-records\` and the group cap, not by the ${fmt(GROWTH)} ingested; everything older is in the archive (${mib(grow.afterStop.archive)} in ${grow.afterStop.archiveFiles} files: sealed 64 MiB segments and the open one; \`--archive-keep\` would bound it too). Non-2xx: ${grow.slices.reduce((a, s) => a + s.non2xx + s.errors, 0)}.`, '');
 
 out.push('## SDK cost in Chromium', '');
 if (sdk.error) out.push(`Not measured: ${sdk.error}`, '');

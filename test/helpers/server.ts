@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Stats, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import { startServer, type RunningServer, type ServerConfig } from '../../packages/receiver/src/server.js';
@@ -265,10 +265,28 @@ export function jsonLines<T>(file: string): { items: T[]; torn: number } {
   return { items, torn };
 }
 
+/** The archive's files of store `db`, oldest first: its sealed segments by number, then the open one. */
+export function archiveFiles(db: string): string[] {
+  const base = db.replace(/\.json$/, '');
+  const prefix = `${basename(base)}.archive.`;
+  const sealed = readdirSync(dirname(db))
+    .map((name) => (name.startsWith(prefix) && name.endsWith('.jsonl') ? name.slice(prefix.length, -'.jsonl'.length) : ''))
+    .filter((n) => /^[1-9]\d*$/.test(n))
+    .map(Number)
+    .sort((a, b) => a - b);
+  return [...sealed.map((n) => `${base}.archive.${n}.jsonl`), `${base}.archive.jsonl`];
+}
+
+/** Every line of every archive file of `db`, oldest first. */
+export function archiveLines<T>(db: string): { items: T[]; torn: number } {
+  const all = archiveFiles(db).map((f) => jsonLines<T>(f));
+  return { items: all.flatMap((a) => a.items), torn: all.reduce((n, a) => n + a.torn, 0) };
+}
+
 export interface StoreFiles {
   /** The live file's records (it must parse: it is only ever replaced by a rename). */
   live: ViolationRecord[];
-  checkpoint?: { batches: number; archiveBytes: number };
+  checkpoint?: { batches: number; archiveBytes: number; archiveSealed?: number };
   archived: ViolationRecord[];
   /** Document URLs of the journal entries past the checkpoint (what a reopen replays). */
   journaled: string[];
@@ -284,7 +302,7 @@ export interface StoreFiles {
 export function readStoreFiles(db: string): StoreFiles {
   const base = db.replace(/\.json$/, '');
   const file = existsSync(db) ? (JSON.parse(readFileSync(db, 'utf8')) as { records: ViolationRecord[]; checkpoint?: StoreFiles['checkpoint'] }) : undefined;
-  const archive = jsonLines<ViolationRecord>(`${base}.archive.jsonl`);
+  const archive = archiveLines<ViolationRecord>(db);
   const journal = jsonLines<{ n: number; b: { violations: { documentURL: string }[] } }>(`${base}.journal.jsonl`);
   const after = file?.checkpoint?.batches ?? 0;
   const journaled = journal.items.filter((e) => e.n > after).flatMap((e) => e.b.violations.map((v) => v.documentURL));
@@ -303,7 +321,8 @@ export function readStoreFiles(db: string): StoreFiles {
 export function crashImage(db: string, db2: string): void {
   const base = db.replace(/\.json$/, '');
   const base2 = db2.replace(/\.json$/, '');
-  for (const [from, to] of [[db, db2], [`${base}.archive.jsonl`, `${base2}.archive.jsonl`], [`${base}.journal.jsonl`, `${base2}.journal.jsonl`]]) {
+  const archives = archiveFiles(db).map((f) => [f, `${base2}${f.slice(base.length)}`]);
+  for (const [from, to] of [[db, db2], ...archives, [`${base}.journal.jsonl`, `${base2}.journal.jsonl`]]) {
     if (isFile(from)) copyFileSync(from, to);
   }
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFrom } from '../../packages/receiver/src/config.js';
+import { startServer, type ServerConfig } from '../../packages/receiver/src/server.js';
 import { cliSandbox, runCli, startCli } from '../helpers/server.js';
 
 // DESIGN §6's CLI contract, plus the receiver options the CLI exposes.
@@ -9,7 +10,7 @@ const FLAGS = [
   'ip-mode', 'merge-window', 'group-cap', 'tls-cert', 'tls-key', 'trust-proxy',
 ];
 // Flags of the later features (store engine, journal, alerts, stream): listed in --help too.
-const MORE_FLAGS = ['ip-salt', 'store', 'database-url', 'journal', 'checkpoint-ms', 'webhook', 'webhook-format', 'webhook-on', 'spike-factor', 'spike-min', 'stream'];
+const MORE_FLAGS = ['ip-salt', 'store', 'database-url', 'journal', 'checkpoint-ms', 'archive-segment-mb', 'archive-keep', 'webhook', 'webhook-format', 'webhook-on', 'spike-factor', 'spike-min', 'stream'];
 const envOf = (flag: string) => `CSP_LENS_${flag.toUpperCase().replace(/-/g, '_')}`;
 
 describe('configFrom', () => {
@@ -81,6 +82,22 @@ describe('configFrom', () => {
       tlsCert: 'e.crt', tlsKey: 'e.key', trustProxy: true,
     });
     expect(configFrom(['--port', '9002', '--db', 'flag.json', '--rate-limit', '0'], env)).toMatchObject({ port: 9002, db: 'flag.json', rateLimit: 0, host: '::1' });
+  });
+
+  it('passes archive segment options only when given, in bytes, from flags or the environment', () => {
+    expect(configFrom(['--archive-segment-mb', '16', '--archive-keep', '3'], {})).toMatchObject({ archive: { segmentBytes: 16 * 1024 * 1024, keep: 3 } });
+    expect(configFrom([], { CSP_LENS_ARCHIVE_KEEP: '5' })).toMatchObject({ archive: { keep: 5 } });
+    expect(configFrom(['--archive-segment-mb', '0'], {})).toMatchObject({ archive: { segmentBytes: 0 } });
+    expect(configFrom([], {})).not.toHaveProperty('archive');
+    expect(() => configFrom(['--archive-keep=-2'], {})).toThrow('csp-lens: --archive-keep must be an integer ≥ 0, got "-2"');
+    expect(() => configFrom(['--archive-segment-mb', '0.5'], {})).toThrow('csp-lens: --archive-segment-mb must be an integer ≥ 0, got "0.5"');
+  });
+
+  it('refuses archive segment options for the PostgreSQL store before connecting, and a PostgreSQL store without a URL', async () => {
+    const config = configFrom(['--store', 'postgres', '--database-url', 'postgres://127.0.0.1:1/none', '--archive-keep', '2'], {});
+    await expect(startServer(config as ServerConfig)).rejects.toThrow('csp-lens: --archive-segment-mb and --archive-keep are for the file store');
+    expect(() => configFrom(['--store', 'postgres'], {})).toThrow('csp-lens: --store postgres needs --database-url');
+    expect(() => configFrom(['--store', 'sqlite'], {})).toThrow('csp-lens: --store must be file or postgres');
   });
 
   it('answers help for --help and `help`', () => {

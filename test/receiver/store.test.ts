@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -8,7 +8,7 @@ import { type FileStoreOptions, openFileStore } from '../../packages/receiver/sr
 import { groupCommit } from '../../packages/receiver/src/store/commit.js';
 import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
 import type { IngestBatch, Store } from '../../packages/receiver/src/types.js';
-import { crashImage, fixture, readStoreFiles, reportUriBody, sdkBatch, sdkEventFrom, tempDir } from '../helpers/server.js';
+import { archiveFiles, crashImage, fixture, readStoreFiles, reportUriBody, sdkBatch, sdkEventFrom, tempDir } from '../helpers/server.js';
 import { snapshot } from '../helpers/store-snapshot.js';
 
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36';
@@ -383,6 +383,113 @@ describe('file store', () => {
       await store.close();
       expect(docs(readStoreFiles(db).live)).toEqual(all.slice(4));
       expect(existsSync(join(tmp.dir, 'db.journal.jsonl'))).toBe(false);
+    });
+  });
+
+  describe('archive segments', () => {
+    const sealedOnDisk = (path = db) => archiveFiles(path).slice(0, -1).map((f) => Number(/\.archive\.(\d+)\.jsonl$/.exec(f)![1]));
+    const sizes = () => archiveFiles(db).map((f) => (existsSync(f) ? statSync(f).size : 0));
+
+    for (const journal of [{ checkpointMs: 1 }, false] as const) {
+      it(`seals the open segment at a checkpoint once it reaches segmentBytes, as 1, 2, 3, …, each evicted record once, in order (journal ${JSON.stringify(journal)})`, async () => {
+        const store = await openStore({ maxRecords: 3, journal, archive: { segmentBytes: 3000 } });
+        const all: string[] = [];
+        for (let i = 0; i < 40; i++) {
+          const { batch, document } = nativeBatch();
+          all.push(document);
+          await store.append(batch);
+          await tick();
+        }
+        await store.close();
+        const sealed = sealedOnDisk();
+        expect(sealed.length).toBeGreaterThanOrEqual(3);
+        expect(sealed).toEqual(sealed.map((_, i) => i + 1));
+        // Sealed only once full; the open one was not full at its last checkpoint.
+        for (const size of sizes().slice(0, -1)) expect(size).toBeGreaterThanOrEqual(3000);
+        const { live, archived, checkpoint } = readStoreFiles(db);
+        expect(checkpoint?.archiveSealed).toBe(sealed.length);
+        expect(docs(archived)).toEqual(all.slice(0, 37));
+        expect(docs(live)).toEqual(all.slice(37));
+      });
+    }
+
+    it('keeps the newest `keep` sealed segments, deletes older ones, and numbers on after a reopen without overwriting', async () => {
+      const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+      const options = { maxRecords: 3, journal: false, archive: { segmentBytes: 3000, keep: 2 } } as const;
+      let store = await openStore(options);
+      for (let i = 0; i < 30; i++) await store.append(nativeBatch().batch);
+      await store.close();
+      const first = sealedOnDisk();
+      expect(first).toHaveLength(2);
+      const newest = first[1];
+      expect(first).toEqual([newest - 1, newest]);
+      expect(log.mock.calls.filter(([m]) => String(m).includes('deleted archive segment'))).toHaveLength(newest - 2);
+      const kept = readStoreFiles(db).archived.map((r) => r.id);
+      store = await openStore(options);
+      for (let i = 0; i < 30; i++) await store.append(nativeBatch().batch);
+      await store.close();
+      const second = sealedOnDisk();
+      expect(second).toHaveLength(2);
+      expect(second[0]).toBeGreaterThan(newest);
+      // What was kept before the reopen was either deleted whole or is still there, never rewritten.
+      const now = readStoreFiles(db).archived.map((r) => r.id);
+      expect(now.filter((id) => kept.includes(id))).toEqual(kept.filter((id) => now.includes(id)));
+      expect(readStoreFiles(db).live).toHaveLength(3);
+    });
+
+    it('after a crash between sealing a segment and writing the checkpoint that names it, archives each record once and seals on from there', async () => {
+      const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+      const options = { maxRecords: 3, journal: { checkpointMs: 1 }, archive: { segmentBytes: 1 } } as const;
+      const store = await openStore(options);
+      const all: string[] = [];
+      const send = async (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const { batch, document } = nativeBatch();
+          all.push(document);
+          await store.append(batch);
+          await tick();
+        }
+      };
+      await send(10);
+      // Checkpoints run after the commit they follow is acknowledged: wait for them, not for the clock.
+      await vi.waitFor(() => expect(readStoreFiles(db).checkpoint!.archiveSealed).toBeGreaterThanOrEqual(1));
+      // The next checkpoint seals (every non-empty segment is full at 1 byte), then cannot write the live file.
+      await mkdir(`${db}.tmp`);
+      await send(4);
+      await vi.waitFor(() => expect(errors.mock.calls.some(([m]) => String(m).includes(`checkpoint of ${db} failed`))).toBe(true));
+      const stale = readStoreFiles(db).checkpoint!;
+      const sealedAtCrash = sealedOnDisk();
+      expect(sealedAtCrash[sealedAtCrash.length - 1]).toBe(stale.archiveSealed! + 1);
+      // kill -9 now: the newest segment holds evictions the live file's checkpoint does not know of.
+      const { store: crashed, path } = await reopenCrashed(options);
+      const present = [...(await served(crashed)), ...docs(readStoreFiles(path).archived)];
+      expect(present.length, 'nothing twice').toBe(new Set(present).size);
+      expect(sorted(present)).toEqual(sorted(all));
+      // Its live file now names the segments on disk (the replay's evictions were sealed too: 1 byte is full).
+      const reopenedSealed = sealedOnDisk(path);
+      expect(reopenedSealed).toEqual(reopenedSealed.map((_, i) => i + 1));
+      expect(readStoreFiles(path).checkpoint!.archiveSealed).toBe(reopenedSealed.length);
+      await crashed.close();
+      const afterClose = [...docs(readStoreFiles(path).live), ...docs(readStoreFiles(path).archived)];
+      expect(afterClose.length).toBe(new Set(afterClose).size);
+      expect(sorted(afterClose)).toEqual(sorted(all));
+      // The store that failed goes on: no second seal until a checkpoint names the first.
+      await rm(`${db}.tmp`, { recursive: true });
+      await send(3);
+      await store.close();
+      const final = readStoreFiles(db);
+      const sealed = sealedOnDisk();
+      expect(sealed).toEqual(sealed.map((_, i) => i + 1));
+      expect(final.checkpoint!.archiveSealed).toBe(sealed.length);
+      expect(sorted([...docs(final.live), ...docs(final.archived)])).toEqual(sorted(all));
+      expect(docs(final.archived).length).toBe(new Set(docs(final.archived)).size);
+    });
+
+    it('rejects a negative or fractional segment size or keep count at open', async () => {
+      await expect(openFileStore({ path: db, archive: { segmentBytes: -1 } })).rejects.toThrow('archive segmentBytes must be an integer ≥ 0, got -1');
+      await expect(openFileStore({ path: db, archive: { keep: 1.5 } })).rejects.toThrow('archive keep must be an integer ≥ 0, got 1.5');
+      // The lock was released: the file opens.
+      await (await openStore()).close();
     });
   });
 

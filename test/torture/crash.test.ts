@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createGenerator } from '../../bench/bodies.mjs';
 import { startReceiver, type Started } from '../../bench/lib.mjs';
 import { archived, documentsOf, post, served } from './helpers.js';
+import { archiveFiles } from '../helpers/server.js';
 
 const CYCLES = 10;
 const SENDERS = 8;
@@ -30,7 +31,8 @@ describe('kill -9 under sustained mixed load, journal and whole-file modes alter
     const start = async (cycle: number) => {
       // Even cycles: the journal (DESIGN §5, the CLI's default); odd: whole-file commits
       // (--journal false), which must replay a journal the previous process left.
-      const extra = cycle % 2 === 0 ? ['--checkpoint-ms', '100'] : ['--journal', 'false'];
+      // Archive segments of 1 MiB: segments are sealed (renamed) all through the run, kills included.
+      const extra = [...(cycle % 2 === 0 ? ['--checkpoint-ms', '100'] : ['--journal', 'false']), '--archive-segment-mb', '1'];
       const s = await startReceiver(db, { maxRecords: MAX_RECORDS, extra });
       children.push(s);
       return s;
@@ -82,10 +84,11 @@ describe('kill -9 under sustained mixed load, journal and whole-file modes alter
       expect(lost.slice(0, 5), `cycle ${cycle}: ${lost.length} acknowledged reports lost`).toEqual([]);
       expect(live.length).toBeLessThanOrEqual(MAX_RECORDS);
       const ids = arch.map((r) => r.id);
+      expect(ids.length - new Set(ids).size, `cycle ${cycle}: records archived twice`).toBe(0);
       console.log(
         `crash cycle ${cycle + 1}/${CYCLES} (${cycle % 2 ? 'whole-file' : 'journal'} killed after ${killAfterMs(cycle)} ms): ` +
           `${acked.length} reports acked, ${cut} requests in flight at the kill; after restart (${restartMs} ms, ${cycle % 2 ? 'journal' : 'whole-file'}) ` +
-          `${live.length} live + ${arch.length} archived (${torn} torn, ${ids.length - new Set(ids).size} duplicate ids), 0 of ${everAcked.size} lost`,
+          `${live.length} live + ${arch.length} archived in ${archiveFiles(db).length} files (${torn} torn, ${ids.length - new Set(ids).size} duplicate ids), 0 of ${everAcked.size} lost`,
       );
       expect(Date.now() - began, 'time budget').toBeLessThan(BUDGET_MS);
     }

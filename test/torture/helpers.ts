@@ -1,6 +1,6 @@
 import { request, type Agent } from 'node:http';
 import type { ViolationPage, ViolationRecord } from '@csp-lens/schema';
-import { jsonLines } from '../helpers/server.js';
+import { archiveLines } from '../helpers/server.js';
 
 export const TOKEN = 'bench-token-0123456789abcdef';
 
@@ -66,7 +66,7 @@ export async function served(base: string): Promise<ViolationRecord[]> {
 
 /** The archive's records; lines a crash tore are counted, not parsed. */
 export function archived(db: string): { records: ViolationRecord[]; torn: number } {
-  const { items, torn } = jsonLines<ViolationRecord>(db.replace(/\.json$/, '.archive.jsonl'));
+  const { items, torn } = archiveLines<ViolationRecord>(db);
   return { records: items, torn };
 }
 

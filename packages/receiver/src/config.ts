@@ -15,6 +15,8 @@ const FLAGS = {
   'max-records': ['records kept in the live file', '10000'],
   journal: ["true: a commit is an fsync'd append to <db>.journal.jsonl and the live file a periodic checkpoint; false: every commit rewrites the live file (default true)", ''],
   'checkpoint-ms': ['with --journal true: rewrite the live file from memory at least this often, in ms (default 30000)', ''],
+  'archive-segment-mb': ['seal the open archive segment (<db>.archive.jsonl) as <db>.archive.<n>.jsonl at this size, in MiB; 0: one file (default 64)', ''],
+  'archive-keep': ['sealed archive segments kept, the newest; older ones are deleted (default 0: keep all)', ''],
   'body-limit': ['largest accepted body (bytes, or like 512kb, 1mb)', '1mb'],
   'cors-origins': ['origins allowed to post reports, comma-separated, or *', '*'],
   'ip-mode': ['what is kept of client IPs: truncate (/24, /48), hash, full, none', 'truncate'],
@@ -37,15 +39,25 @@ const envName = (flag: string) => `CSP_LENS_${flag.toUpperCase().replace(/-/g, '
 
 export function usage(): string {
   const rows = Object.entries(FLAGS).map(
-    ([flag, [what, def]]) => `  --${flag.padEnd(14)} ${what}${def ? ` (default ${def})` : ''}\n  ${''.padEnd(16)} env ${envName(flag)}`,
+    ([flag, [what, def]]) => `  --${flag.padEnd(18)} ${what}${def ? ` (default ${def})` : ''}\n  ${''.padEnd(20)} env ${envName(flag)}`,
   );
-  return `Usage: csp-lens serve [options]\n\nReceives CSP violation reports (report-uri, report-to, the csp-lens SDK) and serves the read API and dashboard.\n\nOptions:\n${rows.join('\n')}\n  --help           this text\n`;
+  return `Usage: csp-lens serve [options]\n\nReceives CSP violation reports (report-uri, report-to, the csp-lens SDK) and serves the read API and dashboard.\n\nOptions:\n${rows.join('\n')}\n  --help               this text\n`;
 }
 
 function integer(flag: Flag, value: string, min: number): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new Error(`csp-lens: --${flag} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
   return n;
+}
+
+function archiveFrom(segmentMb: string, keep: string): Pick<ServerConfig, 'archive'> {
+  if (!segmentMb && !keep) return {};
+  return {
+    archive: {
+      ...(segmentMb ? { segmentBytes: integer('archive-segment-mb', segmentMb, 0) * 1024 * 1024 } : {}),
+      ...(keep ? { keep: integer('archive-keep', keep, 0) } : {}),
+    },
+  };
 }
 
 export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | 'help' {
@@ -77,6 +89,7 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     maxRecords: integer('max-records', get('max-records'), 1),
     ...(journal === 'false' ? { journal: false } : {}),
     checkpointMs: get('checkpoint-ms') ? integer('checkpoint-ms', get('checkpoint-ms'), 1) : undefined,
+    ...archiveFrom(get('archive-segment-mb'), get('archive-keep')),
     bodyLimit: /^\d+$/.test(get('body-limit')) ? Number(get('body-limit')) : get('body-limit'),
     corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean),
     ipMode: ipMode as ServerConfig['ipMode'],

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { createReceiver, type Receiver, type ReceiverOptions } from './receiver.js';
 import { openFileStore } from './store/file.js';
+import type { ArchiveOptions } from './store/archive.js';
 import { openOutputs, type OutputConfig, type Outputs } from './outputs.js';
 
 export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConfig {
@@ -20,6 +21,8 @@ export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConf
   journal?: boolean;
   /** How often the journal's live file is rewritten as a checkpoint (default 30 s). */
   checkpointMs?: number;
+  /** Archive segments of the file store: sealed at `segmentBytes` (default 64 MiB), the newest `keep` kept (default 0: all). */
+  archive?: ArchiveOptions;
   mergeWindowMs?: number;
   groupCapPerMinute?: number;
   /** PEM text, or a path to a PEM file; both or neither. */
@@ -42,12 +45,13 @@ const pem = (value: string) => (value.includes('-----BEGIN') ? value : readFileS
 /** The receiver as a standalone app (the CLI's `serve`). */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   if (!!config.tlsCert !== !!config.tlsKey) throw new Error('csp-lens: --tls-cert and --tls-key go together');
+  if (config.store === 'postgres' && config.archive) throw new Error('csp-lens: --archive-segment-mb and --archive-keep are for the file store (PostgreSQL keeps evicted records in csp_lens_archive)');
   const tuning = { maxRecords: config.maxRecords, mergeWindowMs: config.mergeWindowMs, groupCapPerMinute: config.groupCapPerMinute };
   // Loaded only when asked for, so a file-store receiver never loads pg.
   const store =
     config.store === 'postgres'
       ? await (await import('./store/postgres.js')).openPostgresStore({ connectionString: config.databaseUrl ?? '', ...tuning })
-      : await openFileStore({ path: config.db, ...tuning, journal: config.journal === false ? false : { checkpointMs: config.checkpointMs } });
+      : await openFileStore({ path: config.db, ...tuning, journal: config.journal === false ? false : { checkpointMs: config.checkpointMs }, archive: config.archive });
   let outputs: Outputs | undefined;
   try {
     // Alerts and the JSON-lines stream hang off onStored (after a batch is durable).

@@ -28,15 +28,30 @@ export function checkpoints({ db, state, archive, journal, batches, checkpointMs
   let retryAt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
+  // At most one seal between two checkpoints that landed: open can then tell the one segment sealed
+  // after the last checkpoint it reads (see `recover`).
+  let sealedSince = false;
+
   // Evictions are archived first: a crash between the two leaves a record in both files (open cuts
   // the archive back to `archiveBytes`), never in neither.
   async function write(): Promise<void> {
     await archive.flush();
-    db.data = { ...state.snapshot(), checkpoint: { batches: applied, archiveBytes: archive.bytes } };
+    if (!sealedSince) {
+      const before = archive.sealed;
+      await archive.seal();
+      sealedSince = archive.sealed !== before;
+    }
+    db.data = { ...state.snapshot(), checkpoint: { batches: applied, archiveBytes: archive.bytes, archiveSealed: archive.sealed } };
     await db.write();
+    sealedSince = false;
     await journal?.reset();
     dirty = false;
     last = Date.now();
+    // Deleting old segments is housekeeping: a failure is reported and tried again next time.
+    await archive.prune().then(
+      (files) => files.forEach((f) => console.log(`csp-lens: deleted archive segment ${f} (past --archive-keep)`)),
+      (e: Error) => console.error(`csp-lens: could not delete an old archive segment: ${e.message}`),
+    );
   }
 
   return {

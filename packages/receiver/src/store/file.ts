@@ -6,7 +6,7 @@ import { createState, emptyData } from './state.js';
 import { computeStats, queryGroups, queryViolations } from './query.js';
 import { acquireLock } from './lock.js';
 import { SyncedJSONFile, sizeOf } from './adapter.js';
-import { createArchive } from './archive.js';
+import { type ArchiveOptions, createArchive, sealedSegments } from './archive.js';
 import { type EntryBody, type Journal, type Paths, entryBody, openJournal, recover } from './journal.js';
 import { type FileData, checkpoints } from './checkpoint.js';
 import { groupCommit } from './commit.js';
@@ -25,6 +25,8 @@ export interface FileStoreOptions {
    * every commit rewrites the whole live file.
    */
   journal?: boolean | { checkpointMs?: number; checkpointBytes?: number };
+  /** Sealing and keeping archive segments (by default sealed at 64 MiB, all kept). */
+  archive?: ArchiveOptions;
 }
 
 type Item = { batch: IngestBatch; filtered?: Record<string, number>; body?: EntryBody };
@@ -45,7 +47,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       throw new Error(`csp-lens: ${path} is not a csp-lens store (unknown version)`);
     }
     const base = path.replace(/\.json$/, '');
-    const paths: Paths = { db: path, archive: `${base}.archive.jsonl`, journal: `${base}.journal.jsonl` };
+    const paths: Paths = { db: path, base, archive: `${base}.archive.jsonl`, journal: `${base}.journal.jsonl` };
     const saved = db.data.checkpoint;
     delete db.data.checkpoint;
     const state = createState(db.data, {
@@ -55,7 +57,9 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
     });
     // Replayed whatever the mode, so switching the journal off never drops what it held.
     const { batches, evicted, replayed } = await recover(paths, saved, state);
-    const archive = createArchive(paths.archive, await sizeOf(paths.archive));
+    // Numbering goes on after the newest sealed segment on disk, so a seal never overwrites one.
+    const sealed = Math.max(saved?.archiveSealed ?? 0, ...(await sealedSegments(base)));
+    const archive = createArchive(base, await sizeOf(paths.archive), sealed, options.archive);
     archive.push(evicted);
     if (options.journal !== false) journal = await openJournal(paths.journal);
     const tuning = typeof options.journal === 'object' ? options.journal : {};
@@ -96,7 +100,9 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
     // What the replay rebuilt becomes a checkpoint before anything new arrives (in both modes: its
     // `batches` keeps a crash before the journal is emptied from replaying it twice), and a journal
     // store has a parseable live file from its first moment on.
-    if (replayed > 0 || (journal && !(await sizeOf(path)))) await live.write();
+    // So does a segment sealed after the checkpoint read (a crash before the next one landed): the
+    // live file must name it before another seal may happen.
+    if (replayed > 0 || sealed !== (saved?.archiveSealed ?? 0) || (journal && !(await sizeOf(path)))) await live.write();
     if (!journal) await unlink(paths.journal).catch(() => {});
 
     const { data, records } = state;

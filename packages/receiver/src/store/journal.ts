@@ -1,10 +1,13 @@
-import { open, readFile, truncate } from 'node:fs/promises';
+import { access, open, readFile, truncate, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../types.js';
 import type { State } from './state.js';
 import { endTornLine, sizeOf, syncDir } from './adapter.js';
 import { policyHash } from './state.js';
+import { segmentPath } from './archive.js';
+
+const exists = (file: string): Promise<boolean> => access(file).then(() => true, () => false);
 
 // DESIGN §5. The durable step of a group commit is one append + fdatasync of its batches to
 // `<db>.journal.jsonl`, numbered; the live file is a checkpoint, rewritten from memory now and then,
@@ -14,8 +17,10 @@ import { policyHash } from './state.js';
 export interface Checkpoint {
   /** Journal entries up to this number are in this file (or the archive). */
   batches: number;
-  /** The archive's size when this file was written; anything past it came from a later commit. */
+  /** The open archive segment's size when this file was written; anything past it came from a later commit. */
   archiveBytes: number;
+  /** The newest sealed archive segment then (absent: 0, none). */
+  archiveSealed?: number;
 }
 
 /**
@@ -111,6 +116,8 @@ export function journalPolicies() {
 
 export interface Paths {
   db: string;
+  /** `db` without `.json`: archive segments are `<base>.archive.<n>.jsonl`. */
+  base: string;
   archive: string;
   journal: string;
 }
@@ -120,9 +127,19 @@ export interface Paths {
  * journal's entries past it to `state`. Returns the last entry number and what the replay evicted.
  */
 export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, state: State) {
-  // A crash between a checkpoint's archive append and its rename leaves archive lines the replay
-  // below evicts again: cut them, so each record is archived exactly once.
-  if (checkpoint && (await sizeOf(paths.archive)) > checkpoint.archiveBytes) await truncate(paths.archive, checkpoint.archiveBytes);
+  // Archive lines appended after the checkpoint (a crash before the next one, or between a
+  // checkpoint's archive append and its rename) hold records the replay below evicts again: cut
+  // them, so each record is archived exactly once. If the open segment was sealed after the
+  // checkpoint (at most one seal happens between two checkpoints), the checkpoint's `archiveBytes`
+  // is that sealed file's, and the open one holds only later lines. Restoring an old live file
+  // over newer archive files therefore cuts them too: restore a store's files together.
+  if (checkpoint) {
+    const next = segmentPath(paths.base, (checkpoint.archiveSealed ?? 0) + 1);
+    if (await exists(next)) {
+      if ((await sizeOf(next)) > checkpoint.archiveBytes) await truncate(next, checkpoint.archiveBytes);
+      await unlink(paths.archive).catch(() => {});
+    } else if ((await sizeOf(paths.archive)) > checkpoint.archiveBytes) await truncate(paths.archive, checkpoint.archiveBytes);
+  }
   await endTornLine(paths.journal);
   const text = await readFile(paths.journal, 'utf8').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return '';
