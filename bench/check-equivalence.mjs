@@ -4,6 +4,8 @@
 // final snapshot must serialize to the same JSON, key order included (it is what the files hold).
 //   git worktree add /tmp/base HEAD   # or any copy of the sources
 //   node bench/check-equivalence.mjs /tmp/base [REQUESTS=30000]    (CHECK_AFTER=dir: compare with that tree, not this one)
+//   CHECK_BATCH_KEY_ORDER=ignore: normalized batches compared with their keys sorted (for a change that
+//   reorders a violation's keys on purpose; records, evictions and snapshots stay byte for byte).
 import { createGenerator, UA } from './bodies.mjs';
 import { loadSource } from './source.mjs';
 
@@ -30,10 +32,15 @@ async function pipeline(root) {
     }
     const verdicts = batch.violations.map((v) => filter(v) ?? null);
     const kept = batch.violations.filter((_, i) => verdicts[i] === null);
-    const normalized = JSON.stringify(batch);
+    const normalized = process.env.CHECK_BATCH_KEY_ORDER === 'ignore' ? sortedJson(batch) : JSON.stringify(batch);
     const evicted = JSON.stringify(state.ingest({ ...batch, violations: kept }, {}));
     return { normalized, verdicts: verdicts.join(), evicted, snapshot: () => JSON.stringify(state.snapshot()) };
   };
+}
+
+/** JSON with every object's keys sorted. */
+function sortedJson(value) {
+  return JSON.stringify(value, (_, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
 }
 
 const [before, after] = [await pipeline(base), await pipeline(process.env.CHECK_AFTER)];

@@ -6,6 +6,7 @@ import type {
   ViolationRecord,
 } from '@csp-lens/schema';
 import { urlParts } from './url.js';
+import { copyReportFields } from './report.js';
 
 /**
  * One stream's account of one violation in one page view. SDK repeats in a page view add to the
@@ -154,9 +155,10 @@ export function buildRecord(parts: Unit[], groupId: string): ViolationRecord {
     firstReceivedAt = Math.min(firstReceivedAt, p.firstReceivedAt);
     lastReceivedAt = Math.max(lastReceivedAt, p.lastReceivedAt);
   }
-  // Built key by key in the order the record always had (it is what the files and the API show).
+  // Built key by key, by name (a fast object, see `toViolation`), in the order the record always
+  // had (it is what the files and the API show); no undefined-valued keys.
   const record = { id: recordId((sdk ?? base).seq), groupId } as ViolationRecord;
-  copyReportFields(record as unknown as Record<string, unknown>, base.v);
+  copyReportFields(record, base.v);
   record.category = base.v.category;
   record.severity = base.v.severity;
   record.count = Math.max(sources.sdk, sources.reportUri, sources.reportTo);
@@ -165,18 +167,24 @@ export function buildRecord(parts: Unit[], groupId: string): ViolationRecord {
   record.occurredAt = occurredAt;
   record.firstReceivedAt = firstReceivedAt;
   record.lastReceivedAt = lastReceivedAt;
-  assign(record, 'policyHash', base.policyHash ?? sdk?.policyHash);
-  assign(record, 'userAgent', base.v.userAgent);
-  assign(record, 'clientIp', base.v.clientIp ?? sdk?.v.clientIp);
+  const policyHash = base.policyHash ?? sdk?.policyHash;
+  if (policyHash !== undefined) record.policyHash = policyHash;
+  if (base.v.userAgent !== undefined) record.userAgent = base.v.userAgent;
+  const clientIp = base.v.clientIp ?? sdk?.v.clientIp;
+  if (clientIp !== undefined) record.clientIp = clientIp;
   if (sdk) {
-    assign(record, 'page', sdk.v.page);
-    assign(record, 'element', sdk.v.element);
-    assign(record, 'noElement', sdk.v.noElement);
-    assign(record, 'sinceLoad', sdk.v.sinceLoad);
+    if (sdk.v.page !== undefined) record.page = sdk.v.page;
+    if (sdk.v.element !== undefined) record.element = sdk.v.element;
+    if (sdk.v.noElement !== undefined) record.noElement = sdk.v.noElement;
+    if (sdk.v.sinceLoad !== undefined) record.sinceLoad = sdk.v.sinceLoad;
     if (native) {
-      const differing = pick(sdk.v);
-      for (const k of REPORT_FIELDS) if (differing[k] === native.v[k]) delete differing[k];
-      if (Object.keys(differing).length) record.sdkValues = differing;
+      // The SDK's report fields where the native report says otherwise (at most 11: a small object).
+      let differing: Record<string, unknown> | undefined;
+      for (const k of REPORT_FIELDS) {
+        const value = sdk.v[k];
+        if (value !== undefined && value !== native.v[k]) (differing ??= {})[k] = value;
+      }
+      if (differing) record.sdkValues = differing as Partial<ReportFields>;
     }
   }
   return record;
@@ -209,15 +217,7 @@ export function unitsOf(r: ViolationRecord, nextSeq: () => number): Unit[] {
 }
 
 function pick(v: ReportFields): ReportFields {
-  const out = {} as Record<string, unknown>;
+  const out = {} as ReportFields;
   copyReportFields(out, v);
-  return out as unknown as ReportFields;
-}
-
-function copyReportFields(out: Record<string, unknown>, v: ReportFields): void {
-  for (const k of REPORT_FIELDS) if (v[k] !== undefined) out[k] = v[k];
-}
-
-function assign<K extends keyof ViolationRecord>(r: ViolationRecord, k: K, value: ViolationRecord[K] | undefined): void {
-  if (value !== undefined) r[k] = value;
+  return out;
 }
