@@ -91,6 +91,8 @@ describe('configFrom', () => {
     expect(configFrom([], {})).not.toHaveProperty('archive');
     expect(() => configFrom(['--archive-keep=-2'], {})).toThrow('csp-lens: --archive-keep must be an integer ≥ 0, got "-2"');
     expect(() => configFrom(['--archive-segment-mb', '0.5'], {})).toThrow('csp-lens: --archive-segment-mb must be an integer ≥ 0, got "0.5"');
+    expect(() => configFrom(['--archive-segment-mb', '2000000'], {})).toThrow('csp-lens: --archive-segment-mb must be at most 1048576, got "2000000"');
+    expect(() => configFrom(['--max-records', '1e300'], {})).toThrow('csp-lens: --max-records must be an integer ≥ 1, got "1e300"');
   });
 
   it('refuses archive segment options for the PostgreSQL store before connecting, and a PostgreSQL store without a URL', async () => {

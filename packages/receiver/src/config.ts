@@ -44,9 +44,10 @@ export function usage(): string {
   return `Usage: csp-lens serve [options]\n\nReceives CSP violation reports (report-uri, report-to, the csp-lens SDK) and serves the read API and dashboard.\n\nOptions:\n${rows.join('\n')}\n  --help               this text\n`;
 }
 
-function integer(flag: Flag, value: string, min: number): number {
+function integer(flag: Flag, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`csp-lens: --${flag} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`csp-lens: --${flag} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  if (n > max) throw new Error(`csp-lens: --${flag} must be at most ${max}, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -54,7 +55,7 @@ function archiveFrom(segmentMb: string, keep: string): Pick<ServerConfig, 'archi
   if (!segmentMb && !keep) return {};
   return {
     archive: {
-      ...(segmentMb ? { segmentBytes: integer('archive-segment-mb', segmentMb, 0) * 1024 * 1024 } : {}),
+      ...(segmentMb ? { segmentBytes: integer('archive-segment-mb', segmentMb, 0, 1024 * 1024) * 1024 * 1024 } : {}),
       ...(keep ? { keep: integer('archive-keep', keep, 0) } : {}),
     },
   };
