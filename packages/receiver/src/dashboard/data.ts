@@ -1,7 +1,8 @@
-import type { Coverage, GroupPage, HourBucket, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
+import type { GroupPage, HourBucket, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import { get } from './api.js';
 import { bounds, narrowed, type View } from './state.js';
 import { HOUR } from './format.js';
+import { coverageKind, tally } from '../tally.js';
 
 /** Records read to draw a filtered chart; past this the chart says it is a sample. */
 const SAMPLE_PAGES = 4;
@@ -76,30 +77,12 @@ async function matching(v: View, since?: number): Promise<{ items: ViolationReco
   return { items, more: true };
 }
 
-export function coverageOf(r: ViolationRecord): 'merged' | 'sdk-only' | 'native-only' {
-  const native = r.sources.reportUri + r.sources.reportTo > 0;
-  return r.sources.sdk > 0 ? (native ? 'merged' : 'sdk-only') : 'native-only';
-}
+const KIND = { merged: 'merged', sdkOnly: 'sdk-only', nativeOnly: 'native-only' } as const;
 
-const KIND = { merged: 'merged', 'sdk-only': 'sdkOnly', 'native-only': 'nativeOnly' } as const;
+export const coverageOf = (r: ViolationRecord): 'merged' | 'sdk-only' | 'native-only' => KIND[coverageKind(r)];
 
-/** The same numbers `/api/stats` computes, over a list of records. */
+/** The same numbers `/api/stats` computes (the same function), over a list of records. */
 export function summarize(records: ViolationRecord[]): Pick<Overview, 'hours' | 'coverage' | 'violations' | 'records'> {
-  const hours = new Map<number, HourBucket>();
-  // A null prototype: a directive named `constructor` must not find Object's.
-  const coverage: Stats['coverage'] = { merged: 0, sdkOnly: 0, nativeOnly: 0, byDirective: Object.create(null) };
-  let violations = 0;
-  for (const r of records) {
-    const hour = Math.floor(r.occurredAt / HOUR) * HOUR;
-    let b = hours.get(hour);
-    if (!b) hours.set(hour, (b = { hour, total: 0, bySeverity: { critical: 0, high: 0, medium: 0, low: 0 } }));
-    b.total += r.count;
-    if (Object.hasOwn(b.bySeverity, r.severity)) b.bySeverity[r.severity] += r.count;
-    violations += r.count;
-    const kind = KIND[coverageOf(r)];
-    coverage[kind]++;
-    const d: Coverage = (coverage.byDirective[r.effectiveDirective] ??= { merged: 0, sdkOnly: 0, nativeOnly: 0 });
-    d[kind]++;
-  }
-  return { hours: [...hours.values()].sort((a, b) => a.hour - b.hour), coverage, violations, records: records.length };
+  const { hours, coverage, violations } = tally(records);
+  return { hours, coverage, violations, records: records.length };
 }

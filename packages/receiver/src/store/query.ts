@@ -1,8 +1,6 @@
 import { seqOf } from '../merge.js';
 import type {
-  Coverage,
   GroupPage,
-  HourBucket,
   Stats,
   ViolationGroup,
   ViolationPage,
@@ -11,6 +9,7 @@ import type {
 import type { GroupQuery, ViolationQuery } from '../types.js';
 import { severityRank } from '../group.js';
 import type { Counters } from './state.js';
+import { tally } from '../tally.js';
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
@@ -75,31 +74,16 @@ export function computeStats(
   counters: Counters,
   q: { since?: number; until?: number },
 ): Stats {
-  const hours = new Map<number, HourBucket>();
-  const coverage: Stats['coverage'] = { merged: 0, sdkOnly: 0, nativeOnly: 0, byDirective: {} };
-  let n = 0;
-  for (const r of records) {
-    if ((q.since !== undefined && r.occurredAt < q.since) || (q.until !== undefined && r.occurredAt >= q.until)) continue;
-    n++;
-    const hour = Math.floor(r.occurredAt / 3_600_000) * 3_600_000;
-    let h = hours.get(hour);
-    if (!h) hours.set(hour, (h = { hour, total: 0, bySeverity: { critical: 0, high: 0, medium: 0, low: 0 } }));
-    h.total += r.count;
-    h.bySeverity[r.severity] += r.count;
-    const native = r.sources.reportUri + r.sources.reportTo > 0;
-    const kind: keyof Coverage = r.sources.sdk > 0 ? (native ? 'merged' : 'sdkOnly') : 'nativeOnly';
-    coverage[kind]++;
-    const byDirective = coverage.byDirective;
-    const dir = r.effectiveDirective;
-    if (!Object.hasOwn(byDirective, dir)) byDirective[dir] = { merged: 0, sdkOnly: 0, nativeOnly: 0 };
-    byDirective[dir][kind]++;
-  }
+  const inRange = q.since === undefined && q.until === undefined
+    ? undefined
+    : (r: ViolationRecord) => !((q.since !== undefined && r.occurredAt < q.since) || (q.until !== undefined && r.occurredAt >= q.until));
+  const t = tally(records, inRange);
   return {
-    records: n,
+    records: t.records,
     archived: counters.archived,
     groups,
-    hours: [...hours.values()].sort((a, b) => a.hour - b.hour),
-    coverage,
+    hours: t.hours,
+    coverage: t.coverage,
     filtered: counters.filtered,
     otherReports: counters.otherReports,
   };
