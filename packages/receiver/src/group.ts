@@ -75,8 +75,8 @@ export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number
 export function applyChange(book: GroupBook, gid: string, before: ViolationRecord[], after: ViolationRecord[], v: NormalizedViolation): void {
   const g = book.groups[gid];
   const reach = book.reach[gid];
-  for (const r of before) tally(g, reach, r, -1);
-  for (const r of after) tally(g, reach, r, 1);
+  for (const r of before) count(g, reach, r, -1);
+  for (const r of after) count(g, reach, r, 1);
   g.firstSeen = Math.min(g.firstSeen, v.occurredAt);
   g.lastSeen = Math.max(g.lastSeen, v.occurredAt);
   if (SEVERITY_RANK[v.severity] > SEVERITY_RANK[g.severity]) g.severity = v.severity;
@@ -92,7 +92,8 @@ export function applyChange(book: GroupBook, gid: string, before: ViolationRecor
   };
 }
 
-function tally(g: ViolationGroup, reach: ReachSets, r: ViolationRecord, sign: 1 | -1): void {
+/** Adds a record to its group's totals (`sign` 1) or takes it out (-1). */
+function count(g: ViolationGroup, reach: ReachSets, r: ViolationRecord, sign: 1 | -1): void {
   g.count += sign * r.count;
   g.records += sign;
   g.sources.sdk += sign * r.sources.sdk;

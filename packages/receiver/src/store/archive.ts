@@ -15,7 +15,9 @@ export interface ArchiveOptions {
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 
-/** The file of sealed segment `n`; the open segment is `<base>.archive.jsonl`. */
+/** The open segment's file: the archive's newest records. */
+export const openSegmentPath = (base: string): string => `${base}.archive.jsonl`;
+/** The file of sealed segment `n`. */
 export const segmentPath = (base: string, n: number): string => `${base}.archive.${n}.jsonl`;
 
 /** The numbers of the sealed segments on disk, oldest first. */
@@ -39,7 +41,7 @@ export async function sealedSegments(base: string): Promise<number[]> {
  * deleted (`prune`): what the operator asked for, the only way the archive ever loses a record.
  */
 export function createArchive(base: string, size: number, sealed: number, options: ArchiveOptions = {}) {
-  const path = `${base}.archive.jsonl`;
+  const path = openSegmentPath(base);
   const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
   const keep = options.keep ?? 0;
   for (const [name, n] of [['segmentBytes', segmentBytes], ['keep', keep]] as const) {

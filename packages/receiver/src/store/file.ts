@@ -6,7 +6,7 @@ import { createState, emptyData } from './state.js';
 import { computeStats, queryGroups, queryViolations } from './query.js';
 import { acquireLock } from './lock.js';
 import { SyncedJSONFile, sizeOf } from './adapter.js';
-import { type ArchiveOptions, createArchive, sealedSegments } from './archive.js';
+import { type ArchiveOptions, createArchive, openSegmentPath, sealedSegments } from './archive.js';
 import { type EntryBody, type Journal, type Paths, entryBody, openJournal, recover } from './journal.js';
 import { type FileData, checkpoints } from './checkpoint.js';
 import { groupCommit } from './commit.js';
@@ -47,7 +47,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       throw new Error(`csp-lens: ${path} is not a csp-lens store (unknown version)`);
     }
     const base = path.replace(/\.json$/, '');
-    const paths: Paths = { db: path, base, archive: `${base}.archive.jsonl`, journal: `${base}.journal.jsonl` };
+    const paths: Paths = { db: path, base, archive: openSegmentPath(base), journal: `${base}.journal.jsonl` };
     const saved = db.data.checkpoint;
     delete db.data.checkpoint;
     const state = createState(db.data, {
