@@ -141,12 +141,19 @@ async function growth(kind) {
   }, 250);
   const slices = [];
   const t0 = Date.now();
+  // The server's CPU per report in each slice: whether it slows down as the store fills, whatever
+  // rate the load generator (building 100-report bodies) manages to send at.
+  let cpuMark = cpuOf(server.pid);
   try {
     await runLoad({ url: server.url, mode: 'growth', total: GROWTH, slices: GROWTH_SLICES, connections: CONNECTIONS }, (line) => {
       const f = files();
       const m = memoryOf(server.pid);
-      slices.push({ ...line, ...f, rss: m.rss });
-      log(`growth ${kind} slice ${line.slice + 1}/${GROWTH_SLICES}: ${fmt(line.sent)} reports, ${fmt(line.reportsPerSec)} reports/s, p99 ${line.p99} ms, RSS ${mib(m.rss)}, live ${mib(f.live)}, journal ${mib(f.journal)}, non-2xx ${line.non2xx}`);
+      const cpu = cpuOf(server.pid);
+      const cpuUsPerReport = ((cpu - cpuMark) / line.reports) * 1e6;
+      const busy = (cpu - cpuMark) / line.seconds;
+      cpuMark = cpu;
+      slices.push({ ...line, ...f, rss: m.rss, cpuUsPerReport, busy });
+      log(`growth ${kind} slice ${line.slice + 1}/${GROWTH_SLICES}: ${fmt(line.sent)} reports, ${fmt(line.reportsPerSec)} reports/s, ${fmt(cpuUsPerReport, 1)} µs server CPU/report (${fmt(busy * 100)}% of a core), p99 ${line.p99} ms, RSS ${mib(m.rss)}, live ${mib(f.live)}, journal ${mib(f.journal)}, non-2xx ${line.non2xx}`);
     });
   } finally {
     clearInterval(sampler);
@@ -224,10 +231,10 @@ out.push('');
 
 out.push('## Growth', '');
 out.push(`${fmt(GROWTH)} reports into one csp-lens (journal, \`--max-records ${MAX_RECORDS}\`), in ${GROWTH_SLICES} slices: 8 of every 10 requests are report-to batches of 100 (how Chromium ships a burst; it keeps 1M reports to ~12,500 requests), one is an SDK batch, one a report-uri report; 250,000 documents on 40 sites, 2,000 third-party hosts (so group creation hits the 100-per-minute cap and the overflow group). Took ${fmt(grow.seconds)} s.`, '');
-out.push('| slice | reports so far | reports/s | p50 ms | p99 ms | RSS | live file | journal | archive |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-for (const s of grow.slices) out.push(`| ${s.slice + 1} | ${fmt(s.sent)} | ${fmt(s.reportsPerSec)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${mib(s.rss)} | ${mib(s.live)} | ${mib(s.journal)} | ${mib(s.archive)} |`);
+out.push('| slice | reports so far | reports/s | server CPU µs/report | server busy | p50 ms | p99 ms | RSS | live file | journal | archive |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const s of grow.slices) out.push(`| ${s.slice + 1} | ${fmt(s.sent)} | ${fmt(s.reportsPerSec)} | ${fmt(s.cpuUsPerReport, 1)} | ${fmt(s.busy * 100)}% | ${fmt(s.p50)} | ${fmt(s.p99)} | ${mib(s.rss)} | ${mib(s.live)} | ${mib(s.journal)} | ${mib(s.archive)} |`);
 out.push('');
-out.push(`End ÷ start throughput: **${fmt(last.reportsPerSec / first.reportsPerSec, 2)}** (target ≥ 0.8). Peak RSS of the receiver: **${mib(grow.peakRss)}**. Live file after a clean stop: **${mib(grow.afterStop.live)}** (journal ${mib(grow.afterStop.journal)}); it holds the newest ${fmt(MAX_RECORDS)} records plus groups and policies, bounded by \`--max-records\` and the group cap, not by the ${fmt(GROWTH)} ingested; everything older is in the archive (${mib(grow.afterStop.archive)} in ${grow.afterStop.archiveFiles} files: sealed 64 MiB segments and the open one; \`--archive-keep\` would bound it too). Non-2xx: ${grow.slices.reduce((a, s) => a + s.non2xx + s.errors, 0)}.`, '');
+out.push(`End ÷ start throughput: **${fmt(last.reportsPerSec / first.reportsPerSec, 2)}** (target ≥ 0.8); server CPU per report, end ÷ start: **${fmt(last.cpuUsPerReport / first.cpuUsPerReport, 2)}** (1 = no slowdown; it does not depend on how fast the load generator sends, which the busy column shows when the server is below 100%). Peak RSS of the receiver: **${mib(grow.peakRss)}**. Live file after a clean stop: **${mib(grow.afterStop.live)}** (journal ${mib(grow.afterStop.journal)}); it holds the newest ${fmt(MAX_RECORDS)} records plus groups and policies, bounded by \`--max-records\` and the group cap, not by the ${fmt(GROWTH)} ingested; everything older is in the archive (${mib(grow.afterStop.archive)} in ${grow.afterStop.archiveFiles} files: sealed 64 MiB segments and the open one; \`--archive-keep\` would bound it too). Non-2xx: ${grow.slices.reduce((a, s) => a + s.non2xx + s.errors, 0)}.`, '');
 
 out.push('## SDK cost in Chromium', '');
 if (sdk.error) out.push(`Not measured: ${sdk.error}`, '');
