@@ -6,7 +6,7 @@ import { spikeFrom, webhooksFrom } from './outputs.js';
 const FLAGS = {
   port: ['port for the receiver', '8787'],
   host: ['interface to bind', '127.0.0.1'],
-  db: ['the JSON store file (records past --max-records go to <db>.archive.jsonl)', './csp-lens.json'],
+  db: ['the JSON store file (records past --max-records go to <db>.archive.jsonl, then <db>.archive.<n>.jsonl segments)', './csp-lens.json'],
   store: ['where records live: file (the --db JSON file) or postgres (--database-url, shared by instances)', 'file'],
   'database-url': ['PostgreSQL connection string for --store postgres (also read from DATABASE_URL)', ''],
   prefix: ['path prefix of every route', '/csp'],
