@@ -13,7 +13,7 @@ export interface ArchiveOptions {
   keep?: number;
 }
 
-export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 
 /** The open segment's file: the archive's newest records. */
 export const openSegmentPath = (base: string): string => `${base}.archive.jsonl`;
