@@ -55,7 +55,7 @@ function batches() {
         t: T0, count: 3, documentURI: fields.documentURL, referrer: `${fields.referrer}?from=sdk`, blockedURI: `${fields.blockedURL}#frag`,
         effectiveDirective: fields.effectiveDirective, violatedDirective: fields.violatedDirective, policy: 0,
         disposition: 'enforce', statusCode: fields.statusCode, sourceFile: fields.sourceFile, lineNumber: 12, columnNumber: 7,
-        sample: 'x', sinceLoad: 1234.5, element: { tag: 'img', selector: 'main > img.pixel', attributes: { src: `${fields.blockedURL}#frag` } },
+        sample: 'x', sinceLoad: 1234.5, element: { tag: 'img', selector: 'main > img.pixel', attr: 'src', url: `${fields.blockedURL}#frag` },
       },
     ],
   } as unknown as SdkBatch;
@@ -70,6 +70,7 @@ describe('objects the store keeps alive', () => {
     expect(violations).toHaveLength(2);
     // The test means something only if the objects are as large as they get.
     expect(Object.keys(sdk.violations[0]).length).toBeGreaterThanOrEqual(20);
+    expect(sdk.violations[0].element).toMatchObject({ tag: 'img', attr: 'src' });
     for (const v of violations) expect(hasFastProperties(v), `${v.stream} violation`).toBe(true);
 
     const state = createState(emptyData(), { mergeWindowMs: 10_000, maxRecords: 100, groupCapPerMinute: 100 });
