@@ -1,5 +1,5 @@
 // A quick throughput comparison for iterating on the ingest path: bare Koa vs csp-lens (journal)
-// [vs naive lowdb, vs Koa + koa-body reading the body (koabody), vs the durable floor (floor)], same load as `npm run bench`, alternating servers, ratios per round. No
+// [vs naive lowdb, vs Koa + koa-body reading the body (koabody), vs the durable floor (floor), vs the worker prototype (worker)], same load as `npm run bench`, alternating servers, ratios per round. No
 // BENCHMARKS.md. Build first (`npx rollup -c --silent`).
 //   node bench/quick.mjs [ROUNDS=3] [SECONDS=5] [servers=koa,journal]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,6 +14,8 @@ const START = {
   koa: () => startProcess(['bench/servers/koa-bare.mjs']),
   koabody: () => startProcess(['bench/servers/koa-body.mjs']),
   floor: (db) => startProcess(['bench/servers/durable-floor.mjs', db]),
+  // Not shipped: the merge in a worker thread (bench/prototypes/worker-merge.mjs).
+  worker: (db) => startProcess(['bench/prototypes/worker-merge.mjs', db], { ready: /receiving at (http:\/\/127\.0\.0\.1:\d+)\/csp\/report/ }),
   naive: (db) => startProcess(['bench/servers/naive-lowdb.mjs', db]),
   journal: (db) => startJournalReceiver(db, { maxRecords: 10_000 }),
 };
