@@ -1,13 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { init } from '../../packages/browser/src/index';
-import { batches, ENDPOINT, events, fixture, pagehide, sent, setup, setVisibility, violate } from './helpers';
+import { batches, ENDPOINT, events, fixture, img, pagehide, sent, setup, setVisibility, violate } from './helpers';
 
 setup();
-
-const img = (n: number, extra = '') => ({
-  ...fixture('img'),
-  blockedURI: `https://127.0.0.1:8813/i/${n}.png?${extra}`,
-});
 
 describe('when a batch leaves', () => {
   it('after the delay (default 5 s) since the first pending violation', () => {

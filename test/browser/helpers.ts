@@ -25,6 +25,12 @@ export function fixture(type: string, mode = 'enforce'): Fixture {
 }
 
 /** The fields the SDK copies into each event (all twelve but originalPolicy, which goes in page.policies). */
+/** The img fixture with a distinct blocked URL per `n`: a violation of its own each time. */
+export const img = (n: number, extra = '') => ({
+  ...fixture('img'),
+  blockedURI: `https://127.0.0.1:8813/i/${n}.png?${extra}`,
+});
+
 export function fieldsOf(fix: Partial<Fixture>) {
   return Object.fromEntries(FIELDS.filter((k) => k !== 'originalPolicy').map((k) => [k, fix[k]]));
 }

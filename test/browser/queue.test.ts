@@ -1,13 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { init } from '../../packages/browser/src/index';
-import { batches, buildPage, ENDPOINT, events, fixture, sent, setup, violate } from './helpers';
+import { batches, buildPage, ENDPOINT, events, fixture, img, sent, setup, violate } from './helpers';
 
 setup();
-
-const img = (n: number, extra = '') => ({
-  ...fixture('img'),
-  blockedURI: `https://127.0.0.1:8813/i/${n}.png?${extra}`,
-});
 
 describe('dedupe, cap, sampling, beforeSend', () => {
   it('counts repeats of the same violation instead of adding events', () => {

@@ -76,13 +76,14 @@ export function createArchive(base: string, size: number, sealed: number, option
         }
       }
     },
-    /** Seals the open segment if it is full. Call right after `flush`, before writing a checkpoint. */
-    async seal(): Promise<void> {
-      if (!segmentBytes || size < segmentBytes) return;
+    /** Seals the open segment if it is full; says whether it did. Call right after `flush`, before writing a checkpoint. */
+    async seal(): Promise<boolean> {
+      if (!segmentBytes || size < segmentBytes) return false;
       await rename(path, segmentPath(base, sealed + 1));
       await syncDir(dirname(path));
       sealed++;
       size = 0;
+      return true;
     },
     /** Deletes the sealed segments older than the newest `keep`; returns the files it removed. */
     async prune(): Promise<string[]> {

@@ -36,11 +36,7 @@ export function checkpoints({ db, state, archive, journal, batches, checkpointMs
   // the archive back to `archiveBytes`), never in neither.
   async function write(): Promise<void> {
     await archive.flush();
-    if (!sealedSince) {
-      const before = archive.sealed;
-      await archive.seal();
-      sealedSince = archive.sealed !== before;
-    }
+    if (!sealedSince) sealedSince = await archive.seal();
     db.data = { ...state.snapshot(), checkpoint: { batches: applied, archiveBytes: archive.bytes, archiveSealed: archive.sealed } };
     await db.write();
     sealedSince = false;
