@@ -75,6 +75,9 @@ const TRIGGERS = [
   'form-action',
 ];
 
+/** Distinct image violations the burst button triggers at once (with the load's, under the SDK's 100 per page view). */
+export const BURST = 60;
+
 export const LONG_IMG_PATH =
   '/images/some/very/long/path/segment/photo-1234567890.png?user=alice&token=SECRET-TOKEN-0123456789&utm_source=demo';
 
@@ -106,7 +109,8 @@ ${o.loader ? `<script nonce="${n}">${o.loader}</script>\n` : ''}<script nonce="$
 <div class="expect">${page.expect.map((p) => `<p>${esc(p)}</p>`).join('')}</div>
 <p>Policy: <code id="policy">${esc(o.policy)}</code></p>
 <p>Trigger again (each click is a new distinct violation):</p>
-<div class="buttons">${TRIGGERS.map((k) => `<button type="button" data-trigger="${k}">${k}</button>`).join('')}<button type="button" data-trigger="all"><b>all of them</b></button></div>
+<div class="buttons">${TRIGGERS.map((k) => `<button type="button" data-trigger="${k}">${k}</button>`).join('')}<button type="button" data-trigger="all"><b>all of them</b></button><button type="button" data-burst="${BURST}">a burst of ${BURST} images</button></div>
+<p class="note">A burst: every native report and every SDK beacon of the page share the browser's 64 KiB budget for requests that may outlive it. The native reports take it first; the SDK sends what does not fit with a plain fetch.</p>
 <ol id="log"></ol>
 <div class="violations">
 <script id="v-ext-script" src="${tp}/static/x.js?ext=1&amp;token=abc"></script>

@@ -127,6 +127,11 @@
   window.trigger = trigger;
   window.triggerKinds = Object.keys(kinds);
 
+  // Many distinct violations in one task, as a broken deploy causes: see the note under the buttons.
+  document.querySelector('button[data-burst]').addEventListener('click', (e) => {
+    for (let k = +e.currentTarget.dataset.burst; k > 0; k--) trigger('img');
+  });
+
   for (const b of document.querySelectorAll('button[data-trigger]')) {
     b.addEventListener('click', () => {
       if (b.dataset.trigger === 'all') for (const k of Object.keys(kinds)) trigger(k);

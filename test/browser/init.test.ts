@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { init } from '../../packages/browser/src/index';
-import { ENDPOINT, events, fixture, net, sent, setup, violate } from './helpers';
+import { ENDPOINT, events, fixture, img, net, pagehide, sent, setup, setVisibility, violate } from './helpers';
 
 setup();
 
@@ -15,14 +15,32 @@ describe('transport', () => {
     expect(fetch).not.toHaveBeenCalled();
   });
 
-  it.each([false, 'throw'] as const)('falls back to a keepalive fetch when sendBeacon returns %s', (result) => {
+  // Refused = the 64 KiB keepalive budget is spent; a keepalive fetch shares it, a plain one does not.
+  it.each([false, 'throw'] as const)('falls back to a plain fetch when sendBeacon returns %s on a page that stays', (result) => {
     net.beacon = result;
     const lens = init({ endpoint: ENDPOINT });
     violate(fixture('eval'));
     expect(() => lens.flush()).not.toThrow();
     expect(sent).toEqual([{ via: 'fetch', url: ENDPOINT, body: expect.any(String), init: expect.anything() }]);
-    expect(sent[0].init).toEqual({ method: 'POST', body: sent[0].body, keepalive: true });
+    expect(sent[0].init).toEqual({ method: 'POST', body: sent[0].body, keepalive: false });
     expect(events()).toHaveLength(1);
+  });
+
+  it.each([
+    ['pagehide (Chromium fires it while the page is still visible)', pagehide],
+    ['the page turning hidden', () => setVisibility('hidden')],
+  ])('falls back to a keepalive fetch when the page is going away: %s', (_, leave) => {
+    net.beacon = false;
+    const lens = init({ endpoint: ENDPOINT });
+    violate(fixture('eval'));
+    leave();
+    expect(sent).toHaveLength(1);
+    expect(sent[0].init).toEqual({ method: 'POST', body: sent[0].body, keepalive: true });
+    // Only that flush: the next one, on a page that stayed after all (bfcache), goes plain again.
+    setVisibility('visible');
+    violate(img(1));
+    lens.flush();
+    expect(sent[1].init).toEqual({ method: 'POST', body: sent[1].body, keepalive: false });
   });
 
   it('does not throw when both sendBeacon and fetch fail', () => {

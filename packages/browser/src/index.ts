@@ -50,9 +50,11 @@ export function init(options: Options): CspLens {
         if (dropped) batch.dropped = dropped;
         return JSON.stringify(batch);
       },
-      (body) => send(endpoint, body),
+      (body) => send(endpoint, body, leaving),
     );
     let off = false;
+    // Set while the page is going away (hidden or pagehide): the batch needs a keepalive fallback.
+    let leaving = false;
     const handle = (e: RawViolation) => {
       try {
         if (off || (!e.isTrusted && !options.untrusted)) return;
@@ -83,14 +85,20 @@ export function init(options: Options): CspLens {
       } catch {}
     };
     // Flush while the page can still send: hidden is the last reliable moment on mobile, pagehide
-    // covers navigations that skip visibilitychange. https://www.w3.org/TR/page-visibility-2/
-    const onHide = () => document.visibilityState == 'hidden' && flush();
+    // covers navigations that skip visibilitychange (Chromium fires pagehide while the page is
+    // still "visible"). https://www.w3.org/TR/page-visibility-2/
+    const flushOut = () => {
+      leaving = true;
+      flush();
+      leaving = false;
+    };
+    const onHide = () => document.visibilityState == 'hidden' && flushOut();
     const buffered = Array.isArray(prev) ? prev.splice(0) : [];
     const listen = (m: 'addEventListener' | 'removeEventListener') => {
       // Capture phase on document: no page handler can stop the event before we see it.
       document[m]('securitypolicyviolation', handle as unknown as EventListener, true);
       document[m]('visibilitychange', onHide);
-      window[m]('pagehide', flush);
+      window[m]('pagehide', flushOut);
     };
     lens = {
       stop() {
