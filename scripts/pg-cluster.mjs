@@ -85,8 +85,19 @@ export async function startCluster({ durable = false } = {}) {
     spawnSync(file, argv, { cwd: dir, stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
   };
-  // A test runner that exits without calling stop() must not leave a server behind.
+  // A test runner that exits without calling stop(), or is killed by a signal (no 'exit' event then),
+  // must not leave a server behind. After cleaning up, the signal is raised again for its default.
+  const onSignal = (signal) => {
+    stopSync();
+    process.kill(process.pid, signal);
+  };
+  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const unwatch = () => {
+    process.off('exit', stopSync);
+    for (const signal of SIGNALS) process.off(signal, onSignal);
+  };
   process.once('exit', stopSync);
+  for (const signal of SIGNALS) process.once(signal, onSignal);
   try {
     await run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], dir);
     const fast = durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
@@ -111,11 +122,12 @@ export async function startCluster({ durable = false } = {}) {
         await pgctl('-m', 'fast', '-w', 'stop').catch(() => {});
         await exited;
         stopSync();
-        process.off('exit', stopSync);
+        unwatch();
       },
     };
   } catch (e) {
     stopSync();
+    unwatch();
     throw e;
   }
 }
@@ -124,6 +136,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const cluster = await startCluster({ durable: process.argv.includes('--durable') });
   console.log(`DATABASE_URL=${cluster.url}`);
   console.log('(Ctrl-C stops the cluster and deletes its data)');
-  const alive = setInterval(() => {}, 1 << 30); // nothing else keeps this process (and the cluster) up
-  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => cluster.stop().then(() => (clearInterval(alive), process.exit(0))));
+  // Nothing else keeps this process (and the cluster) up; Ctrl-C stops both (startCluster's handler).
+  setInterval(() => {}, 1 << 30);
 }

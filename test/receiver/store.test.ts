@@ -339,8 +339,8 @@ describe('file store', () => {
       const { batch, document } = nativeBatch();
       all.push(document);
       await store.append(batch);
-      for (let i = 0; i < 20 && docs(readStoreFiles(db).archived).length < 8; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(docs(readStoreFiles(db).archived)).toEqual(all.slice(0, 8));
+      // The retried checkpoint archives them after this commit is acknowledged: wait for it, not for the clock.
+      await vi.waitFor(() => expect(docs(readStoreFiles(db).archived)).toEqual(all.slice(0, 8)), { timeout: 10_000 });
       await store.close();
       const { live, archived } = readStoreFiles(db);
       expect(docs(live)).toEqual(all.slice(8));
@@ -456,17 +456,17 @@ describe('file store', () => {
         const files = readStoreFiles(db);
         expect(files.checkpoint!.archiveSealed).toBeGreaterThanOrEqual(1);
         expect(files.journaled, 'every batch checkpointed').toEqual([]);
-      });
+      }, { timeout: 10_000 }); // a whole checkpoint (three fsyncs and a rename): vi.waitFor's 1 s default is too short on a slow disk
       // The next checkpoint seals (every non-empty segment is full at 1 byte), then cannot write the live file.
       // A checkpoint still finishing holds the temp file for a moment (CI once hit EEXIST here): retry.
-      await vi.waitFor(() => mkdir(`${db}.tmp`));
+      await vi.waitFor(() => mkdir(`${db}.tmp`), { timeout: 10_000 });
       await send(4);
       // A checkpoint with nothing new to seal may fail first; wait for the one that sealed.
       await vi.waitFor(() => {
         expect(errors.mock.calls.some(([m]) => String(m).includes(`checkpoint of ${db} failed`))).toBe(true);
         const sealedAtCrash = sealedOnDisk();
         expect(sealedAtCrash[sealedAtCrash.length - 1]).toBe(readStoreFiles(db).checkpoint!.archiveSealed! + 1);
-      });
+      }, { timeout: 10_000 });
       // kill -9 now: the newest segment holds evictions the live file's checkpoint does not know of.
       const { store: crashed, path } = await reopenCrashed(options);
       const present = [...(await served(crashed)), ...docs(readStoreFiles(path).archived)];
