@@ -76,7 +76,7 @@ const TRIGGERS = [
 ];
 
 /** Distinct image violations the burst button triggers at once (with the load's, under the SDK's 100 per page view). */
-export const BURST = 60;
+const BURST = 60;
 
 export const LONG_IMG_PATH =
   '/images/some/very/long/path/segment/photo-1234567890.png?user=alice&token=SECRET-TOKEN-0123456789&utm_source=demo';
