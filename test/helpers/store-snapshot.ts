@@ -13,18 +13,21 @@ export async function snapshot(store: Store) {
   const filters: ViolationQuery[] = [
     { source: 'sdk' }, { source: 'reportUri' }, { source: 'reportTo' }, { directive: 'img-src' }, { disposition: 'report' },
     { severity: 'high' }, { since: T0 + 5_000, until: T0 + 15_000 }, { document: 'https://s.test/a' },
+    { coverage: 'merged' }, { coverage: 'sdk-only' }, { coverage: 'native-only' }, { directive: 'img-src', coverage: 'sdk-only', since: T0 + 5_000 },
   ];
   const filtered = await Promise.all(filters.map((q) => store.violations({ ...q, limit: 500 })));
+  const filteredStats = await Promise.all(filters.map((q) => store.stats(q)));
   const groups = {} as Record<NonNullable<GroupQuery['sort']>, Awaited<ReturnType<Store['groups']>>>;
   for (const sort of ['lastSeen', 'count', 'reach', 'severity'] as const) groups[sort] = await store.groups({ sort, limit: 500 });
   const coverage = await Promise.all((['merged', 'sdk-only', 'native-only'] as const).map((c) => store.groups({ coverage: c, limit: 2 })));
+  const onDocument = await store.groups({ document: 'https://s.test/a', limit: 500 });
   const details = await Promise.all(groups.severity.items.map((g) => store.group(g.id)));
   const records = pages.flatMap((p) => p.items);
   const hashes = [...new Set(records.flatMap((r) => (r.policyHash ? [r.policyHash] : [])))].sort();
   const policies = await Promise.all(hashes.map((h) => store.policy(h)));
   const stats = await store.stats({});
   const window = await store.stats({ since: T0 + 5_000, until: T0 + 15_000 });
-  return JSON.parse(JSON.stringify({ pages, filtered, groups, coverage, details, policies, stats, window, missing: await store.group('g_nope') ?? null })) as {
+  return JSON.parse(JSON.stringify({ pages, filtered, filteredStats, groups, coverage, onDocument, details, policies, stats, window, missing: await store.group('g_nope') ?? null })) as {
     pages: Awaited<ReturnType<Store['violations']>>[];
     groups: typeof groups;
     stats: Awaited<ReturnType<Store['stats']>>;

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { GroupPage, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
+import type { GroupPage, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import {
   browserHeaders,
   fixture,
@@ -478,7 +478,7 @@ describe('read API', () => {
     }
   });
 
-  it('filters violations by directive, source, group, document, disposition, severity and time', async () => {
+  it('filters violations by directive, source, coverage, group, document, disposition, severity and time, and counts the same records in stats', async () => {
     expect(all.length).toBeGreaterThan(40);
     const times = all.map((r) => r.occurredAt).sort((a, b) => a - b);
     const pivot = times[Math.floor(times.length / 2)];
@@ -488,6 +488,9 @@ describe('read API', () => {
       ['source=sdk', (r) => r.sources.sdk > 0],
       ['source=reportUri', (r) => r.sources.reportUri > 0],
       ['source=reportTo', (r) => r.sources.reportTo > 0],
+      ['coverage=sdk-only', (r) => r.sources.sdk > 0 && r.sources.reportUri + r.sources.reportTo === 0],
+      ['coverage=native-only', (r) => r.sources.sdk === 0],
+      ['coverage=native-only&directive=img-src', (r) => r.sources.sdk === 0 && r.effectiveDirective === 'img-src'],
       [`group=${all[0].groupId}`, (r) => r.groupId === all[0].groupId],
       [`document=${encodeURIComponent(all[0].documentURL)}`, (r) => r.documentURL === all[0].documentURL],
       ['disposition=enforce', (r) => r.disposition === 'enforce'],
@@ -507,6 +510,15 @@ describe('read API', () => {
       expect(expected.length, query).toBeGreaterThan(0);
       expect(expected.length, query).toBeLessThan(all.length);
       expect(page.items.map((r) => r.id), query).toEqual(expected);
+      // /api/stats counts exactly those records (the dashboard's chart under the same filters).
+      const stats = (await (await s.api(`/stats?${query}`)).json()) as Stats;
+      const kept = all.filter(keep);
+      expect(stats.records, query).toBe(kept.length);
+      expect(stats.hours.reduce((n, h) => n + h.total, 0), query).toBe(kept.reduce((n, r) => n + r.count, 0));
+      expect(stats.coverage.sdkOnly, query).toBe(kept.filter((r) => r.sources.sdk > 0 && r.sources.reportUri + r.sources.reportTo === 0).length);
+      expect(stats.coverage.nativeOnly, query).toBe(kept.filter((r) => r.sources.sdk === 0).length);
+      expect(Object.keys(stats.coverage.byDirective).sort(), query).toEqual([...new Set(kept.map((r) => r.effectiveDirective))].sort());
+      expect(stats.groups, 'store-wide').toBe(new Set(all.map((r) => r.groupId)).size);
     }
     const none = (await (await s.api('/violations?directive=no-such-directive')).json()) as ViolationPage;
     expect(none).toEqual({ items: [] });
@@ -562,6 +574,9 @@ describe('read API', () => {
       ['/groups?coverage=all', /^coverage must be one of/],
       ['/groups?cursor=r1', /^cursor is not one/],
       ['/stats?since=soon', /^since must be a time/],
+      ['/stats?coverage=both', /^coverage must be one of merged, sdk-only, native-only$/],
+      ['/stats?severity=urgent', /^severity must be one of/],
+      ['/violations?coverage=none', /^coverage must be one of/],
     ];
     for (const [path, error] of bad) await expectJsonError(await s.api(path), 400, error);
   });
@@ -570,6 +585,11 @@ describe('read API', () => {
     const page = (await (await s.api('/groups?limit=500')).json()) as GroupPage;
     expect(page.items.length).toBeGreaterThan(5);
     expect(page.items.reduce((n, g) => n + g.records, 0)).toBe(all.length);
+    // The groups with a record on one document (the dashboard's document filter).
+    for (const doc of new Set(all.map((r) => r.documentURL))) {
+      const on = (await (await s.api(`/groups?limit=500&document=${encodeURIComponent(doc)}`)).json()) as GroupPage;
+      expect(on.items.map((x) => x.id).sort(), doc).toEqual([...new Set(all.filter((r) => r.documentURL === doc).map((r) => r.groupId))].sort());
+    }
     const withPolicy = all.find((r) => r.policyHash)!;
     const g: ViolationGroup = page.items.find((x) => x.id === withPolicy.groupId)!;
     const one = await s.api(`/groups/${g.id}`);

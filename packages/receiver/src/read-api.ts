@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type Koa from 'koa';
 import type Router from '@koa/router';
-import type { GroupQuery, Store, ViolationQuery } from './types.js';
+import type { GroupQuery, RecordFilter, Store, ViolationQuery } from './types.js';
 import { IngestError } from './types.js';
 
 /** Reads never work without the token: `Authorization: Bearer <token>`, compared in constant time. */
@@ -48,18 +48,28 @@ function str(ctx: Koa.Context, name: string): string | undefined {
   return v === undefined ? undefined : String(v).slice(0, 4096);
 }
 
+const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
+const DISPOSITIONS = ['enforce', 'report'] as const;
+const COVERAGES = ['merged', 'sdk-only', 'native-only'] as const;
+
+/** The record filters `/api/violations` and `/api/stats` share. */
+const recordFilter = (ctx: Koa.Context): RecordFilter => ({
+  directive: str(ctx, 'directive'),
+  source: oneOf('source', str(ctx, 'source'), ['sdk', 'reportUri', 'reportTo'] as const),
+  coverage: oneOf('coverage', str(ctx, 'coverage'), COVERAGES),
+  groupId: str(ctx, 'group'),
+  document: str(ctx, 'document'),
+  disposition: oneOf('disposition', str(ctx, 'disposition'), DISPOSITIONS),
+  severity: oneOf('severity', str(ctx, 'severity'), SEVERITIES),
+  since: time('since', str(ctx, 'since')),
+  until: time('until', str(ctx, 'until')),
+});
+
 export function mountReadApi(router: Router, store: Store, token: string): void {
   const auth = requireToken(token);
   router.get('/api/violations', auth, async (ctx) => {
     const q: ViolationQuery = {
-      directive: str(ctx, 'directive'),
-      source: oneOf('source', str(ctx, 'source'), ['sdk', 'reportUri', 'reportTo'] as const),
-      groupId: str(ctx, 'group'),
-      document: str(ctx, 'document'),
-      disposition: oneOf('disposition', str(ctx, 'disposition'), ['enforce', 'report'] as const),
-      severity: oneOf('severity', str(ctx, 'severity'), ['critical', 'high', 'medium', 'low'] as const),
-      since: time('since', str(ctx, 'since')),
-      until: time('until', str(ctx, 'until')),
+      ...recordFilter(ctx),
       limit: limit(str(ctx, 'limit')),
       cursor: cursor(str(ctx, 'cursor'), /^r[0-9a-z]{1,12}$/),
     };
@@ -69,9 +79,10 @@ export function mountReadApi(router: Router, store: Store, token: string): void 
     const q: GroupQuery = {
       sort: oneOf('sort', str(ctx, 'sort'), ['lastSeen', 'count', 'reach', 'severity'] as const),
       directive: str(ctx, 'directive'),
-      severity: oneOf('severity', str(ctx, 'severity'), ['critical', 'high', 'medium', 'low'] as const),
-      disposition: oneOf('disposition', str(ctx, 'disposition'), ['enforce', 'report'] as const),
-      coverage: oneOf('coverage', str(ctx, 'coverage'), ['merged', 'sdk-only', 'native-only'] as const),
+      severity: oneOf('severity', str(ctx, 'severity'), SEVERITIES),
+      disposition: oneOf('disposition', str(ctx, 'disposition'), DISPOSITIONS),
+      coverage: oneOf('coverage', str(ctx, 'coverage'), COVERAGES),
+      document: str(ctx, 'document'),
       since: time('since', str(ctx, 'since')),
       until: time('until', str(ctx, 'until')),
       limit: limit(str(ctx, 'limit')),
@@ -94,7 +105,7 @@ export function mountReadApi(router: Router, store: Store, token: string): void 
     ctx.body = policy === undefined ? { error: 'no such policy' } : { hash: ctx.params.hash, policy };
   });
   router.get('/api/stats', auth, async (ctx) => {
-    ctx.body = await store.stats({ since: time('since', str(ctx, 'since')), until: time('until', str(ctx, 'until')) });
+    ctx.body = await store.stats(recordFilter(ctx));
   });
 }
 

@@ -1,7 +1,7 @@
 import type { Coverage, HourBucket, Stats, ViolationRecord } from '@csp-lens/schema';
 
-// Pure, no Node imports: the store's /api/stats and the dashboard (over the records it fetched)
-// count with this one function, so the two can never disagree.
+// Pure: the file store counts with it directly, PostgreSQL over the columns it selects, so the two
+// stores' /api/stats can never disagree.
 
 export const HOUR = 3_600_000;
 
@@ -20,6 +20,11 @@ export function coverageKind(r: ViolationRecord): keyof Coverage {
   const native = r.sources.reportUri + r.sources.reportTo > 0;
   return r.sources.sdk > 0 ? (native ? 'merged' : 'sdkOnly') : 'nativeOnly';
 }
+
+const NAMES = { merged: 'merged', sdkOnly: 'sdk-only', nativeOnly: 'native-only' } as const;
+
+/** The same, as the read API's `coverage` filter spells it. */
+export const coverageName = (r: ViolationRecord): (typeof NAMES)[keyof Coverage] => NAMES[coverageKind(r)];
 
 /** Per-hour counts and stream coverage of `records` (those `keep` accepts). */
 export function tally(records: Iterable<ViolationRecord>, keep?: (r: ViolationRecord) => boolean): Tally {

@@ -41,16 +41,24 @@ export interface IngestBatch {
 /** Returns the rule name that drops a violation as noise, or undefined to keep it. */
 export type NoiseFilter = (v: NormalizedViolation) => string | undefined;
 
-export interface ViolationQuery {
+/** Which records a read is about: `/api/violations` pages them, `/api/stats` counts them. */
+export interface RecordFilter {
   directive?: string;
   /** Only records this stream contributed to. */
   source?: 'sdk' | 'reportUri' | 'reportTo';
+  /** merged: seen on the SDK and a native stream; sdk-only; native-only. */
+  coverage?: CoverageKind;
   groupId?: string;
   document?: string;
   disposition?: 'enforce' | 'report';
   severity?: string;
   since?: number;
   until?: number;
+}
+
+export type CoverageKind = 'merged' | 'sdk-only' | 'native-only';
+
+export interface ViolationQuery extends RecordFilter {
   limit?: number;
   cursor?: string;
 }
@@ -61,7 +69,9 @@ export interface GroupQuery {
   severity?: string;
   disposition?: 'enforce' | 'report';
   /** merged: seen on the SDK and a native stream; sdk-only; native-only. */
-  coverage?: 'merged' | 'sdk-only' | 'native-only';
+  coverage?: CoverageKind;
+  /** Only groups with a live record on this document. */
+  document?: string;
   since?: number;
   until?: number;
   limit?: number;
@@ -79,7 +89,8 @@ export interface Store {
   groups(query: GroupQuery): Promise<GroupPage>;
   group(id: string): Promise<{ group: ViolationGroup; records: ViolationRecord[]; policy?: string } | undefined>;
   policy(hash: string): Promise<string | undefined>;
-  stats(query: { since?: number; until?: number }): Promise<Stats>;
+  /** Counts over the live records the filter selects; `groups` and the counters are store-wide. */
+  stats(query: RecordFilter): Promise<Stats>;
   /** Flush what is pending and release the file (lock). */
   close(): Promise<void>;
 }

@@ -47,5 +47,5 @@ export function bounds(range: string, now: number): { since?: number } {
   return ms ? { since: now - ms } : {};
 }
 
-/** Filters the group/stats endpoints cannot apply themselves (the chart is then computed here). */
+/** Any filter but the time range (the chart then needs stats of its own). */
 export const narrowed = (v: View) => !!(v.directive || v.severity || v.disposition || v.document || v.coverage);

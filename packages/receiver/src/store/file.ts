@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Low } from 'lowdb';
 import type { IngestBatch, Store } from '../types.js';
 import { createState, emptyData } from './state.js';
-import { computeStats, queryGroups, queryViolations } from './query.js';
+import { computeStats, groupsOn, queryGroups, queryViolations } from './query.js';
 import { acquireLock } from './lock.js';
 import { SyncedJSONFile, sizeOf } from './adapter.js';
 import { type ArchiveOptions, createArchive, openSegmentPath, sealedSegments } from './archive.js';
@@ -113,7 +113,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       },
       // Acknowledged data only (commit.ts); after a failed write, also what the next one retries.
       violations: (q) => commits.read(() => queryViolations(records.values(), q)),
-      groups: (q) => commits.read(() => queryGroups(data.groups, q)),
+      groups: (q) => commits.read(() => queryGroups(data.groups, q, q.document ? groupsOn(records.values(), q.document) : undefined)),
       group: (id) =>
         commits.read(() => {
           const group = Object.hasOwn(data.groups, id) ? data.groups[id] : undefined;

@@ -1,7 +1,7 @@
 import { seqOf } from '../merge.js';
 import type pg from 'pg';
 import type { GroupPage, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
-import type { GroupQuery, ViolationQuery } from '../types.js';
+import type { GroupQuery, RecordFilter, ViolationQuery } from '../types.js';
 import { clampLimit, computeStats, queryGroups, queryViolations } from './query.js';
 import type { Counters } from './state.js';
 
@@ -9,8 +9,15 @@ import type { Counters } from './state.js';
 // file store does, so the read API cannot tell the stores apart.
 
 const SOURCE_COLUMN = { sdk: 'sdk', reportUri: 'report_uri', reportTo: 'report_to' } as const;
+// tally.ts's coverageKind in SQL: the SDK saw it, a native stream did, or both.
+const COVERAGE_SQL = {
+  merged: 'sdk > 0 AND report_uri + report_to > 0',
+  'sdk-only': 'sdk > 0 AND report_uri + report_to = 0',
+  'native-only': 'sdk = 0',
+} as const;
 
-export async function violations(db: pg.Pool, q: ViolationQuery): Promise<ViolationPage> {
+/** query.ts's recordFilter as a WHERE clause (with `seq < ?` for a cursor); `$n` parameters. */
+function recordWhere(q: RecordFilter & { cursor?: string }): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
   const add = (sql: string, value: unknown) => where.push(sql.replace('?', `$${params.push(value)}`));
@@ -18,17 +25,23 @@ export async function violations(db: pg.Pool, q: ViolationQuery): Promise<Violat
   if (Number.isFinite(before)) add('seq < ?', before);
   if (q.directive) add('effective_directive = ?', q.directive);
   if (q.source) where.push(`${SOURCE_COLUMN[q.source]} > 0`);
+  if (q.coverage) where.push(COVERAGE_SQL[q.coverage]);
   if (q.groupId) add('group_id = ?', q.groupId);
   if (q.document) add('document_url = ?', q.document);
   if (q.disposition) add('disposition = ?', q.disposition);
   if (q.severity) add('severity = ?', q.severity);
   if (q.since !== undefined) add('occurred_at >= ?', q.since);
   if (q.until !== undefined) add('occurred_at < ?', q.until);
+  return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+}
+
+export async function violations(db: pg.Pool, q: ViolationQuery): Promise<ViolationPage> {
+  const where = recordWhere(q);
   // One row more than the page, to know whether there is a next page.
   const limit = clampLimit(q.limit) + 1;
   const { rows } = await db.query<{ record: ViolationRecord }>(
-    `SELECT record FROM csp_lens_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`,
-    params,
+    `SELECT record FROM csp_lens_records ${where.sql} ORDER BY seq DESC LIMIT ${limit}`,
+    where.params,
   );
   return queryViolations(
     rows.map((r) => r.record),
@@ -80,7 +93,12 @@ function toGroup(r: GroupRow): ViolationGroup {
 }
 
 export async function groups(db: pg.Pool, q: GroupQuery): Promise<GroupPage> {
-  const { rows } = await db.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE records > 0 ORDER BY pos');
+  const { rows } = q.document
+    ? await db.query<GroupRow>(
+        'SELECT * FROM csp_lens_groups WHERE records > 0 AND id IN (SELECT group_id FROM csp_lens_records WHERE document_url = $1) ORDER BY pos',
+        [q.document],
+      )
+    : await db.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE records > 0 ORDER BY pos');
   return queryGroups(Object.fromEntries(rows.map((r) => [r.id, toGroup(r)])), q);
 }
 
@@ -101,16 +119,13 @@ export async function policy(db: pg.Pool, hash: string): Promise<string | undefi
   return rows[0]?.policy;
 }
 
-export async function stats(db: pg.Pool, q: { since?: number; until?: number }): Promise<Stats> {
-  const where: string[] = [];
-  const params: number[] = [];
-  if (q.since !== undefined) where.push(`occurred_at >= $${params.push(q.since)}`);
-  if (q.until !== undefined) where.push(`occurred_at < $${params.push(q.until)}`);
+export async function stats(db: pg.Pool, q: RecordFilter): Promise<Stats> {
+  const where = recordWhere(q);
   const [records, groupCount, counters] = await Promise.all([
     db.query<{ o: number; c: number; s: ViolationRecord['severity']; d: string; a: number; u: number; t: number }>(
       `SELECT occurred_at AS o, (record->>'count')::int AS c, severity AS s, effective_directive AS d, sdk AS a, report_uri AS u, report_to AS t
-         FROM csp_lens_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
-      params,
+         FROM csp_lens_records ${where.sql}`,
+      where.params,
     ),
     db.query<{ n: number }>('SELECT count(*)::int AS n FROM csp_lens_groups'),
     db.query<{ kind: string; name: string; n: number }>('SELECT kind, name, n FROM csp_lens_counters'),
@@ -120,9 +135,9 @@ export async function stats(db: pg.Pool, q: { since?: number; until?: number }):
     if (kind === 'filtered' || kind === 'otherReports') c[kind][name] = n;
     else if (name === 'invalid' || name === 'sdkDropped' || name === 'archived') c[name] = n;
   }
-  // Only the fields computeStats reads.
+  // Only the fields tally reads; the WHERE clause already selected them (no filter left to apply).
   const live = records.rows.map(
     (r) => ({ occurredAt: r.o, count: r.c, severity: r.s, effectiveDirective: r.d, sources: { sdk: r.a, reportUri: r.u, reportTo: r.t } }) as ViolationRecord,
   );
-  return computeStats(live, groupCount.rows[0].n, c, q);
+  return computeStats(live, groupCount.rows[0].n, c, {});
 }

@@ -6,30 +6,39 @@ import type {
   ViolationPage,
   ViolationRecord,
 } from '@csp-lens/schema';
-import type { GroupQuery, ViolationQuery } from '../types.js';
+import type { GroupQuery, RecordFilter, ViolationQuery } from '../types.js';
 import { severityRank } from '../group.js';
 import type { Counters } from './state.js';
-import { tally } from '../tally.js';
+import { coverageName, tally } from '../tally.js';
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
 
 
+/** The records a filter selects (undefined: all of them), for both the pages and the counts. */
+export function recordFilter(q: RecordFilter): ((r: ViolationRecord) => boolean) | undefined {
+  const { directive, source, coverage, groupId, document, disposition, severity, since, until } = q;
+  if (!(directive || source || coverage || groupId || document || disposition || severity) && since === undefined && until === undefined) return undefined;
+  return (r) =>
+    (!directive || r.effectiveDirective === directive) &&
+    (!source || r.sources[source] > 0) &&
+    (!coverage || coverageName(r) === coverage) &&
+    (!groupId || r.groupId === groupId) &&
+    (!document || r.documentURL === document) &&
+    (!disposition || r.disposition === disposition) &&
+    (!severity || r.severity === severity) &&
+    (since === undefined || r.occurredAt >= since) &&
+    (until === undefined || r.occurredAt < until);
+}
+
 /** Newest first by record id; the cursor is the last id of the previous page. */
 export function queryViolations(records: Iterable<ViolationRecord>, q: ViolationQuery): ViolationPage {
   const limit = clampLimit(q.limit);
   const before = q.cursor ? seqOf(q.cursor) : Infinity;
+  const keep = recordFilter(q);
   const items: ViolationRecord[] = [];
   for (const r of records) {
-    if (seqOf(r.id) >= before) continue;
-    if (q.directive && r.effectiveDirective !== q.directive) continue;
-    if (q.source && !(r.sources[q.source] > 0)) continue;
-    if (q.groupId && r.groupId !== q.groupId) continue;
-    if (q.document && r.documentURL !== q.document) continue;
-    if (q.disposition && r.disposition !== q.disposition) continue;
-    if (q.severity && r.severity !== q.severity) continue;
-    if (q.since !== undefined && r.occurredAt < q.since) continue;
-    if (q.until !== undefined && r.occurredAt >= q.until) continue;
+    if (seqOf(r.id) >= before || (keep && !keep(r))) continue;
     items.push(r);
   }
   items.sort((a, b) => seqOf(b.id) - seqOf(a.id));
@@ -48,13 +57,24 @@ const SORTS: Record<NonNullable<GroupQuery['sort']>, (a: ViolationGroup, b: Viol
     severityRank(b.severity) - severityRank(a.severity) || b.reach.pageViews - a.reach.pageViews || b.lastSeen - a.lastSeen,
 };
 
-/** Groups sorted and filtered; the cursor is an offset (groups are few and change in place). */
-export function queryGroups(groups: Record<string, ViolationGroup>, q: GroupQuery): GroupPage {
+/** The groups with a live record on `document` (GroupQuery.document). */
+export function groupsOn(records: Iterable<ViolationRecord>, document: string): Set<string> {
+  const ids = new Set<string>();
+  for (const r of records) if (r.documentURL === document) ids.add(r.groupId);
+  return ids;
+}
+
+/**
+ * Groups sorted and filtered; the cursor is an offset (groups are few and change in place). `only`:
+ * the groups `q.document` leaves (see `groupsOn`; a database finds them itself).
+ */
+export function queryGroups(groups: Record<string, ViolationGroup>, q: GroupQuery, only?: Set<string>): GroupPage {
   const limit = clampLimit(q.limit);
   const offset = q.cursor ? Math.max(0, parseInt(q.cursor, 10) || 0) : 0;
   const items = Object.values(groups).filter(
     (g) =>
       g.records > 0 &&
+      (!only || only.has(g.id)) &&
       (!q.directive || g.effectiveDirective === q.directive) &&
       (!q.severity || g.severity === q.severity) &&
       (!q.disposition || g.dispositions.includes(q.disposition)) &&
@@ -67,17 +87,9 @@ export function queryGroups(groups: Record<string, ViolationGroup>, q: GroupQuer
   return offset + limit < items.length ? { items: page, next: String(offset + limit) } : { items: page };
 }
 
-/** Per-hour counts and stream coverage over the live records. */
-export function computeStats(
-  records: Iterable<ViolationRecord>,
-  groups: number,
-  counters: Counters,
-  q: { since?: number; until?: number },
-): Stats {
-  const inRange = q.since === undefined && q.until === undefined
-    ? undefined
-    : (r: ViolationRecord) => !((q.since !== undefined && r.occurredAt < q.since) || (q.until !== undefined && r.occurredAt >= q.until));
-  const t = tally(records, inRange);
+/** Per-hour counts and stream coverage over the live records the filter selects. */
+export function computeStats(records: Iterable<ViolationRecord>, groups: number, counters: Counters, q: RecordFilter): Stats {
+  const t = tally(records, recordFilter(q));
   return {
     records: t.records,
     archived: counters.archived,

@@ -55,7 +55,6 @@ export function overviewView(view: View, o: Overview, act: OverviewActions): HTM
       'section',
       { class: 'card' },
       h('h2', null, 'Violations over time'),
-      o.sampled ? h('p', { class: 'muted small' }, `Counted from the newest ${num(o.sampled)} matching records.`) : null,
       hourChart(o.hours, o.from, o.to),
     ),
     h('div', { class: 'columns' }, groupsCard, coveragePanel(cov)),
