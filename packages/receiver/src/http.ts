@@ -12,6 +12,13 @@ import { anonymizeIp, type IpMode } from './ip.js';
 // The SDK posts text/plain: a CORS-safelisted type, so sendBeacon needs no preflight cross-site.
 const SDK_TYPES = ['text/plain', 'application/json'];
 
+/**
+ * How long `/health` answers 503 after a failed store write that no write has succeeded since. A
+ * load balancer that stops sending reports must get the instance back to find out whether the store
+ * recovered, so the failure is not held forever.
+ */
+export const HEALTH_HOLD_MS = 30_000;
+
 export interface IngestDeps {
   store: Store;
   filter: NoiseFilter;
@@ -123,6 +130,9 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
     clientIp: clientIp(ctx.ip),
   });
 
+  // The last failed store write, while no write has succeeded since.
+  let failedAt: number | undefined;
+
   const store = async (ctx: Koa.Context, batch: IngestBatch): Promise<void> => {
     const filtered: Record<string, number> = {};
     const kept = batch.violations.filter((v) => {
@@ -133,11 +143,13 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
     try {
       await deps.store.append({ ...batch, violations: kept }, filtered);
     } catch (e) {
+      failedAt = deps.clock();
       ctx.app.emit('error', e, ctx);
       ctx.status = 503;
       ctx.body = { error: 'storage unavailable; retry later' };
       return;
     }
+    failedAt = undefined;
     deps.onStored?.(kept);
     // 204 for every batch that parses, filtered reports included: anything else makes Chromium
     // retry the whole batch and back off the endpoint.
@@ -152,6 +164,14 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
     ctx.status = 204;
   };
 
+  // For a load balancer's readiness probe: no token, nothing about the data. Not for liveness: a
+  // restart does not empty a full disk.
+  router.get('/health', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const failing = failedAt !== undefined && deps.clock() - failedAt < HEALTH_HOLD_MS;
+    ctx.status = failing ? 503 : 200;
+    ctx.body = failing ? { status: 'failing', error: 'the last write to the store failed; reports are answered 503 until one succeeds' } : { status: 'ok' };
+  });
   router.options('/report', preflight);
   router.options('/sdk', preflight);
   router.post('/report', guard(REPORT_TYPES), read(REPORT_TYPES), async (ctx) => {
