@@ -170,6 +170,9 @@ describe('the csp-lens bin', () => {
     expect(child.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/reports$/);
     const res = await fetch(`${child.url}/report`, { method: 'OPTIONS' });
     expect(res.status).toBe(204);
+    // The banner names the readiness probe, and it answers under the prefix.
+    await expect.poll(() => child.stdout()).toContain(`  health:     ${child.url}/health\n`);
+    expect(await (await fetch(`${child.url}/health`)).json()).toEqual({ status: 'ok' });
     child.process.kill('SIGTERM');
     expect((await child.exited).code).toBe(0);
   });

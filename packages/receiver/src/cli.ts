@@ -24,6 +24,7 @@ async function main(): Promise<void> {
   say(`csp-lens receiving at ${running.url}/report (native) and ${running.url}/sdk (SDK)`);
   say(`  SDK script: ${running.url}/sdk.js`);
   say(`  dashboard:  ${running.url}/dashboard#token=${running.token}`);
+  say(`  health:     ${running.url}/health`);
   say(`  read token${generated ? ' (generated; pass --token to keep one)' : ''}: ${running.token}`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
