@@ -15,6 +15,10 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`e2e: ${CHROMIUM} is missing: apt-get install -y chromium (these tests need a real Chromium)`);
   t = await startTestServer();
   await seed(t, Date.now());
+  // Two reports that are no CSP violation and one unusable item, in an accepted report-to batch.
+  const other = { type: 'deprecation', age: 1, url: 'https://victim.example/', user_agent: 'x', body: { id: 'x' } };
+  const res = await t.post('/report', JSON.stringify([other, other, { type: 'csp-violation', age: 1, url: 'https://victim.example/', body: 'garbage' }]), 'application/reports+json');
+  if (res.status !== 204) throw new Error(`seeding other reports: ${res.status} ${await res.text()}`);
   // launch() gives each run a fresh temporary profile.
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
 });
@@ -72,6 +76,23 @@ describe('dashboard in Chromium, over hostile data', () => {
     const rank = (s: string) => ['critical', 'high', 'medium', 'low'].indexOf(s);
     expect(badges.map(rank)).toEqual([...badges.map(rank)].sort((a, b) => a - b));
     expect(await w.page.locator('.coverage .covtable tr').count()).toBeGreaterThan(3);
+    // What arrived but is no violation: counted, and shown beside the coverage.
+    const stats = await t.stats();
+    expect(stats.otherReports['deprecation']).toBe(2);
+    expect(stats.invalid).toBeGreaterThanOrEqual(1);
+    const unstored = Object.fromEntries(
+      (await w.page.locator('.unstored .covkey li').allInnerTexts()).map((line) => {
+        const [label, n] = line.split('\n');
+        return [label.trim(), n.trim()];
+      }),
+    );
+    expect(unstored).toEqual({
+      'Filtered as noise': String(Object.values(stats.filtered).reduce((a, b) => a + b, 0)),
+      'Past the SDK’s cap per page view': String(stats.sdkDropped),
+      'Unusable items': String(stats.invalid),
+      'Other report types': String(Object.values(stats.otherReports).reduce((a, b) => a + b, 0)),
+    });
+    expect(await w.page.locator('.unstored').innerText()).toContain('Other report types: deprecation 2');
 
     mkdirSync('test-results', { recursive: true });
     await w.page.screenshot({ path: 'test-results/dashboard.png', fullPage: true });

@@ -160,7 +160,23 @@ describe('the store contract (file and PostgreSQL)', () => {
       { batch: { ...batch, invalid: 2, sdkDropped: 3, otherReports: { deprecation: 4 } }, filtered: { extension: 5 } },
       { batch: { violations: [], otherReports: { deprecation: 1, intervention: 1 }, invalid: 1 }, filtered: { extension: 1, 'about-blank': 2 } },
     ]);
-    expect(read.stats).toMatchObject({ filtered: { extension: 6, 'about-blank': 2 }, otherReports: { deprecation: 5, intervention: 1 } });
+    expect(read.stats).toMatchObject({ filtered: { extension: 6, 'about-blank': 2 }, otherReports: { deprecation: 5, intervention: 1 }, invalid: 3, sdkDropped: 3 });
+  });
+
+  it('keeps at most 100 named non-CSP report types, however many distinct ones arrive; the rest count as other-types', async () => {
+    // Each batch may name 20 (normalize.ts caps them); the names are the sender's to choose.
+    const steps = Array.from({ length: 12 }, (_, b): IngestBatch => ({
+      violations: [],
+      otherReports: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`t${b}-${i}`, 1])),
+      invalid: 0,
+    }));
+    steps.push({ violations: [], otherReports: { 't0-0': 5, 'late-new-type': 1 }, invalid: 0 });
+    const { otherReports } = (await both(steps)).stats;
+    expect(Object.keys(otherReports)).toHaveLength(101);
+    expect(otherReports['t0-0']).toBe(6); // a type already named keeps counting under its name
+    expect(otherReports['late-new-type']).toBeUndefined();
+    expect(otherReports['other-types']).toBe(12 * 20 - 100 + 1);
+    expect(Object.values(otherReports).reduce((a, b) => a + b, 0)).toBe(12 * 20 + 6);
   });
 
   it('goes on merging after a restart', async () => {

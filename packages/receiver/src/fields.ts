@@ -22,7 +22,9 @@ export const CAP = {
   /** JSON length of the SDK's free-form page context. */
   context: 4096,
   reportType: 64,
+  /** Distinct non-CSP report types named per batch, and in the store (the rest: `other-types`). */
   reportTypes: 20,
+  storedReportTypes: 100,
 } as const;
 
 /** Keys that could reach Object.prototype when copied; rejected by parse, skipped here too. */
@@ -101,4 +103,13 @@ export function schemeOf(v: string | undefined): string | undefined {
  */
 export function bump(tally: Record<string, number>, key: string, n = 1): void {
   tally[key] = (Object.hasOwn(tally, key) ? tally[key] : 0) + n;
+}
+
+/**
+ * The name a non-CSP report type is counted under in the store: its own once named, or while fewer
+ * than `CAP.storedReportTypes` are; else `other-types`. Each batch may bring 20 new names the
+ * sender chose, so without this the counters (and the live file) would grow without bound.
+ */
+export function storedTypeName(named: { has(name: string): boolean; readonly size: number }, type: string): string {
+  return named.has(type) || named.size < CAP.storedReportTypes ? type : 'other-types';
 }

@@ -157,6 +157,10 @@ export interface Stats {
   coverage: Coverage & { byDirective: Record<string, Coverage> };
   /** Reports dropped by the noise filter, per rule. */
   filtered: Record<string, number>;
-  /** Non-CSP reports seen in report-to batches, per type (deprecation, intervention, …). */
+  /** Non-CSP reports seen in report-to batches, per type (deprecation, intervention, …); 100 types at most, the rest as `other-types`. */
   otherReports: Record<string, number>;
+  /** Items of accepted batches that were no usable report (skipped and counted, never a 400 for the batch). */
+  invalid: number;
+  /** Violations the SDK saw but did not send: past its `maxEvents` per page view. */
+  sdkDropped: number;
 }

@@ -12,6 +12,8 @@ export interface Overview {
   records: number;
   /** Every directive in range, filters aside (the filter bar offers them). */
   directives: string[];
+  /** What arrived but is not stored as violations: store-wide, all time. */
+  unstored: Pick<Stats, 'filtered' | 'otherReports' | 'invalid' | 'sdkDropped'>;
   from: number;
   to: number;
 }
@@ -37,6 +39,7 @@ export async function loadOverview(v: View, now = Date.now()): Promise<Overview>
     violations: stats.hours.reduce((n, h) => n + h.total, 0),
     records: stats.records,
     directives: Object.keys(all.coverage.byDirective).sort(),
+    unstored: { filtered: all.filtered, otherReports: all.otherReports, invalid: all.invalid, sdkDropped: all.sdkDropped },
     from: since ?? all.hours[0]?.hour ?? now - 24 * HOUR,
     to: now,
   };

@@ -6,6 +6,7 @@ import { type Unit, bucketKey, isCutToOrigin, recordId } from '../merge.js';
 import { type GroupBook, OVERFLOW_GROUP, applyChange, assignGroup, groupIdFor } from '../group.js';
 import { type Bucket, addToBucket, loadUnits, newBucket } from './bucket.js';
 import { policyHash } from './state.js';
+import { storedTypeName } from '../fields.js';
 
 export interface Pending {
   batch: IngestBatch;
@@ -39,6 +40,8 @@ export interface Work {
 
 // The lock every instance takes before creating groups, so the per-minute cap holds across them.
 const CREATION_LOCK = '7166477438011044610';
+// And before naming a new non-CSP report type, so the cap on their number holds across them.
+const REPORT_TYPES_LOCK = '7166477438011044611';
 
 export const unitSig = (u: Unit) => `${u.rid}|${u.count}|${u.at}|${u.lastReceivedAt}`;
 
@@ -140,8 +143,21 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
     if (n) work.counters.set(`${kind}\u0000${name}`, (work.counters.get(`${kind}\u0000${name}`) ?? 0) + n);
   };
 
+  // The non-CSP report types already named (storedTypeName), read under a lock so that two
+  // instances cannot both add the hundredth.
+  const otherTypes = new Set<string>();
+  if (items.some((i) => Object.keys(i.batch.otherReports).length)) {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [REPORT_TYPES_LOCK]);
+    const { rows } = await client.query<{ name: string }>("SELECT name FROM csp_lens_counters WHERE kind = 'otherReports'");
+    for (const r of rows) otherTypes.add(r.name);
+  }
+
   for (const { batch, filtered = {} } of items) {
-    for (const [type, n] of Object.entries(batch.otherReports)) count('otherReports', type, n);
+    for (const [type, n] of Object.entries(batch.otherReports)) {
+      const name = storedTypeName(otherTypes, type);
+      otherTypes.add(name);
+      count('otherReports', name, n);
+    }
     for (const [rule, n] of Object.entries(filtered)) count('filtered', rule, n);
     count('store', 'invalid', batch.invalid);
     count('store', 'sdkDropped', batch.sdkDropped ?? 0);

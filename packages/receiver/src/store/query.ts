@@ -98,6 +98,8 @@ export function computeStats(records: Iterable<ViolationRecord>, groups: number,
     coverage: t.coverage,
     filtered: counters.filtered,
     otherReports: counters.otherReports,
+    invalid: counters.invalid,
+    sdkDropped: counters.sdkDropped,
   };
 }
 

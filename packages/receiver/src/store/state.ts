@@ -2,7 +2,7 @@ import type { NormalizedViolation, PolicyEntry, ViolationRecord } from '@csp-len
 import type { IngestBatch } from '../types.js';
 import { bucketKey, unitsOf } from '../merge.js';
 import { type Bucket, addToBucket, freezeRecord, loadUnits, newBucket } from './bucket.js';
-import { bump } from '../fields.js';
+import { bump, storedTypeName } from '../fields.js';
 import { memoize, sha256 } from '../hash.js';
 import { type GroupBook, applyChange, assignGroup } from '../group.js';
 
@@ -61,6 +61,13 @@ export function createState(data: StoreData, opts: StateOptions) {
   const keys = new Map<string, string>();
   const book: GroupBook = { groups: data.groups, reach: data.reach, minute: data.minute };
   const nextSeq = () => ++data.seq;
+  // The non-CSP report types named so far (see storedTypeName).
+  const otherTypes = {
+    has: (type: string) => Object.hasOwn(data.counters.otherReports, type),
+    get size() {
+      return Object.keys(data.counters.otherReports).length;
+    },
+  };
 
   for (const r of data.records) {
     records.set(r.id, r);
@@ -122,7 +129,7 @@ export function createState(data: StoreData, opts: StateOptions) {
     /** Applies a batch in memory; returns the records that fell out of the live window. */
     ingest(batch: IngestBatch, filtered: Record<string, number> = {}): ViolationRecord[] {
       const c = data.counters;
-      for (const [type, n] of Object.entries(batch.otherReports)) bump(c.otherReports, type, n);
+      for (const [type, n] of Object.entries(batch.otherReports)) bump(c.otherReports, storedTypeName(otherTypes, type), n);
       for (const [rule, n] of Object.entries(filtered)) bump(c.filtered, rule, n);
       c.invalid += batch.invalid;
       c.sdkDropped += batch.sdkDropped ?? 0;

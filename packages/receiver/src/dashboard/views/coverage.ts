@@ -22,6 +22,35 @@ function bar(c: Coverage): HTMLElement {
   );
 }
 
+const TOP = 8;
+
+/** `{ name: n }` as "name n, …", largest first; past TOP, the rest summed. Names are attacker-chosen: text only. */
+function breakdown(counts: Record<string, number>): string {
+  const all = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+  const rest = all.slice(TOP).reduce((n, [, c]) => n + c, 0);
+  return [...all.slice(0, TOP).map(([k, c]) => `${k} ${num(c)}`), ...(rest ? [`${all.length - TOP} more ${num(rest)}`] : [])].join(', ');
+}
+
+const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+/** What arrived and was counted but not stored as violations (store-wide, all time). */
+export function unstoredPanel(u: Pick<Stats, 'filtered' | 'otherReports' | 'invalid' | 'sdkDropped'>): HTMLElement {
+  const rows: [string, number, string][] = [
+    ['Filtered as noise', sum(u.filtered ?? {}), breakdown(u.filtered ?? {})],
+    ['Past the SDK’s cap per page view', u.sdkDropped ?? 0, 'distinct violations the SDK counted but did not send (maxEvents)'],
+    ['Unusable items', u.invalid ?? 0, 'in batches that were otherwise accepted'],
+    ['Other report types', sum(u.otherReports ?? {}), breakdown(u.otherReports ?? {})],
+  ];
+  return h(
+    'section',
+    { class: 'card unstored' },
+    h('h2', null, 'Not stored'),
+    h('p', { class: 'muted small' }, 'Received and counted, but not violations to store. All time, whatever the filters.'),
+    h('ul', { class: 'covkey' }, rows.map(([label, n, detail]) => h('li', { title: detail }, label, h('b', null, num(n))))),
+    ...rows.filter(([, n, detail]) => n > 0 && detail).map(([label, , detail]) => h('p', { class: 'muted small' }, `${label}: ${detail}`)),
+  );
+}
+
 /** Merged vs SDK-only vs native-only records: what native reports alone would have missed. */
 export function coveragePanel(cov: Stats['coverage']): HTMLElement {
   const total = coverageTotal(cov);

@@ -3,7 +3,7 @@ import { moreGroups, type Overview } from '../data.js';
 import { h } from '../dom.js';
 import { coverageTotal, num, percent } from '../format.js';
 import type { View } from '../state.js';
-import { coveragePanel } from './coverage.js';
+import { coveragePanel, unstoredPanel } from './coverage.js';
 import { filterBar } from './filters.js';
 import { groupTable } from './groups.js';
 
@@ -57,6 +57,6 @@ export function overviewView(view: View, o: Overview, act: OverviewActions): HTM
       h('h2', null, 'Violations over time'),
       hourChart(o.hours, o.from, o.to),
     ),
-    h('div', { class: 'columns' }, groupsCard, coveragePanel(cov)),
+    h('div', { class: 'columns' }, groupsCard, h('div', null, coveragePanel(cov), unstoredPanel(o.unstored))),
   );
 }
