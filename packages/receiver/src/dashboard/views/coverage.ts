@@ -36,10 +36,10 @@ const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a,
 /** What arrived and was counted but not stored as violations (store-wide, all time). */
 export function unstoredPanel(u: Pick<Stats, 'filtered' | 'otherReports' | 'invalid' | 'sdkDropped'>): HTMLElement {
   const rows: [string, number, string][] = [
-    ['Filtered as noise', sum(u.filtered ?? {}), breakdown(u.filtered ?? {})],
-    ['Past the SDK’s cap per page view', u.sdkDropped ?? 0, 'distinct violations the SDK counted but did not send (maxEvents)'],
-    ['Unusable items', u.invalid ?? 0, 'in batches that were otherwise accepted'],
-    ['Other report types', sum(u.otherReports ?? {}), breakdown(u.otherReports ?? {})],
+    ['Filtered as noise', sum(u.filtered), breakdown(u.filtered)],
+    ['Past the SDK’s cap per page view', u.sdkDropped, 'distinct violations the SDK counted but did not send (maxEvents)'],
+    ['Unusable items', u.invalid, 'in batches that were otherwise accepted'],
+    ['Other report types', sum(u.otherReports), breakdown(u.otherReports)],
   ];
   return h(
     'section',
