@@ -1,11 +1,11 @@
-// Realistic request bodies built from the real Chromium 156 payloads in ../shared/fixtures: the
+// Realistic request bodies built from the real Chromium 156 payloads in test/fixtures: the
 // three streams (report-uri, report-to batches, SDK batches) with many distinct documents, page
 // views and blocked hosts, so the receiver merges, groups and evicts as it would in production.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const FIXTURES = fileURLToPath(new URL('../../shared/fixtures/chromium-156/', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../test/fixtures/chromium-156/', import.meta.url));
 export const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36';
 
 const json = (dir, f) => JSON.parse(readFileSync(join(FIXTURES, dir, f), 'utf8'));

@@ -9,7 +9,7 @@ import type { SdkBatch } from '@csp-lens/schema';
 
 // node:path, not `new URL(…)`: in happy-dom the global URL is the DOM's, which node:url rejects.
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const FIXTURES = resolve(ROOT, '../shared/fixtures/chromium-156') + '/';
+export const FIXTURES = resolve(ROOT, 'test/fixtures/chromium-156') + '/';
 export const PAGE_URL = 'https://127.0.0.1:8811/p?run=a_uri-mwr10p63&mode=enforce&rep=uri';
 export const ENDPOINT = 'https://127.0.0.1:8812/csp/sdk';
 

@@ -8,7 +8,7 @@ import type { Stats, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import { startServer, type RunningServer, type ServerConfig } from '../../packages/receiver/src/server.js';
 import { afterAll, beforeAll } from 'vitest';
 
-export const FIXTURES = new URL('../../../shared/fixtures/chromium-156/', import.meta.url);
+export const FIXTURES = new URL('../fixtures/chromium-156/', import.meta.url);
 export const TOKEN = 'test-token-0123456789abcdef';
 
 /** A fresh temp directory, removed by the returned cleanup. */

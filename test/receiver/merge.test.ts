@@ -8,7 +8,7 @@ import { createState, emptyData } from '../../packages/receiver/src/store/state.
 import { blockedCompatible } from '../../packages/receiver/src/merge.js';
 import type { IngestBatch } from '../../packages/receiver/src/types.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/chromium-156/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../fixtures/chromium-156/', import.meta.url));
 const json = (file: string) => JSON.parse(readFileSync(FIXTURES + file, 'utf8'));
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36';
 const T0 = 1_795_302_980_000;

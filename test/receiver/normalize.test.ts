@@ -6,7 +6,7 @@ import { normalizeNative } from '../../packages/receiver/src/normalize.js';
 import { parseBody } from '../../packages/receiver/src/parse.js';
 import type { RequestMeta } from '../../packages/receiver/src/types.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/chromium-156/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../fixtures/chromium-156/', import.meta.url));
 const read = (file: string) => readFileSync(FIXTURES + file, 'utf8');
 const meta: RequestMeta = { receivedAt: 1_795_302_990_000, userAgent: 'header-ua', clientIp: '203.0.113.0' };
 
