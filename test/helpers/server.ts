@@ -197,9 +197,13 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs the bin with `args` and resolves once it prints where it is receiving. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<Child> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/**
+ * Runs the bin with `args` and resolves once it prints where it is receiving. `wrap`: a command
+ * that runs node for it (`['prlimit', '--fsize=…', '--']`).
+ */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000, wrap: string[] = []): Promise<Child> {
+  const [cmd, ...pre] = [...wrap, process.execPath, BIN];
+  const child = spawn(cmd!, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));

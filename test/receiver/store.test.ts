@@ -347,21 +347,35 @@ describe('file store', () => {
       expect(docs(archived)).toEqual(all.slice(0, 8));
     });
 
-    it('with journal: false, fails the commit but keeps the evicted records queued, and the next commit archives them', async () => {
+    it('with journal: false, a failed rewrite takes the commit back: its reports are neither stored nor shown, nothing is archived twice', async () => {
       quiet();
-      const archive = join(tmp.dir, 'db.archive.jsonl');
       const store = await openStore({ maxRecords: 3, journal: false });
       const all = Array.from({ length: 6 }, () => nativeBatch());
       for (const { batch } of all.slice(0, 3)) await store.append(batch);
-      await mkdir(archive);
+      await mkdir(`${db}.tmp`); // the live file's rewrite fails (EISDIR), after the archive took the evictions
       for (const { batch } of all.slice(3, 5)) await expect(store.append(batch)).rejects.toThrow(/EISDIR/);
-      // The live file was not replaced: it still holds the records that could not be archived.
+      // Not acknowledged: not shown, and the live file still holds what it held.
+      expect(await served(store)).toEqual(all.slice(0, 3).map((a) => a.document).reverse());
       expect(docs(readStoreFiles(db).live)).toEqual(all.slice(0, 3).map((a) => a.document));
-      await rm(archive, { recursive: true });
+      expect(readStoreFiles(db).archived).toEqual([]);
+      await rm(`${db}.tmp`, { recursive: true });
       await store.append(all[5].batch);
       const { live, archived } = readStoreFiles(db);
-      expect(docs(archived)).toEqual(all.slice(0, 3).map((a) => a.document));
-      expect(docs(live)).toEqual(all.slice(3).map((a) => a.document));
+      expect(docs(archived)).toEqual([all[0].document]);
+      expect(docs(live)).toEqual([all[1], all[2], all[5]].map((a) => a.document));
+      expect((await store.stats({})).archived).toBe(1);
+    });
+
+    it('with journal: false, refuses further appends when a failed commit cannot be taken back', async () => {
+      const errors = quiet();
+      const archive = join(tmp.dir, 'db.archive.jsonl');
+      const store = await openStore({ maxRecords: 1, journal: false });
+      await store.append(nativeBatch().batch);
+      await mkdir(archive); // the archive append fails, and so does reading the files back (EISDIR)
+      await expect(store.append(nativeBatch().batch)).rejects.toThrow(/EISDIR/);
+      await rm(archive, { recursive: true });
+      await expect(store.append(nativeBatch().batch)).rejects.toThrow(/could not be taken back.*restart/);
+      expect(errors.mock.calls.some(([m]) => String(m).includes('could not take back a failed commit'))).toBe(true);
     });
 
     it('keeps serving when a checkpoint cannot be written: the journal stays the durable copy until one can', async () => {

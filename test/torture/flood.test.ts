@@ -72,9 +72,9 @@ describe('one client floods far above the rate limit while another reports hones
         `honest ${honest.length} requests: ${honest.filter((h) => h.status === 204).length} accepted; ` +
         `receiver RSS max ${(firstHalf / 2 ** 20).toFixed(0)} MiB first half, ${(secondHalf / 2 ** 20).toFixed(0)} MiB second half, peak ${(peak / 2 ** 20).toFixed(0)} MiB`,
     );
-    expect(attempts / seconds).toBeGreaterThan(10 * RATE);
     expect(honest.length).toBeGreaterThan(20);
     expect(honest.filter((h) => h.status !== 204)).toEqual([]);
+    // It was a flood: most of its requests were over the limit (how many it made depends on the machine).
     expect(flood[429]).toBeGreaterThan(attempts * 0.5);
     expect(Object.keys(flood).filter((k) => k !== '204' && k !== '429')).toEqual([]);
     // The attacker got at most its burst plus its rate through.

@@ -35,7 +35,7 @@ export const groupIdFor = (v: NormalizedViolation): string => groupIdOf(fingerpr
 /**
  * The group a new bucket of units belongs to. Creating a group past `capPerMinute` new groups in
  * the current minute sends the violation to the overflow group instead, so a flood of unique hosts
- * cannot grow the group table without bound.
+ * cannot grow the group table faster than that; critical violations are never sent there.
  */
 export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number, capPerMinute: number): string {
   const fp = fingerprint(v);
@@ -43,7 +43,9 @@ export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number
   if (book.groups[id]) return id;
   const minute = Math.floor(now / 60_000);
   if (book.minute.at !== minute) book.minute = { at: minute, created: 0 };
-  const overflow = book.minute.created >= capPerMinute;
+  // A critical violation always gets its own group: a flood of junk hosts filling the minute's cap
+  // must not hide a real exfiltration in the overflow group. (Its group still counts to the cap.)
+  const overflow = v.severity !== 'critical' && book.minute.created >= capPerMinute;
   if (!overflow) book.minute.created++;
   const gid = overflow ? OVERFLOW_GROUP : id;
   if (!book.groups[gid]) {
@@ -73,18 +75,35 @@ export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number
 
 /** Moves a group's totals from the bucket's old records to its new ones (re-matching may re-pair). */
 export function applyChange(book: GroupBook, gid: string, before: ViolationRecord[], after: ViolationRecord[], v: NormalizedViolation): void {
+  touchGroup(book, gid, v);
+  moveRecords(book, gid, before, after);
+}
+
+/** What one violation adds to its group: times, severity, disposition, reach. */
+export function touchGroup(book: GroupBook, gid: string, v: NormalizedViolation): void {
   const g = book.groups[gid];
   const reach = book.reach[gid];
-  for (const r of before) count(g, reach, r, -1);
-  for (const r of after) count(g, reach, r, 1);
   g.firstSeen = Math.min(g.firstSeen, v.occurredAt);
   g.lastSeen = Math.max(g.lastSeen, v.occurredAt);
   if (SEVERITY_RANK[v.severity] > SEVERITY_RANK[g.severity]) g.severity = v.severity;
   if (!g.dispositions.includes(v.disposition)) g.dispositions.push(v.disposition);
-  if (after.length) g.exampleId = after[after.length - 1].id;
   addCapped(reach.documents, v.documentURL);
   if (v.page?.id) addCapped(reach.pageViews, v.page.id);
   if (v.userAgent) addCapped(reach.userAgents, v.userAgent);
+  setReach(g, reach);
+}
+
+/** A group's totals: the records a matching replaced out, the ones it made in. */
+export function moveRecords(book: GroupBook, gid: string, before: ViolationRecord[], after: ViolationRecord[]): void {
+  const g = book.groups[gid];
+  const reach = book.reach[gid];
+  for (const r of before) count(g, reach, r, -1);
+  for (const r of after) count(g, reach, r, 1);
+  if (after.length) g.exampleId = after[after.length - 1].id;
+  setReach(g, reach);
+}
+
+function setReach(g: ViolationGroup, reach: ReachSets): void {
   g.reach = {
     documents: reach.documents.length,
     pageViews: reach.pageViews.length + reach.nativeOnly,

@@ -98,32 +98,59 @@ export function bucketKey(v: NormalizedViolation): string {
 
 /**
  * Pairs each SDK unit with at most one native unit per stream, nearest in time first, within the
- * window. The result depends only on the set of units, never on arrival order: ties are broken by
- * content, not by sequence. Returns the units of each record.
+ * window; a native unit from the SDK unit's own client goes before one from another client (an SDK
+ * batch anyone can forge, a browser's report names its own client). The result depends only on the
+ * set of units, never on arrival order: ties are broken by content, not by sequence. Returns the
+ * units of each record.
  */
 export function matchUnits(units: Unit[], windowMs: number): Unit[][] {
   // The common case, a unit with nothing else of its URL in the bucket: its own record.
   if (units.length === 1) return [[units[0]!]];
   const sdk = units.filter((u) => u.stream === 'sdk').sort(byContent);
   const native = units.filter((u) => u.stream !== 'sdk').sort(byContent);
-  const pairs: [number, Unit, Unit][] = [];
-  for (const s of sdk) {
-    for (const n of native) {
+  // Candidates by blocked URL: a URL pairs with the same URL, and a URL cut to its origin with any
+  // URL of the bucket (which shares one origin). Only those pairs are looked at, so the work grows
+  // with the pairs that can match, not with the product of the two sides.
+  const byUrl = new Map<string | undefined, number[]>();
+  const cut: number[] = [];
+  native.forEach((n, i) => {
+    if (n.v.blockedURL && isCutToOrigin(n.v.blockedURL)) cut.push(i);
+    else byUrl.get(n.v.blockedURL)?.push(i) ?? byUrl.set(n.v.blockedURL, [i]);
+  });
+  const pairs: Pair[] = [];
+  sdk.forEach((s, si) => {
+    const add = (ni: number) => {
+      const n = native[ni]!;
       const d = Math.abs(s.at - n.at);
-      if (d <= windowMs && blockedCompatible(s.v.blockedURL, n.v.blockedURL)) pairs.push([d, s, n]);
+      if (d <= windowMs && blockedCompatible(s.v.blockedURL, n.v.blockedURL)) {
+        pairs.push({ other: s.v.clientIp !== n.v.clientIp && !!s.v.clientIp && !!n.v.clientIp, d, si, ni });
+      }
+    };
+    if (s.v.blockedURL && isCutToOrigin(s.v.blockedURL)) native.forEach((_, ni) => add(ni));
+    else {
+      for (const ni of byUrl.get(s.v.blockedURL) ?? []) add(ni);
+      for (const ni of cut) add(ni);
     }
-  }
-  // Stable sort over content-ordered inputs: equal distances keep the content order.
-  pairs.sort((a, b) => a[0] - b[0]);
-  const partners = new Map<Unit, Unit[]>(sdk.map((s) => [s, [s]]));
-  const taken = new Set<Unit>();
-  for (const [, s, n] of pairs) {
-    const parts = partners.get(s)!;
-    if (taken.has(n) || parts.some((p) => p.stream === n.stream)) continue;
+  });
+  pairs.sort((a, b) => Number(a.other) - Number(b.other) || a.d - b.d || a.si - b.si || a.ni - b.ni);
+  const partners = sdk.map((s) => [s]);
+  const taken = new Set<number>();
+  for (const { si, ni } of pairs) {
+    const parts = partners[si]!;
+    const n = native[ni]!;
+    if (taken.has(ni) || parts.some((p) => p.stream === n.stream)) continue;
     parts.push(n);
-    taken.add(n);
+    taken.add(ni);
   }
-  return [...partners.values(), ...native.filter((n) => !taken.has(n)).map((n) => [n])];
+  return [...partners, ...native.filter((_, ni) => !taken.has(ni)).map((n) => [n])];
+}
+
+interface Pair {
+  /** The SDK unit came from another client than the native one. */
+  other: boolean;
+  d: number;
+  si: number;
+  ni: number;
 }
 
 function byContent(a: Unit, b: Unit): number {
@@ -173,6 +200,9 @@ export function buildRecord(parts: Unit[], groupId: string): ViolationRecord {
   const clientIp = base.v.clientIp ?? sdk?.v.clientIp;
   if (clientIp !== undefined) record.clientIp = clientIp;
   if (sdk) {
+    // An SDK batch is anyone's to send: context from another client than the browser's own report
+    // is shown as the SDK's claim, not as a fact about that report.
+    if (native && sdk.v.clientIp && native.v.clientIp && sdk.v.clientIp !== native.v.clientIp) record.sdkClient = sdk.v.clientIp;
     if (sdk.v.page !== undefined) record.page = sdk.v.page;
     if (sdk.v.element !== undefined) record.element = sdk.v.element;
     if (sdk.v.noElement !== undefined) record.noElement = sdk.v.noElement;
@@ -207,7 +237,7 @@ export function unitsOf(r: ViolationRecord, nextSeq: () => number): Unit[] {
         category: r.category,
         severity: r.severity,
         userAgent: r.userAgent,
-        clientIp: r.clientIp,
+        clientIp: sdk ? (r.sdkClient ?? r.clientIp) : r.clientIp,
         ...(sdk ? { page: r.page, element: r.element, noElement: r.noElement, sinceLoad: r.sinceLoad } : {}),
       };
       // The SDK unit keeps the record's id so a rebuilt record has the same id as before.

@@ -87,6 +87,12 @@ export interface ViolationRecord extends ReportFields {
   sinceLoad?: number;
   /** Report fields on which the SDK disagreed with the native report (native wins in the record). */
   sdkValues?: Partial<ReportFields>;
+  /**
+   * The client the SDK context came from, when it is not the client of the native report it was
+   * merged with: anyone can send an SDK batch, so `page`, `element` and `sdkValues` are then the
+   * SDK's claim, not facts about the browser that reported.
+   */
+  sdkClient?: string;
 }
 
 export interface GroupReach {
@@ -163,4 +169,26 @@ export interface Stats {
   invalid: number;
   /** Violations the SDK saw but did not send: past its `maxEvents` per page view. */
   sdkDropped: number;
+  /** What the store let go of to stay within its bounds, and the bounds (store-wide). */
+  limits?: StoreLimits;
+}
+
+/**
+ * The bounds a store keeps whatever arrives, and what it did at them. Counts are store-wide and
+ * survive restarts; a field a store does not track is absent.
+ */
+export interface StoreLimits {
+  /** Records moved to the archive before `maxRecords` was reached because the live bytes budget was full. */
+  evictedForSpace?: number;
+  /** Groups without a live record let go (past `maxGroups`, or for space); their records are in the archive. */
+  groupsPruned?: number;
+  /** Policy texts let go with the last live record that used them. */
+  policiesPruned?: number;
+  /** Records made final (no more merging) early because their bucket reached its size bound. */
+  frozenEarly?: number;
+  /** UTF-8 bytes of live content now (records, groups, policies, page contexts), and its budget. */
+  liveBytes?: number;
+  maxLiveBytes?: number;
+  maxRecords?: number;
+  maxGroups?: number;
 }

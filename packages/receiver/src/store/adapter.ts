@@ -5,10 +5,14 @@ import type { Adapter } from 'lowdb';
 /**
  * lowdb's JSONFile renames a temp file into place (atomic) but never fsyncs, so an acknowledged
  * write could vanish with the machine. This adapter syncs the data before the rename and the
- * directory after it; it also writes compact JSON (the store is for machines, and 30% smaller).
+ * directory after it; it also writes compact JSON (the store is for machines, and 30% smaller), in
+ * pieces (`serialize`) written as they come, never as one string of the whole file.
  */
 export class SyncedJSONFile<T> implements Adapter<T> {
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly serialize: (data: T) => Iterable<string> = (data) => [JSON.stringify(data)],
+  ) {}
 
   async read(): Promise<T | null> {
     const fh = await open(this.file, 'r').catch((e: NodeJS.ErrnoException) => {
@@ -25,13 +29,23 @@ export class SyncedJSONFile<T> implements Adapter<T> {
     }
   }
 
+  /** The caller keeps `data` unchanged until this resolves (the store's commits wait for it). */
   async write(data: T): Promise<void> {
-    // Serialized before the first await: the file is the state of the moment write() was called.
-    const text = JSON.stringify(data);
     const tmp = `${this.file}.tmp`;
     const fh = await open(tmp, 'w');
     try {
-      await fh.writeFile(text);
+      // About 1 MiB per write: the event loop runs between them, and memory stays flat.
+      let parts: string[] = [];
+      let size = 0;
+      for (const part of this.serialize(data)) {
+        parts.push(part);
+        size += part.length;
+        if (size < CHUNK) continue;
+        await fh.write(parts.join(''));
+        parts = [];
+        size = 0;
+      }
+      if (parts.length) await fh.write(parts.join(''));
       await fh.sync();
     } finally {
       await fh.close();
@@ -40,6 +54,8 @@ export class SyncedJSONFile<T> implements Adapter<T> {
     await syncDir(dirname(this.file));
   }
 }
+
+const CHUNK = 1 << 20;
 
 /** A new or renamed file is durable only once its directory entry is. */
 export async function syncDir(dir: string): Promise<void> {

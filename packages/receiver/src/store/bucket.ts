@@ -9,60 +9,172 @@ import { type Unit, buildRecord, isCutToOrigin, matchUnits } from '../merge.js';
 export interface Bucket {
   groupId: string;
   units: Unit[];
-  /** Units whose blocked URL was cut to its origin. */
+  /** Units whose blocked URL was cut to its origin: each may pair with any URL of the bucket. */
   cut: number;
+  /** SDK units by page view and blocked URL: a repeat in the same page view adds to its unit. */
+  sdk: Map<string, Unit>;
 }
 
 // Units this far behind the newest of their bucket are frozen: their records are final. It bounds
 // the work per report and the memory for a busy page; report-to's lateness does not count here
 // because its time is already corrected by `age`.
 const HORIZON_MS = 10 * 60_000;
-const BUCKET_UNITS = 64;
+// Bounds on what one matching looks at, whatever arrives (the matching's work grows with the pairs
+// that can match): units of one blocked URL; units cut to the origin (each pairs with every URL of
+// the bucket); all units. One page view's burst (Chromium: ~100 native reports per document, the
+// SDK: 100 events per page view) fits with room to spare; past a bound, the oldest records are
+// made final, as the horizon does.
+export const URL_UNITS = 64;
+export const CUT_UNITS = 64;
+export const BUCKET_UNITS = 512;
 
 const isCut = (u: Unit) => !!u.v.blockedURL && isCutToOrigin(u.v.blockedURL);
+// A repeat is the same page view, URL and client: another client naming a page id it saw (or
+// guessed) gets a unit of its own, not a share of the browser's count.
+const sdkKey = (v: NormalizedViolation) => `${v.page?.id ?? ''}\n${v.blockedURL ?? ''}\n${v.clientIp ?? ''}`;
+/** Occurrences one unit adds up to, at most: a page view in a tight loop for hours, not billions. */
+export const MAX_UNIT_COUNT = 10_000_000;
 
 export function newBucket(groupId: string): Bucket {
-  return { groupId, units: [], cut: 0 };
+  return { groupId, units: [], cut: 0, sdk: new Map() };
+}
+
+function track(bucket: Bucket, u: Unit): void {
+  bucket.units.push(u);
+  if (isCut(u)) bucket.cut++;
+  if (u.stream === 'sdk' && !bucket.sdk.has(sdkKey(u.v))) bucket.sdk.set(sdkKey(u.v), u);
 }
 
 /** Adds stored units (each with `rid` set, in creation order) to the bucket. */
 export function loadUnits(bucket: Bucket, units: Unit[]): void {
-  for (const u of units) {
-    bucket.units.push(u);
-    if (isCut(u)) bucket.cut++;
-  }
+  for (const u of units) track(bucket, u);
 }
 
-/** Takes a record's units out of matching: the record is final. The caller drops an empty bucket. */
-export function freezeRecord(bucket: Bucket, recordId: string): void {
+/** Takes records' units out of matching: those records are final. The caller drops an empty bucket. */
+export function freezeRecords(bucket: Bucket, ids: Set<string>): void {
   const kept: Unit[] = [];
   for (const u of bucket.units) {
-    if (u.rid !== recordId) kept.push(u);
-    else if (isCut(u)) bucket.cut--;
+    if (!u.rid || !ids.has(u.rid)) {
+      kept.push(u);
+      continue;
+    }
+    if (isCut(u)) bucket.cut--;
+    if (u.stream === 'sdk' && bucket.sdk.get(sdkKey(u.v)) === u) bucket.sdk.delete(sdkKey(u.v));
   }
   bucket.units = kept;
 }
 
-/** The oldest and newest unit time of each live record in `units` (a unit's `rid` is its record). */
-function recordTimes(units: Unit[]): Map<string, { min: number; max: number }> {
-  const times = new Map<string, { min: number; max: number }>();
+export const freezeRecord = (bucket: Bucket, recordId: string): void => freezeRecords(bucket, new Set([recordId]));
+
+/**
+ * Adds one violation to its bucket, without matching (see `rematch`). An SDK repeat in the same
+ * page view adds to the unit it already has (the SDK sends counts since its last batch): then the
+ * unit's record is returned as `repeatOf`, to be rebuilt however old it is.
+ */
+export function addUnit(bucket: Bucket, v: NormalizedViolation, policyHash: string | undefined, nextSeq: () => number): { repeatOf?: string } {
+  const same = v.stream === 'sdk' ? bucket.sdk.get(sdkKey(v)) : undefined;
+  if (same) {
+    same.count = Math.min(MAX_UNIT_COUNT, same.count + v.count);
+    same.at = Math.min(same.at, v.occurredAt);
+    same.lastReceivedAt = Math.max(same.lastReceivedAt, v.receivedAt);
+    return { repeatOf: same.rid };
+  }
+  track(bucket, { seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: v.count, firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash });
+  return {};
+}
+
+/** The oldest and newest unit time of each record in `units` (a unit's `rid` is its record). */
+function recordSpans(units: Unit[]): Map<string, { min: number; max: number; units: Unit[] }> {
+  const spans = new Map<string, { min: number; max: number; units: Unit[] }>();
   for (const u of units) {
     if (!u.rid) continue;
-    const t = times.get(u.rid);
-    if (!t) times.set(u.rid, { min: u.at, max: u.at });
+    const t = spans.get(u.rid);
+    if (!t) spans.set(u.rid, { min: u.at, max: u.at, units: [u] });
     else {
       if (u.at < t.min) t.min = u.at;
       if (u.at > t.max) t.max = u.at;
+      t.units.push(u);
     }
   }
-  return times;
+  return spans;
 }
 
 /**
- * Adds one violation to its bucket and matches again what it may pair with. Returns the ids of the
- * live records the matching replaced (`before`) and the records it made (`after`, same ids where
- * the anchor unit is the same); records frozen on the way are left as they are.
+ * The records to make final before matching: those past the horizon among the units being matched
+ * again, then the oldest of the bucket while it is over a size bound. `keep`: records that must be
+ * rebuilt (a repeat was added to them). Returns the ids, and how many were frozen for size.
  */
+function toFreeze(bucket: Bucket, related: Unit[], keep: Set<string | undefined>): { ids: Set<string>; forSize: number } {
+  const ids = new Set<string>();
+  const spans = recordSpans(bucket.units);
+  let newest = -Infinity;
+  for (const u of related) if (u.at > newest) newest = u.at;
+  for (const u of related) {
+    const span = u.rid ? spans.get(u.rid) : undefined;
+    if (span && !keep.has(u.rid) && newest - span.max > HORIZON_MS) ids.add(u.rid!);
+  }
+  const perUrl = new Map<string | undefined, number>();
+  let total = 0;
+  let cut = 0;
+  for (const u of bucket.units) {
+    if (u.rid && ids.has(u.rid)) continue;
+    total++;
+    if (isCut(u)) cut++;
+    else perUrl.set(u.v.blockedURL, (perUrl.get(u.v.blockedURL) ?? 0) + 1);
+  }
+  const over = () => total > BUCKET_UNITS || cut > CUT_UNITS || [...perUrl.values()].some((n) => n > URL_UNITS);
+  let forSize = 0;
+  if (!over()) return { ids, forSize };
+  const oldest = [...spans].filter(([id]) => !ids.has(id) && !keep.has(id)).sort((a, b) => a[1].min - b[1].min);
+  for (const [id, span] of oldest) {
+    if (!over()) break;
+    // Only a record that holds part of the excess is made final.
+    const helps = total > BUCKET_UNITS || span.units.some((u) => (isCut(u) ? cut > CUT_UNITS : perUrl.get(u.v.blockedURL)! > URL_UNITS));
+    if (!helps) continue;
+    ids.add(id);
+    forSize++;
+    for (const u of span.units) {
+      total--;
+      if (isCut(u)) cut--;
+      else perUrl.set(u.v.blockedURL, perUrl.get(u.v.blockedURL)! - 1);
+    }
+  }
+  return { ids, forSize };
+}
+
+/**
+ * Matches again the units that units added since the last matching may pair with: those of the
+ * `urls` added (units with different full URLs never pair), or the whole bucket once a URL cut to
+ * its origin is in it. Returns the ids of the live records the matching replaced (`before`), the
+ * records it made (`after`, same ids where the anchor unit is the same), and how many records
+ * were made final to keep the bucket within its bounds; records frozen on the way are left as
+ * they are.
+ */
+export function rematch(
+  bucket: Bucket,
+  urls: Set<string | undefined>,
+  repeats: Set<string | undefined>,
+  mergeWindowMs: number,
+): { before: string[]; after: ViolationRecord[]; frozen: number } {
+  const related = () => (bucket.cut ? bucket.units : bucket.units.filter((u) => urls.has(u.v.blockedURL)));
+  let units = related();
+  const { ids: frozen, forSize } = toFreeze(bucket, units, repeats);
+  if (frozen.size) {
+    freezeRecords(bucket, frozen);
+    units = related();
+  }
+  const before = new Set<string>();
+  for (const u of units) if (u.rid) before.add(u.rid);
+  const after: ViolationRecord[] = [];
+  for (const parts of matchUnits(units, mergeWindowMs)) {
+    const r = buildRecord(parts, bucket.groupId);
+    for (const p of parts) p.rid = r.id;
+    after.push(r);
+  }
+  return { before: [...before], after, frozen: forSize };
+}
+
+/** One violation added and matched at once (the PostgreSQL store's step, per violation). */
 export function addToBucket(
   bucket: Bucket,
   v: NormalizedViolation,
@@ -70,54 +182,7 @@ export function addToBucket(
   nextSeq: () => number,
   mergeWindowMs: number,
 ): { before: string[]; after: ViolationRecord[] } {
-  const same: Unit | undefined =
-    v.stream !== 'sdk' ? undefined : bucket.units.find((u) => u.stream === 'sdk' && u.v.page?.id === v.page?.id && u.v.blockedURL === v.blockedURL);
-  if (same) {
-    // A repeat in the same page view: the SDK sends counts since its last batch.
-    same.count += v.count;
-    same.at = Math.min(same.at, v.occurredAt);
-    same.lastReceivedAt = Math.max(same.lastReceivedAt, v.receivedAt);
-  } else {
-    const unit: Unit = { seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: v.count, firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash };
-    bucket.units.push(unit);
-    if (isCut(unit)) bucket.cut++;
-  }
-  // Units with different full URLs never pair, so only the new unit's URL needs matching again,
-  // unless a URL cut to its origin (which pairs with any URL of that origin) is in the bucket.
-  const related = () => (bucket.cut ? bucket.units : bucket.units.filter((u) => u.v.blockedURL === v.blockedURL));
-  let units = related();
-  let newest = -Infinity;
-  const ids = new Set<string>();
-  for (const u of units) {
-    newest = Math.max(newest, u.at);
-    if (u.rid) ids.add(u.rid);
-  }
-  let froze = false;
-  const times = ids.size ? recordTimes(bucket.units) : undefined;
-  // The record a repeat just added to stays live, however old: freezing it would lose the repeat.
-  for (const id of [...ids]) {
-    if (id === same?.rid || !(newest - times!.get(id)!.max > HORIZON_MS)) continue;
-    freezeRecord(bucket, id);
-    ids.delete(id);
-    froze = true;
-  }
-  while (units.length > BUCKET_UNITS) {
-    const candidates = [...ids].filter((id) => id !== same?.rid);
-    if (!candidates.length) break;
-    const oldest = candidates.reduce((a, b) => (times!.get(b)!.min < times!.get(a)!.min ? b : a));
-    freezeRecord(bucket, oldest);
-    ids.delete(oldest);
-    froze = true;
-    units = related();
-  }
-  // Freezing took units out of the bucket (with a cut URL in it, out of `units` itself).
-  if (froze) units = related();
-  const groups = matchUnits(units, mergeWindowMs);
-  const after: ViolationRecord[] = [];
-  for (const parts of groups) {
-    const r = buildRecord(parts, bucket.groupId);
-    for (const p of parts) p.rid = r.id;
-    after.push(r);
-  }
-  return { before: [...ids], after };
+  const { repeatOf } = addUnit(bucket, v, policyHash, nextSeq);
+  const { before, after } = rematch(bucket, new Set([v.blockedURL]), new Set([repeatOf]), mergeWindowMs);
+  return { before, after };
 }

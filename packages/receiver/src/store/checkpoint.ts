@@ -1,14 +1,14 @@
 import type { Low } from 'lowdb';
-import type { State, StoreData } from './state.js';
+import type { State } from './state.js';
 import type { Archive } from './archive.js';
-import type { Checkpoint, Journal } from './journal.js';
-
-export type FileData = StoreData & { checkpoint?: Checkpoint };
+import type { Journal } from './journal.js';
+import type { FileData } from './livefile.js';
 
 interface Setup {
   db: Low<FileData>;
-  state: State;
-  archive: Archive;
+  /** The live state (replaced when a failed whole-file commit is taken back). */
+  state: () => State;
+  archive: () => Archive;
   journal?: Journal;
   /** The last journal entry number the state holds. */
   batches: number;
@@ -20,7 +20,7 @@ interface Setup {
  * When and how the live file is rewritten from memory: with the journal, every `checkpointMs`,
  * every `checkpointBytes` of journal, when idle and on close; without it, on every commit.
  */
-export function checkpoints({ db, state, archive, journal, batches, checkpointMs, checkpointBytes }: Setup) {
+export function checkpoints({ db, state, archive: arch, journal, batches, checkpointMs, checkpointBytes }: Setup) {
   let applied = batches;
   let dirty = false; // applied since the last checkpoint
   let force = false;
@@ -35,9 +35,10 @@ export function checkpoints({ db, state, archive, journal, batches, checkpointMs
   // Evictions are archived first: a crash between the two leaves a record in both files (open cuts
   // the archive back to `archiveBytes`), never in neither.
   async function write(): Promise<void> {
+    const archive = arch();
     await archive.flush();
     if (!sealedSince) sealedSince = await archive.seal();
-    db.data = { ...state.snapshot(), checkpoint: { batches: applied, archiveBytes: archive.bytes, archiveSealed: archive.sealed } };
+    db.data = { ...state().snapshot(), checkpoint: { batches: applied, archiveBytes: archive.bytes, archiveSealed: archive.sealed } };
     await db.write();
     sealedSince = false;
     await journal?.reset();
@@ -55,10 +56,21 @@ export function checkpoints({ db, state, archive, journal, batches, checkpointMs
     get dirty(): boolean {
       return dirty;
     },
-    /** Numbers the next applied batch (its journal entry). */
-    next(): number {
+    /** Numbers for the next `n` batches (their journal entries), used or not: numbers only grow. */
+    reserve(n: number): number {
+      const first = applied + 1;
+      applied += n;
+      return first;
+    },
+    /** Memory was reloaded from the files (a failed whole-file commit taken back): it holds up to `n`. */
+    rebase(n: number): void {
+      applied = n;
+      dirty = false;
+      sealedSince = false;
+    },
+    /** Batches were applied in memory since the last checkpoint. */
+    changed(): void {
       dirty = true;
-      return ++applied;
     },
     due(): boolean {
       if (!dirty) return false;

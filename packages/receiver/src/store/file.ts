@@ -2,19 +2,28 @@ import { unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Low } from 'lowdb';
 import type { IngestBatch, Store } from '../types.js';
-import { createState, emptyData } from './state.js';
+import { DEFAULT_LIMITS, type State, createState, emptyData } from './state.js';
 import { computeStats, groupsOn, queryGroups, queryViolations } from './query.js';
 import { acquireLock } from './lock.js';
 import { SyncedJSONFile, sizeOf } from './adapter.js';
 import { type ArchiveOptions, createArchive, openSegmentPath, sealedSegments } from './archive.js';
 import { type EntryBody, type Journal, type Paths, entryBody, openJournal, recover } from './journal.js';
-import { type FileData, checkpoints } from './checkpoint.js';
+import { checkpoints } from './checkpoint.js';
+import { type FileData, liveFileChunks } from './livefile.js';
 import { groupCommit } from './commit.js';
 
 export interface FileStoreOptions {
   /** The lowdb JSON file. Records past `maxRecords` go to `<path>.archive.jsonl`. */
   path: string;
   maxRecords?: number;
+  /**
+   * UTF-8 bytes of live content kept in memory and in the live file (records, groups, policies,
+   * page contexts); past it the oldest records of the client holding the most bytes go to the
+   * archive early. Default 64 MiB; the live file stays within about this size.
+   */
+  maxLiveBytes?: number;
+  /** Groups without a live record kept (the most recently seen). Default 10,000. */
+  maxGroups?: number;
   mergeWindowMs?: number;
   groupCapPerMinute?: number;
   /**
@@ -33,98 +42,141 @@ type Item = { batch: IngestBatch; filtered?: Record<string, number>; body?: Entr
 
 /** Evicted records held in memory, at most, before a journal commit appends them to the archive. */
 const ARCHIVE_EVERY = 1000;
+/** The live file is read whole at open: its budget stays well inside what one string can hold. */
+const MAX_LIVE_BYTES = 256 * 1024 * 1024;
 
 /** The default store: one lowdb JSON file, group commits, a journal, an append-only archive. */
 export async function openFileStore(options: FileStoreOptions): Promise<Store> {
   if (typeof options.path !== 'string' || !options.path) throw new Error('csp-lens: the store needs a file path (--db)');
+  const maxLiveBytes = options.maxLiveBytes ?? DEFAULT_LIMITS.maxLiveBytes;
+  if (!Number.isSafeInteger(maxLiveBytes) || maxLiveBytes < 1024 * 1024 || maxLiveBytes > MAX_LIVE_BYTES) {
+    throw new Error(`csp-lens: maxLiveBytes must be an integer from 1 MiB to 256 MiB, got ${JSON.stringify(options.maxLiveBytes)}`);
+  }
+  const tuning = {
+    maxRecords: options.maxRecords ?? 10_000,
+    mergeWindowMs: options.mergeWindowMs ?? 10_000,
+    groupCapPerMinute: options.groupCapPerMinute ?? 100,
+    maxLiveBytes,
+    maxGroups: options.maxGroups ?? DEFAULT_LIMITS.maxGroups,
+  };
   const path = resolve(options.path);
   const release = await acquireLock(path);
   let journal: Journal | undefined;
   try {
-    const db = new Low<FileData>(new SyncedJSONFile(path), emptyData());
-    await db.read();
-    if (db.data?.version !== 1 || !Array.isArray(db.data.records)) {
-      throw new Error(`csp-lens: ${path} is not a csp-lens store (unknown version)`);
-    }
+    const db = new Low<FileData>(new SyncedJSONFile(path, liveFileChunks), emptyData());
     const base = path.replace(/\.json$/, '');
     const paths: Paths = { db: path, base, archive: openSegmentPath(base), journal: `${base}.journal.jsonl` };
-    const saved = db.data.checkpoint;
-    delete db.data.checkpoint;
-    const state = createState(db.data, {
-      maxRecords: options.maxRecords ?? 10_000,
-      mergeWindowMs: options.mergeWindowMs ?? 10_000,
-      groupCapPerMinute: options.groupCapPerMinute ?? 100,
-    });
-    // Replayed whatever the mode, so switching the journal off never drops what it held.
-    const { batches, evicted, replayed } = await recover(paths, saved, state);
-    // Numbering goes on after the newest sealed segment on disk, so a seal never overwrites one.
-    const sealed = Math.max(saved?.archiveSealed ?? 0, ...(await sealedSegments(base)));
-    const archive = createArchive(base, await sizeOf(paths.archive), sealed, options.archive);
-    archive.push(evicted);
+
+    /** Memory from the files: the live file, then the journal past its checkpoint. */
+    async function load() {
+      await db.read();
+      if ((db.data?.version !== 1 && db.data?.version !== 2) || !Array.isArray(db.data.records)) {
+        throw new Error(`csp-lens: ${path} is not a csp-lens store (unknown version)`);
+      }
+      const saved = db.data.checkpoint;
+      delete db.data.checkpoint;
+      const state = createState(db.data, tuning);
+      // Replayed whatever the mode, so switching the journal off never drops what it held.
+      const { batches, evicted, replayed } = await recover(paths, saved, state);
+      // Numbering goes on after the newest sealed segment on disk, so a seal never overwrites one.
+      const sealed = Math.max(saved?.archiveSealed ?? 0, ...(await sealedSegments(base)));
+      const archive = createArchive(base, await sizeOf(paths.archive), sealed, options.archive);
+      archive.push(evicted);
+      // What the replay rebuilt becomes a checkpoint before anything new arrives (its `batches`
+      // keeps a crash before the journal is emptied from replaying it twice), and so does a segment
+      // sealed after the checkpoint read (a crash before the next one landed): the live file must
+      // name it before another seal may happen.
+      const rewrite = replayed > 0 || sealed !== (saved?.archiveSealed ?? 0);
+      return { state, archive, batches, rewrite };
+    }
+
+    let { state, archive, batches, rewrite } = await load();
     if (options.journal !== false) journal = await openJournal(paths.journal);
-    const tuning = typeof options.journal === 'object' ? options.journal : {};
+    const timing = typeof options.journal === 'object' ? options.journal : {};
     const live = checkpoints({
-      db, state, archive, journal, batches,
-      checkpointMs: tuning.checkpointMs ?? 30_000,
-      checkpointBytes: tuning.checkpointBytes ?? 32 * 1024 * 1024,
+      db, journal, batches,
+      state: () => state,
+      archive: () => archive,
+      checkpointMs: timing.checkpointMs ?? 30_000,
+      checkpointBytes: timing.checkpointBytes ?? 32 * 1024 * 1024,
     });
     let archiveFailing = false;
     let closed = false;
+    let broken: Error | undefined;
 
     const commits = groupCommit<Item>({
-      apply({ batch, filtered, body }) {
+      // With the journal, a batch is durable before memory sees it; without it, the live file is
+      // rewritten after, and a failed rewrite takes memory back to the files (`undo`).
+      async log(items) {
+        if (!journal) return;
+        const first = live.reserve(items.length);
+        items.forEach((item, i) => journal!.entry(first + i, item.body!));
+        await journal.append();
+      },
+      apply({ batch, filtered }) {
         archive.push(state.ingest(batch, filtered));
-        const n = live.next();
-        if (journal && body) journal.entry(n, body);
+        if (!journal) live.reserve(1);
+        live.changed();
       },
       async write() {
         if (!journal) return live.write();
         // The journal alone makes a commit durable (a replay evicts again what the archive lacks), so
         // evictions wait for the checkpoint, or go alongside once enough are queued to matter for
         // memory; a failed archive append only keeps them queued.
-        if (archive.queued < ARCHIVE_EVERY) return journal.append();
-        const archived = archive.flush().then(
+        if (archive.queued < ARCHIVE_EVERY) return;
+        await archive.flush().then(
           () => void (archiveFailing = false),
           (e: Error) => {
             if (!archiveFailing) console.error(`csp-lens: archive append failed (retrying): ${e.message}`);
             archiveFailing = true;
           },
         );
-        await Promise.all([journal.append(), archived]);
+      },
+      async undo() {
+        try {
+          ({ state, archive, batches, rewrite } = await load());
+          live.rebase(batches);
+          if (rewrite) await live.write();
+        } catch (e) {
+          // Memory may now hold what was never acknowledged: take nothing more until a restart.
+          broken = new Error(`csp-lens: ${path}: a failed write could not be taken back (${(e as Error).message}); restart the receiver`);
+          throw broken;
+        }
       },
       due: () => live.due(),
       housekeep: () => live.run(path),
       idle: () => (closed ? live.stop() : live.idle(() => void commits.kick())),
     });
 
-    // What the replay rebuilt becomes a checkpoint before anything new arrives (in both modes: its
-    // `batches` keeps a crash before the journal is emptied from replaying it twice), and a journal
-    // store has a parseable live file from its first moment on.
-    // So does a segment sealed after the checkpoint read (a crash before the next one landed): the
-    // live file must name it before another seal may happen.
-    if (replayed > 0 || sealed !== (saved?.archiveSealed ?? 0) || (journal && !(await sizeOf(path)))) await live.write();
+    // A journal store has a parseable live file from its first moment on.
+    if (rewrite || (journal && !(await sizeOf(path)))) await live.write();
     if (!journal) await unlink(paths.journal).catch(() => {});
 
-    const { data, records } = state;
+    const read = <R>(fn: (s: State) => R) => commits.read(() => fn(state));
     return {
       append(batch: IngestBatch, filtered?: Record<string, number>) {
         if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
+        if (broken) return Promise.reject(broken);
         return commits.add({ batch, filtered, body: journal ? entryBody(batch, filtered) : undefined });
       },
-      // Acknowledged data only (commit.ts); after a failed write, also what the next one retries.
-      violations: (q) => commits.read(() => queryViolations(records.values(), q)),
-      groups: (q) => commits.read(() => queryGroups(data.groups, q, q.document ? groupsOn(records.values(), q.document) : undefined)),
+      // Acknowledged data only (commit.ts).
+      violations: (q) => read((s) => queryViolations(s.records.values(), q)),
+      groups: (q) => read((s) => queryGroups(s.data.groups, q, q.document ? groupsOn(s.records.values(), q.document) : undefined)),
       group: (id) =>
-        commits.read(() => {
-          const group = Object.hasOwn(data.groups, id) ? data.groups[id] : undefined;
+        read((s) => {
+          const group = Object.hasOwn(s.data.groups, id) ? s.data.groups[id] : undefined;
           if (!group) return undefined;
-          const { items } = queryViolations(records.values(), { groupId: id, limit: 50 });
-          const example = records.get(group.exampleId) ?? items[0];
-          const policy = example?.policyHash ? data.policies[example.policyHash]?.policy : undefined;
+          const { items } = queryViolations(s.records.values(), { groupId: id, limit: 50 });
+          const example = s.records.get(group.exampleId) ?? items[0];
+          const policy = example?.policyHash ? s.policies.text(example.policyHash) : undefined;
           return { group, records: items, ...(policy ? { policy } : {}) };
         }),
-      policy: (hash) => commits.read(() => (Object.hasOwn(data.policies, hash) ? data.policies[hash].policy : undefined)),
-      stats: (q) => commits.read(() => computeStats(records.values(), Object.keys(data.groups).length, data.counters, q)),
+      policy: (hash) => read((s) => s.policies.text(hash)),
+      stats: (q) =>
+        read((s) => ({
+          ...computeStats(s.records.values(), Object.keys(s.data.groups).length, s.data.counters, q),
+          limits: s.limits(),
+        })),
       async close() {
         if (closed) return;
         closed = true;

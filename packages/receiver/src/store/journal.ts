@@ -1,10 +1,12 @@
-import { access, open, readFile, truncate, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { access, open, truncate, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { ViolationRecord } from '@csp-lens/schema';
+import { createInterface } from 'node:readline';
+import type { PageContext, ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../types.js';
 import type { State } from './state.js';
 import { endTornLine, sizeOf, syncDir } from './adapter.js';
-import { policyHash } from './state.js';
+import { policyHash } from './tables.js';
 import { segmentPath } from './archive.js';
 
 const exists = (file: string): Promise<boolean> => access(file).then(() => true, () => false);
@@ -27,12 +29,15 @@ export interface Checkpoint {
  * One journal line: a batch as the store received it, numbered. Version 2 lines (`v: 2`) carry each
  * policy text once per journal file: the first line since the last checkpoint that refers to a policy
  * defines it in `d` (policy hash ⇒ text), and every violation's `originalPolicy` in a version 2
- * line is such a hash. Lines without `v` (version 1) carry the texts inline.
+ * line is such a hash. Lines without `v` (version 1) carry the texts inline. A line with `p` lists
+ * the page contexts of its violations once each (an SDK batch's events share one), and each
+ * violation's `page` is `{"$": index}` into it.
  */
 interface Entry {
   n: number;
   v?: 2;
   d?: Record<string, string>;
+  p?: PageContext[];
   b: IngestBatch;
   f?: Record<string, number>;
 }
@@ -46,16 +51,18 @@ export interface EntryBody {
 
 /**
  * The body of a batch's line. A policy runs to KBs and is the same on most reports, so a line
- * refers to it by hash and the text goes into the journal once (see `journalPolicies`).
+ * refers to it by hash and the text goes into the journal once (see `journalPolicies`); the page
+ * context an SDK batch's events share goes into the line once.
  */
 export function entryBody(batch: IngestBatch, filtered?: Record<string, number>): EntryBody {
   const f = filtered && Object.keys(filtered).length ? filtered : undefined;
   const vs = batch.violations;
   let refs: string[] | undefined;
+  let inlinePolicies = false;
   // Each violation's policy text and hash, by index: hashed once, put back after the stringify.
   const texts: (string | undefined)[] = [];
   const hashes: (string | undefined)[] = [];
-  for (let i = 0; i < vs.length; i++) {
+  for (let i = 0; i < vs.length && !inlinePolicies; i++) {
     const text = vs[i].originalPolicy;
     if (typeof text !== 'string') continue;
     const hash = policyHash(text);
@@ -64,34 +71,50 @@ export function entryBody(batch: IngestBatch, filtered?: Record<string, number>)
     refs ??= [];
     const at = refs.indexOf(hash);
     if (at >= 0 && at % 2 === 0) {
-      // Two texts with one hash: this batch goes out inline (version 1).
-      if (refs[at + 1] !== text) return { body: inline(batch, f) };
+      // Two texts with one hash: this batch's policies go out inline (version 1).
+      if (refs[at + 1] !== text) inlinePolicies = true;
       continue;
     }
     // Past a few distinct policies in one batch (not a browser), inline: the lookups stay short.
-    if (refs.length >= 2 * MAX_REFS) return { body: inline(batch, f) };
-    refs.push(hash, text);
+    if (refs.length >= 2 * MAX_REFS) inlinePolicies = true;
+    else refs.push(hash, text);
   }
-  if (!refs) return { body: inline(batch, f) };
-  // Each policy swapped for its hash just for the stringify, then put back.
-  for (let i = 0; i < vs.length; i++) if (hashes[i] !== undefined) vs[i].originalPolicy = hashes[i];
-  let body: string;
+  if (inlinePolicies) refs = undefined;
+  let pages: PageContext[] | undefined;
+  const index = new Map<PageContext, { $: number }>();
+  const shared: (PageContext | undefined)[] = [];
+  for (let i = 0; i < vs.length; i++) {
+    const page = vs[i].page;
+    if (!page) continue;
+    let ref = index.get(page);
+    if (!ref) index.set(page, (ref = { $: (pages ??= []).push(page) - 1 }));
+    shared[i] = page;
+  }
+  // Swapped for their references just for the stringify, then put back.
   try {
-    body = inline(batch, f);
+    for (let i = 0; i < vs.length; i++) {
+      if (refs && hashes[i] !== undefined) vs[i].originalPolicy = hashes[i];
+      if (shared[i]) (vs[i] as { page?: unknown }).page = index.get(shared[i]!);
+    }
+    return refs ? { body: inline(batch, f, pages), refs } : { body: inline(batch, f, pages) };
   } finally {
-    for (let i = 0; i < vs.length; i++) if (texts[i] !== undefined) vs[i].originalPolicy = texts[i];
+    for (let i = 0; i < vs.length; i++) {
+      if (texts[i] !== undefined) vs[i].originalPolicy = texts[i];
+      if (shared[i]) vs[i].page = shared[i];
+    }
   }
-  return { body, refs };
 }
 
 const MAX_REFS = 16;
 
-const inline = (batch: IngestBatch, f: Record<string, number> | undefined): string =>
-  JSON.stringify(f ? { b: batch, f } : { b: batch }).slice(1);
+const inline = (batch: IngestBatch, f: Record<string, number> | undefined, p: PageContext[] | undefined): string =>
+  JSON.stringify(p ? (f ? { p, b: batch, f } : { p, b: batch }) : f ? { b: batch, f } : { b: batch }).slice(1);
 
 /** Which policy texts the journal file holds since its last reset: a line defines those it is first to use. */
 export function journalPolicies() {
   let written = new Map<string, string>();
+  // Definitions made by the lines queued since the last append, to take back if it fails.
+  let undo: [string, string | undefined][] = [];
   return {
     /** The start of the numbered line, up to `body`; call in the order lines are appended. */
     head(n: number, { refs }: EntryBody): string {
@@ -102,6 +125,7 @@ export function journalPolicies() {
         if (had === refs[j + 1]) continue;
         // Another text under this hash since the reset: this line defines its own (a later
         // definition wins for the lines after it, on replay as here).
+        undo.push([refs[j], had]);
         written.set(refs[j], refs[j + 1]);
         defs += `${defs ? ',' : ''}${JSON.stringify(refs[j])}:${JSON.stringify(refs[j + 1])}`;
       }
@@ -110,6 +134,19 @@ export function journalPolicies() {
     /** The journal was emptied (a checkpoint) or is new. */
     reset(): void {
       written = new Map();
+      undo = [];
+    },
+    /** The queued lines are in the file: their definitions stand. */
+    commit(): void {
+      undo = [];
+    },
+    /** The queued lines were cut off the file again: so were their definitions. */
+    rollback(): void {
+      for (const [hash, had] of undo.reverse()) {
+        if (had === undefined) written.delete(hash);
+        else written.set(hash, had);
+      }
+      undo = [];
     },
   };
 }
@@ -141,15 +178,13 @@ export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, 
     } else if ((await sizeOf(paths.archive)) > checkpoint.archiveBytes) await truncate(paths.archive, checkpoint.archiveBytes);
   }
   await endTornLine(paths.journal);
-  const text = await readFile(paths.journal, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return '';
-    throw e;
-  });
   let batches = checkpoint?.batches ?? 0;
   let replayed = 0;
   const evicted: ViolationRecord[] = [];
   const policies = new Map<string, string>();
-  for (const line of text.split('\n')) {
+  // Line by line from the file: the journal grows while checkpoints cannot be written (a full
+  // disk), and one string of all of it could pass what V8 allows.
+  for await (const line of journalLines(paths.journal)) {
     let entry: Entry;
     try {
       entry = JSON.parse(line) as Entry;
@@ -165,6 +200,7 @@ export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, 
     batches = entry.n;
     try {
       if (entry.v === 2) resolvePolicies(entry.b, policies);
+      if (Array.isArray(entry.p)) resolvePages(entry.b, entry.p);
       for (const r of state.ingest(entry.b, entry.f)) evicted.push(r);
       replayed++;
     } catch (e) {
@@ -172,6 +208,26 @@ export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, 
     }
   }
   return { batches, evicted, replayed };
+}
+
+async function* journalLines(file: string): AsyncGenerator<string> {
+  const input = createReadStream(file, { encoding: 'utf8' });
+  const missing = new Promise<'missing'>((resolve, reject) =>
+    input.once('error', (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? resolve('missing') : reject(e))),
+  );
+  const opened = new Promise<'open'>((resolve) => input.once('ready', () => resolve('open')));
+  if ((await Promise.race([missing, opened])) === 'missing') return;
+  yield* createInterface({ input, crlfDelay: Infinity });
+}
+
+/** A line's page references (`{"$": i}`) back to the shared page contexts it lists. */
+function resolvePages(batch: IngestBatch, pages: PageContext[]): void {
+  for (const v of batch.violations) {
+    const ref = (v?.page as { $?: unknown } | undefined)?.$;
+    if (typeof ref !== 'number') continue;
+    if (!pages[ref]) throw new Error(`undefined page ${ref}`);
+    v.page = pages[ref];
+  }
 }
 
 /** A version 2 entry's policy hashes back to their texts. */
@@ -184,21 +240,25 @@ function resolvePolicies(batch: IngestBatch, policies: Map<string, string>): voi
   }
 }
 
-/** The open journal. Its entries are applied in memory before they are written. */
+/**
+ * The open journal. An entry is written (and synced) before its batch is applied in memory, so
+ * memory only ever holds what is durable: a failed append is cut back off the file, its entries are
+ * dropped (their appends fail, nobody was acknowledged) and memory never saw them.
+ */
 export async function openJournal(path: string) {
   const fh = await open(path, 'a');
   await syncDir(dirname(path));
   // Each line as two strings, its head and its body (not joined: the bytes are encoded straight
-  // into one buffer). Entries added since the last append, and those of appends that failed (disk
-  // full): they go out with the next one, so the journal never skips an entry that later ones
-  // were merged with.
+  // into one buffer).
   let pending: string[] = [];
+  // The file's length after the last append that completed: a failed one is cut back to it.
+  let good = (await fh.stat()).size;
   let torn = false;
   let bytes = 0;
   let scratch = Buffer.allocUnsafe(0);
   const policies = journalPolicies();
   return {
-    /** Queues an applied entry's line for the next append, after every line queued before it. */
+    /** Queues an entry's line for the next append, after every line queued before it. */
     entry(n: number, body: EntryBody): void {
       pending.push(policies.head(n, body), body.body);
     },
@@ -206,7 +266,7 @@ export async function openJournal(path: string) {
     get bytes(): number {
       return bytes;
     },
-    /** Writes and fdatasyncs every queued line. */
+    /** Writes and fdatasyncs every queued line; on failure none of them counts. */
     async append(): Promise<void> {
       const all = pending;
       pending = [];
@@ -214,7 +274,7 @@ export async function openJournal(path: string) {
       let chars = 1;
       for (let i = 0; i < all.length; i++) chars += all[i].length;
       chars += all.length / 2; // the newlines
-      // After a failed write the file may end in a fragment: start on a line of our own.
+      // After a failed write that could not be cut back, the file may end in a fragment.
       const lead = torn ? 1 : 0;
       try {
         const bound = chars * 3; // UTF-8 bytes per UTF-16 unit, at most
@@ -235,11 +295,19 @@ export async function openJournal(path: string) {
           done += bytesWritten;
         }
         await fh.datasync();
+        good += end;
+        torn = false;
+        policies.commit();
       } catch (e) {
-        pending = pending.length ? all.concat(pending) : all;
+        // A full disk: what was written of these lines goes (so that a retry by the browser is not
+        // stored twice, and the space comes back), and so do the policy texts they defined.
+        policies.rollback();
+        await fh.truncate(good).then(
+          () => (torn = false),
+          () => {},
+        );
         throw e;
       }
-      torn = false;
       bytes += chars - 1 + lead;
     },
     /** After a checkpoint: every entry applied so far is in the live file. */
@@ -249,6 +317,7 @@ export async function openJournal(path: string) {
       policies.reset();
       await fh.truncate(0);
       await fh.sync();
+      good = 0;
       bytes = 0;
       torn = false;
     },

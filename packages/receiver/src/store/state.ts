@@ -1,20 +1,25 @@
-import type { NormalizedViolation, PolicyEntry, ViolationRecord } from '@csp-lens/schema';
+import type { NormalizedViolation, PageContext, PolicyEntry, StoreLimits, ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../types.js';
 import { bucketKey, unitsOf } from '../merge.js';
-import { type Bucket, addToBucket, freezeRecord, loadUnits, newBucket } from './bucket.js';
+import { type Bucket, addUnit, freezeRecord, loadUnits, newBucket, rematch } from './bucket.js';
 import { bump, storedTypeName } from '../fields.js';
-import { memoize, sha256 } from '../hash.js';
-import { type GroupBook, applyChange, assignGroup } from '../group.js';
+import { type GroupBook, assignGroup, moveRecords, touchGroup } from '../group.js';
+import { createWindow } from './window.js';
+import { createPageTable, createPolicyTable, pageKey, utf8 } from './tables.js';
 
-/** What a store persists. Plain JSON: the file store writes it whole; records stay newest-N. */
+export { policyHash } from './tables.js';
+
+/** What a store persists. Plain JSON: the file store writes it out; records stay newest-N. */
 export interface StoreData {
-  version: 1;
+  /** 2: page contexts in `pages`, referenced from records by key. 1 (still read): inline. */
+  version: 1 | 2;
   seq: number;
   records: ViolationRecord[];
   groups: GroupBook['groups'];
   reach: GroupBook['reach'];
   minute: GroupBook['minute'];
   policies: Record<string, PolicyEntry>;
+  pages?: Record<string, PageContext>;
   counters: Counters;
 }
 
@@ -24,6 +29,7 @@ export interface Counters {
   invalid: number;
   sdkDropped: number;
   archived: number;
+  limits?: StoreLimits;
 }
 
 export interface StateOptions {
@@ -32,34 +38,64 @@ export interface StateOptions {
   /** Live records kept; older ones are handed back by `ingest` for the archive. */
   maxRecords: number;
   groupCapPerMinute: number;
+  /** UTF-8 bytes of live content (records, groups, policies, pages) kept; past it the oldest go. */
+  maxLiveBytes?: number;
+  /** Groups without a live record kept, the most recently seen; older ones are let go. */
+  maxGroups?: number;
 }
+
+export const DEFAULT_LIMITS = { maxLiveBytes: 64 * 1024 * 1024, maxGroups: 10_000 };
 
 export function emptyData(): StoreData {
   return {
-    version: 1,
+    version: 2,
     seq: 0,
     records: [],
     groups: {},
     reach: {},
     minute: { at: 0, created: 0 },
     policies: {},
+    pages: {},
     counters: { filtered: {}, otherReports: {}, invalid: 0, sdkDropped: 0, archived: 0 },
   };
 }
 
-// Every report carries its policy (KBs), mostly one of a few: hashed once each, remembered.
-export const policyHash = memoize((policy) => sha256(policy, 'hex').slice(0, 16), 256);
+// A record's page context is stored once in the page table: its own size counts without it.
+const NO_PAGE = {} as PageContext;
+function recordBytes(r: ViolationRecord): number {
+  const page = r.page;
+  if (page) r.page = NO_PAGE;
+  const n = utf8(JSON.stringify(r)) + (page ? 20 : 0);
+  if (page) r.page = page;
+  return n;
+}
+
+// A group's size: its strings (they never change), room for its counters, and the short hashes of
+// its reach sets (11 characters each, quoted, comma). The same whatever the group's history.
+const REACH_VALUE_BYTES = 14;
+const reachValues = (book: GroupBook, gid: string) => {
+  const r = book.reach[gid];
+  return r.documents.length + r.pageViews.length + r.userAgents.length;
+};
 
 export type State = ReturnType<typeof createState>;
 
 /** The in-memory heart of the store: merge and grouping over plain data, no I/O. */
-export function createState(data: StoreData, opts: StateOptions) {
-  const records = new Map<string, ViolationRecord>();
+export function createState(data: StoreData, options: StateOptions) {
+  const opts = {
+    ...options,
+    maxLiveBytes: options.maxLiveBytes ?? DEFAULT_LIMITS.maxLiveBytes,
+    maxGroups: options.maxGroups ?? DEFAULT_LIMITS.maxGroups,
+  };
+  const records = createWindow();
   const buckets = new Map<string, Bucket>();
   // Each live record's bucket key: the very string `buckets` was keyed with, whose hash V8 has
   // already computed, so eviction finds the bucket without building and hashing the key again.
   const keys = new Map<string, string>();
   const book: GroupBook = { groups: data.groups, reach: data.reach, minute: data.minute };
+  const policies = createPolicyTable(data.policies);
+  const pages = createPageTable(data.pages);
+  const limits: StoreLimits = (data.counters.limits ??= {});
   const nextSeq = () => ++data.seq;
   // The non-CSP report types named so far (see storedTypeName).
   const otherTypes = {
@@ -68,9 +104,53 @@ export function createState(data: StoreData, opts: StateOptions) {
       return Object.keys(data.counters.otherReports).length;
     },
   };
+  // Live records per group, and the groups without one, the longest without first.
+  const live = new Map<string, number>();
+  const dormant = new Map<string, true>();
+  const groupBytes = new Map<string, number>();
+  let groupTotal = 0;
+  const sizeGroup = (gid: string) => {
+    if (groupBytes.has(gid)) return;
+    const g = book.groups[gid];
+    const b = 420 + utf8(g.id) + utf8(g.fingerprint) + utf8(g.effectiveDirective) + utf8(g.blocked) + utf8(g.sourceFile ?? '');
+    groupBytes.set(gid, b);
+    groupTotal += b + REACH_VALUE_BYTES * reachValues(book, gid);
+  };
 
+  const pageKeyOf = (p: PageContext) => pageKey(p).key;
+
+  // What a live record holds on to: its policy, its page context, its group.
+  function hold(r: ViolationRecord, n: 1 | -1): void {
+    if (r.policyHash) policies.ref(r.policyHash, n);
+    if (r.page) pages.ref(pageKeyOf(r.page), n);
+    const count = (live.get(r.groupId) ?? 0) + n;
+    live.set(r.groupId, count);
+    if (count === 0) dormant.set(r.groupId, true);
+    else dormant.delete(r.groupId);
+  }
+
+  function put(r: ViolationRecord): void {
+    const old = records.get(r.id);
+    if (old) hold(old, -1);
+    records.set(r, recordBytes(r));
+    hold(r, 1);
+  }
+
+  function drop(id: string): ViolationRecord | undefined {
+    const r = records.delete(id);
+    if (r) {
+      hold(r, -1);
+      keys.delete(id);
+    }
+    return r;
+  }
+
+  if (data.version === 2) for (const r of data.records) if (typeof r.page === 'string') r.page = pages.byKey(r.page);
   for (const r of data.records) {
-    records.set(r.id, r);
+    // Version 1 kept each record's page context inline: one shared copy from here on.
+    if (r.page) r.page = pages.add(r.page);
+    sizeGroup(r.groupId);
+    put(r);
     const key = bucketKey(r as unknown as NormalizedViolation);
     let bucket = buckets.get(key);
     if (!bucket) buckets.set(key, (bucket = newBucket(r.groupId)));
@@ -78,54 +158,126 @@ export function createState(data: StoreData, opts: StateOptions) {
     loadUnits(bucket, unitsOf(r, nextSeq).map((u) => ({ ...u, rid: r.id })));
   }
   data.records = [];
-
-  // The oldest live record: the first in the Map's insertion order. One iterator for the store's
-  // life instead of a new one per batch, which would step over every entry deleted since V8 last
-  // compacted the Map (thousands, at the front, once eviction runs). Everything it has passed was
-  // evicted, and re-inserted records go to the end, so it always stands at the oldest.
-  let oldest = records.values();
-  function oldestRecord(): ViolationRecord {
-    let next = oldest.next();
-    if (next.done) next = (oldest = records.values()).next();
-    return next.value!;
+  for (const g of Object.values(book.groups).sort((a, b) => a.lastSeen - b.lastSeen)) {
+    sizeGroup(g.id);
+    if (!live.get(g.id)) dormant.set(g.id, true);
   }
 
-  function freeze(bucket: Bucket, key: string, recordId: string): void {
-    freezeRecord(bucket, recordId);
-    if (!bucket.units.length) buckets.delete(key);
+  const liveBytes = () => records.bytes + groupTotal + policies.bytes + pages.bytes;
+
+  function pruneGroup(gid: string): void {
+    dormant.delete(gid);
+    live.delete(gid);
+    groupTotal -= groupBytes.get(gid)! + REACH_VALUE_BYTES * reachValues(book, gid);
+    groupBytes.delete(gid);
+    delete book.groups[gid];
+    delete book.reach[gid];
+    limits.groupsPruned = (limits.groupsPruned ?? 0) + 1;
   }
 
-  function add(v: NormalizedViolation): void {
-    const hash = v.originalPolicy ? policyHash(v.originalPolicy) : undefined;
-    if (hash && v.originalPolicy) {
-      const entry = (data.policies[hash] ??= { hash, policy: v.originalPolicy, firstSeen: v.receivedAt, count: 0 });
-      entry.count++;
-      // The same text, one copy: the violation lives on in its bucket, and policies run to KBs.
-      v.originalPolicy = entry.policy;
+  function evict(r: ViolationRecord): void {
+    const key = keys.get(r.id);
+    drop(r.id);
+    const bucket = key === undefined ? undefined : buckets.get(key);
+    if (bucket) {
+      freezeRecord(bucket, r.id);
+      if (!bucket.units.length) buckets.delete(key!);
     }
-    const key = bucketKey(v);
-    let bucket = buckets.get(key);
-    if (!bucket) {
-      bucket = newBucket(assignGroup(book, v, v.receivedAt, opts.groupCapPerMinute));
-      buckets.set(key, bucket);
+  }
+
+  /** Adds a batch's violations to their buckets, then matches each touched bucket once. */
+  function add(violations: NormalizedViolation[]): Set<string> {
+    const touched = new Map<Bucket, { key: string; urls: Set<string | undefined>; repeats: Set<string | undefined> }>();
+    const usedPolicies = new Set<string>();
+    for (const v of violations) {
+      let hash: string | undefined;
+      if (v.originalPolicy) {
+        const entry = policies.add(v.originalPolicy, v.receivedAt);
+        hash = entry.hash;
+        usedPolicies.add(hash);
+        // The same text, one copy: the violation lives on in its bucket, and policies run to KBs.
+        v.originalPolicy = entry.policy;
+      }
+      if (v.page) v.page = pages.add(v.page);
+      const key = bucketKey(v);
+      let bucket = buckets.get(key);
+      if (!bucket) {
+        const gid = assignGroup(book, v, v.receivedAt, opts.groupCapPerMinute);
+        sizeGroup(gid);
+        if (!live.get(gid)) dormant.set(gid, true);
+        buckets.set(key, (bucket = newBucket(gid)));
+      }
+      const { repeatOf } = addUnit(bucket, v, hash, nextSeq);
+      let t = touched.get(bucket);
+      if (!t) touched.set(bucket, (t = { key, urls: new Set(), repeats: new Set() }));
+      t.urls.add(v.blockedURL);
+      if (repeatOf) t.repeats.add(repeatOf);
+      const reachBefore = reachValues(book, bucket.groupId);
+      touchGroup(book, bucket.groupId, v);
+      groupTotal += REACH_VALUE_BYTES * (reachValues(book, bucket.groupId) - reachBefore);
     }
-    const { before: ids, after } = addToBucket(bucket, v, hash, nextSeq, opts.mergeWindowMs);
-    const before = ids.map((id) => records.get(id)!);
-    for (const r of before) {
-      if (after.some((a) => a.id === r.id)) continue;
-      records.delete(r.id);
-      keys.delete(r.id);
+    for (const [bucket, t] of touched) {
+      const { before: ids, after, frozen } = rematch(bucket, t.urls, t.repeats, opts.mergeWindowMs);
+      if (frozen) limits.frozenEarly = (limits.frozenEarly ?? 0) + frozen;
+      const made = new Set(after.map((r) => r.id));
+      const before = ids.map((id) => records.get(id)!);
+      for (const r of before) if (!made.has(r.id)) drop(r.id);
+      for (const r of after) {
+        // A unit's own policy can outlive its table entry (pruned while another unit's policy
+        // stood for their merged record): its text comes back with the record that needs it.
+        if (r.policyHash && !policies.map.has(r.policyHash)) {
+          const unit = bucket.units.find((u) => u.rid === r.id && u.policyHash === r.policyHash);
+          if (unit?.v.originalPolicy) policies.add(unit.v.originalPolicy, unit.v.receivedAt).count--;
+        }
+        put(r);
+        keys.set(r.id, t.key);
+      }
+      moveRecords(book, bucket.groupId, before, after);
+      if (!bucket.units.length) buckets.delete(t.key);
     }
-    for (const r of after) {
-      records.set(r.id, r);
-      keys.set(r.id, key);
+    return usedPolicies;
+  }
+
+  /** Keeps the live window within its bounds; returns the records that left it. */
+  function bound(): ViolationRecord[] {
+    const evicted: ViolationRecord[] = [];
+    const freed = { policies: new Set<string>(), pages: new Set<string>() };
+    const note = (r: ViolationRecord) => {
+      if (r.policyHash) freed.policies.add(r.policyHash);
+      if (r.page) freed.pages.add(pageKeyOf(r.page));
+    };
+    for (;;) {
+      const overCount = records.size > opts.maxRecords;
+      const overBytes = liveBytes() > opts.maxLiveBytes;
+      // Groups without live records go first (the oldest), then records; a record's page context
+      // and policy go with the last record that used them.
+      if ((overBytes || dormant.size > opts.maxGroups) && dormant.size) {
+        pruneGroup(dormant.keys().next().value!);
+        continue;
+      }
+      if (!overCount && !overBytes) break;
+      const r = records.victim(overCount ? 'count' : 'bytes')!;
+      if (!overCount) limits.evictedForSpace = (limits.evictedForSpace ?? 0) + 1;
+      evict(r);
+      note(r);
+      evicted.push(r);
+      if (overBytes && !overCount) {
+        // Their page context and policy count too: let them go as soon as nothing uses them.
+        limits.policiesPruned = (limits.policiesPruned ?? 0) + policies.prune(freed.policies);
+        pages.prune(freed.pages);
+        freed.policies.clear();
+        freed.pages.clear();
+      }
     }
-    applyChange(book, bucket.groupId, before, after, v);
+    limits.policiesPruned = (limits.policiesPruned ?? 0) + policies.prune(freed.policies);
+    pages.prune(freed.pages);
+    return evicted;
   }
 
   return {
     records,
     data,
+    policies,
     /** Applies a batch in memory; returns the records that fell out of the live window. */
     ingest(batch: IngestBatch, filtered: Record<string, number> = {}): ViolationRecord[] {
       const c = data.counters;
@@ -133,24 +285,22 @@ export function createState(data: StoreData, opts: StateOptions) {
       for (const [rule, n] of Object.entries(filtered)) bump(c.filtered, rule, n);
       c.invalid += batch.invalid;
       c.sdkDropped += batch.sdkDropped ?? 0;
-      for (const v of batch.violations) add(v);
-      const evicted: ViolationRecord[] = [];
-      while (records.size > opts.maxRecords) {
-        const r = oldestRecord();
-        records.delete(r.id);
-        // A record's key is its bucket's (its fields are its units'), as computed when it was made.
-        const key = keys.get(r.id)!;
-        keys.delete(r.id);
-        const bucket = buckets.get(key);
-        if (bucket) freeze(bucket, key, r.id);
-        evicted.push(r);
-      }
+      const used = add(batch.violations);
+      const evicted = bound();
+      // A policy whose every report was merged away or evicted in this very batch.
+      limits.policiesPruned = (limits.policiesPruned ?? 0) + policies.prune(used);
       c.archived += evicted.length;
       return evicted;
     },
-    /** The persisted form, records in insertion order. */
+    /** The bytes of live content now, and where the bounds are. */
+    limits(): StoreLimits {
+      return { ...limits, liveBytes: liveBytes(), maxLiveBytes: opts.maxLiveBytes, maxRecords: opts.maxRecords, maxGroups: opts.maxGroups };
+    },
+    /** The persisted form, records in insertion order (page contexts by reference, see livefile.ts). */
     snapshot(): StoreData {
-      return { ...data, minute: book.minute, records: [...records.values()] };
+      const shared: Record<string, PageContext> = {};
+      for (const [key, e] of pages.map) shared[key] = e.value;
+      return { ...data, version: 2, minute: book.minute, policies: policies.toJSON(), pages: shared, records: [...records.values()] };
     },
   };
 }
