@@ -40,7 +40,8 @@ const dts = (pkg, entries, extra = {}) => ({
     const emitted = new Map();
     const { diagnostics } = program.emit(undefined, (file, text) => {
       const rel = relative(dirname(file), `${dir}/types/schema/src/index.js`);
-      emitted.set(resolve(file), text.replaceAll("'@csp-lens/schema'", `'${rel.startsWith('.') ? rel : `./${rel}`}'`));
+      // Both quotes: TypeScript writes inline `import("…")` types with double ones.
+      emitted.set(resolve(file), text.replace(/(['"])@csp-lens\/schema\1/g, `$1${rel.startsWith('.') ? rel : `./${rel}`}$1`));
     });
     if (diagnostics.length) this.error(ts_.formatDiagnostics(diagnostics, ts_.createCompilerHost(options)));
     const reached = new Set(Object.values(entries).map((e) => `${dir}/types/${pkg}/src/${e}.d.ts`));
@@ -49,7 +50,7 @@ const dts = (pkg, entries, extra = {}) => ({
       if (text === undefined) this.error(`csp-lens-dts: ${file} was not emitted`);
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, text);
-      for (const [, spec] of text.matchAll(/(?:from |import\()'(\.\.?\/[^']+)\.js'/g)) {
+      for (const [, , spec] of text.matchAll(/(?:from |import\()(['"])(\.\.?\/[^'"]+)\.js\1/g)) {
         reached.add(resolve(dirname(file), `${spec}.d.ts`));
       }
     }

@@ -32,17 +32,17 @@ export async function run(cmd: string, args: string[], cwd: string, timeout = 17
   }
 }
 
-/** The first fenced `js` block under a README heading, exactly as written there. */
-export function readmeSnippet(heading: string): string {
-  const readme = readFileSync(new URL('README.md', root), 'utf8');
+/** The first fenced `js` block under a heading of a README (by default the project's), exactly as written there. */
+export function readmeSnippet(heading: string, file = 'README.md'): string {
+  const readme = readFileSync(new URL(file, root), 'utf8');
   const lines = readme.split('\n');
   const at = lines.findIndex((l) => /^#+\s/.test(l) && l.replace(/^#+\s+/, '').trim() === heading);
-  if (at < 0) throw new Error(`README.md has no heading "${heading}"`);
+  if (at < 0) throw new Error(`${file} has no heading "${heading}"`);
   const end = lines.findIndex((l, i) => i > at && /^#+\s/.test(l));
   const section = lines.slice(at + 1, end < 0 ? undefined : end);
   const open = section.findIndex((l) => /^```js\s*$/.test(l));
   const close = section.findIndex((l, i) => i > open && /^```\s*$/.test(l));
-  if (open < 0 || close < 0) throw new Error(`README.md: no fenced js block under "${heading}"`);
+  if (open < 0 || close < 0) throw new Error(`${file}: no fenced js block under "${heading}"`);
   return section.slice(open + 1, close).join('\n') + '\n';
 }
 

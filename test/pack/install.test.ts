@@ -89,6 +89,10 @@ describe('the packed packages', () => {
     for (const f of dts) expect(await readFile(installed(pkg, f), 'utf8'), f).not.toContain('@csp-lens/schema');
   });
 
+  it("the receiver's README carries the Koa snippet this file runs, unchanged", () => {
+    expect(readmeSnippet('In your Koa app', 'packages/receiver/README.md')).toBe(readmeSnippet('Mount it in your Koa app'));
+  });
+
   it('the receiver declares the SDK it serves as a dependency', () => {
     expect(manifest('receiver').dependencies).toHaveProperty('@csp-lens/browser', manifest('browser').version);
   });
