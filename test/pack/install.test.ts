@@ -83,7 +83,7 @@ describe('the packed packages', () => {
     const json = manifest(pkg);
     for (const [sub, target] of Object.entries(json.exports as Record<string, unknown>)) {
       if (sub === './package.json') continue;
-      expect(target, `${pkg} ${sub}`).toHaveProperty('types');
+      expect(target, `${pkg} ${sub}`).toHaveProperty('types', expect.stringMatching(/^\.\/dist\/.*\.d\.ts$/));
     }
     const dts = (packed[pkg].files.map((f) => f.path)).filter((f) => f.endsWith('.d.ts'));
     for (const f of dts) expect(await readFile(installed(pkg, f), 'utf8'), f).not.toContain('@csp-lens/schema');
