@@ -4,7 +4,7 @@ import typescript from '@rollup/plugin-typescript';
 import terser from '@rollup/plugin-terser';
 import { builtinModules } from 'node:module';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import ts_ from 'typescript';
 
 const receiverPkg = JSON.parse(readFileSync('packages/receiver/package.json', 'utf8'));
@@ -21,6 +21,46 @@ const ts = (extra = {}) =>
     outputToFilesystem: false,
   });
 
+// Declarations of a published package, one `dist/<name>.d.ts` per entry. TypeScript keeps the
+// `@csp-lens/schema` path alias in what it emits, and that package is private (never published):
+// emit the schema's declarations beside the package's own and point the import at them, so each
+// dist/ is self-contained. Only the declarations an entry reaches are written: the rest (pg's
+// internals behind the store, the CLI's parsing) would ship unused and ask TypeScript users for
+// types they never need. `extra` adds hand-written declarations (assets that are not modules).
+const dts = (pkg, entries, extra = {}) => ({
+  name: 'csp-lens-dts',
+  writeBundle() {
+    const dir = resolve(`packages/${pkg}/dist`);
+    const { options } = ts_.parseJsonConfigFileContent(
+      ts_.readConfigFile('tsconfig.json', ts_.sys.readFile).config, ts_.sys, '.');
+    const program = ts_.createProgram(Object.values(entries).map((e) => `packages/${pkg}/src/${e}.ts`), {
+      ...options, noEmit: false, declaration: true, emitDeclarationOnly: true,
+      rootDir: 'packages', declarationDir: `${dir}/types`,
+    });
+    const emitted = new Map();
+    const { diagnostics } = program.emit(undefined, (file, text) => {
+      const rel = relative(dirname(file), `${dir}/types/schema/src/index.js`);
+      // Both quotes: TypeScript writes inline `import("…")` types with double ones.
+      emitted.set(resolve(file), text.replace(/(['"])@csp-lens\/schema\1/g, `$1${rel.startsWith('.') ? rel : `./${rel}`}$1`));
+    });
+    if (diagnostics.length) this.error(ts_.formatDiagnostics(diagnostics, ts_.createCompilerHost(options)));
+    const reached = new Set(Object.values(entries).map((e) => `${dir}/types/${pkg}/src/${e}.d.ts`));
+    for (const file of reached) {
+      const text = emitted.get(file);
+      if (text === undefined) this.error(`csp-lens-dts: ${file} was not emitted`);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, text);
+      for (const [, , spec] of text.matchAll(/(?:from |import\()(['"])(\.\.?\/[^'"]+)\.js\1/g)) {
+        reached.add(resolve(dirname(file), `${spec}.d.ts`));
+      }
+    }
+    for (const [name, entry] of Object.entries(entries)) {
+      writeFileSync(`${dir}/${name}.d.ts`, `export * from './types/${pkg}/src/${entry}.js';\n`);
+    }
+    for (const [file, text] of Object.entries(extra)) writeFileSync(`${dir}/${file}`, text);
+  },
+});
+
 const receiver = {
   input: {
     index: 'packages/receiver/src/index.ts',
@@ -30,37 +70,24 @@ const receiver = {
   },
   output: { dir: 'packages/receiver/dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'shared-[name].js' },
   external: (id) => external.includes(id) || external.some((e) => id.startsWith(`${e}/`)),
-  plugins: [ts()],
+  // cli is the bin, not an export: it needs no declarations.
+  plugins: [ts(), dts('receiver', { index: 'index', postgres: 'store/postgres' })],
 };
-
-// Declarations for the ESM build. TypeScript keeps the `@csp-lens/schema` path alias in the
-// emitted .d.ts, and that package is private: emit the schema's declarations beside the SDK's
-// and point the import at them, so dist/ is self-contained.
-const dts = () => ({
-  name: 'csp-lens-dts',
-  writeBundle() {
-    const dir = 'packages/browser/dist';
-    const { options } = ts_.parseJsonConfigFileContent(
-      ts_.readConfigFile('tsconfig.json', ts_.sys.readFile).config, ts_.sys, '.');
-    const program = ts_.createProgram(['packages/browser/src/index.ts'], {
-      ...options, noEmit: false, declaration: true, emitDeclarationOnly: true,
-      rootDir: 'packages', declarationDir: `${dir}/types`,
-    });
-    program.emit(undefined, (file, text) => {
-      const rel = relative(dirname(file), `${dir}/types/schema/src/index.js`);
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, text.replaceAll("'@csp-lens/schema'", `'${rel.startsWith('.') ? rel : `./${rel}`}'`));
-    });
-    writeFileSync(`${dir}/index.d.ts`, "export * from './types/browser/src/index.js';\n");
-  },
-});
 
 // ES2020 for the SDK: native `?.`/`??` and object spread (no helpers) in every current browser.
 const sdk = [
   {
     input: 'packages/browser/src/index.ts',
     output: { file: 'packages/browser/dist/index.mjs', format: 'es' },
-    plugins: [ts({ target: 'ES2020' }), dts()],
+    plugins: [
+      ts({ target: 'ES2020' }),
+      dts('browser', { index: 'index' }, {
+        // `@csp-lens/browser/sdk.js` is the self-starting script a page loads with a <script> tag
+        // (the receiver serves it): nothing to import, but a path a bundler or `import.meta.resolve`
+        // may name, so it declares that it exports nothing.
+        'sdk.d.ts': '// The self-starting SDK for a <script> tag: it exports nothing.\nexport {};\n',
+      }),
+    ],
   },
   {
     input: 'packages/browser/src/auto.ts',

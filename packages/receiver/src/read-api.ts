@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type Koa from 'koa';
 import type Router from '@koa/router';
 import type { GroupQuery, RecordFilter, Store, ViolationQuery } from './types.js';
@@ -115,20 +116,38 @@ function cursor(value: string | undefined, shape: RegExp): string | undefined {
   return value;
 }
 
+// The SDK ships as `sdk.js` of @csp-lens/browser, a dependency of this package: resolved the way node
+// resolves it from this file, it is the workspace link in this repository and, once installed, the
+// receiver's own copy (hoisted beside it, or nested under it when the app holds another version).
+const resolveHere = createRequire(import.meta.url).resolve;
+
+function installedSdk(): string | undefined {
+  try {
+    return resolveHere('@csp-lens/browser/sdk.js');
+  } catch {
+    return undefined; // not built yet (resolution checks that the file exists)
+  }
+}
+
 /**
- * Serves the SDK's IIFE. `/sdk.js` revalidates daily (so a new release reaches pages);
- * `/sdk.js?v=<version>` is immutable for a year.
+ * Serves the SDK's IIFE, from `path` or else from @csp-lens/browser. `/sdk.js` revalidates daily (so a
+ * new release reaches pages); `/sdk.js?v=<version>` is immutable for a year. Found on the first
+ * request that can read it, so a receiver started before `npm run build` serves it once built.
  */
-export function mountSdkScript(router: Router, path: string | URL): void {
+export function mountSdkScript(router: Router, path?: string | URL): void {
   let cached: { body: Buffer; etag: string; version: string } | undefined;
   router.get('/sdk.js', async (ctx) => {
     if (!cached) {
-      let body: Buffer;
+      const file = path ?? installedSdk();
+      let body: Buffer | undefined;
       try {
-        body = readFileSync(path);
+        if (file) body = readFileSync(file);
       } catch {
+        // unreadable: answered below like a missing file
+      }
+      if (!body) {
         ctx.status = 503;
-        ctx.body = { error: 'the SDK is not built: run npm run build' };
+        ctx.body = { error: `the SDK is not built: run npm run build${path ? '' : ' (or install @csp-lens/browser)'}` };
         return;
       }
       const version = createHash('sha256').update(body).digest('hex').slice(0, 12);

@@ -28,7 +28,7 @@ export interface ReceiverOptions {
   /** Noise rules to add, or default rule names to remove. */
   filters?: { add?: NoiseRule[]; remove?: string[] } | NoiseFilter;
   clock?: () => number;
-  /** The built SDK IIFE served at `{prefix}/sdk.js`. */
+  /** The built SDK IIFE served at `{prefix}/sdk.js`. Default: `sdk.js` of @csp-lens/browser (a dependency). */
   sdkScriptPath?: string | URL;
   /** Called after a batch is durably stored (alerts, streams); errors are caught. */
   onStored?: (violations: NormalizedViolation[]) => void;
@@ -80,7 +80,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     rateLimit: createRateLimiter(rate),
     onStored: options.onStored && guardCallback(options.onStored),
   });
-  mountSdkScript(router, options.sdkScriptPath ?? new URL('../../browser/dist/sdk.js', import.meta.url));
+  mountSdkScript(router, options.sdkScriptPath);
   mountReadApi(router, store, token);
   mountDashboard(router, { prefix });
   options.extend?.(router, { token, prefix, store });
