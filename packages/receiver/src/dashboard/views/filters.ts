@@ -16,7 +16,7 @@ function select(label: string, value: string, options: Options, onPick: (v: stri
  * Directives the menu lists at once, most records first; the others are found by name. Names are
  * attacker-chosen: 10,000 of them made a 10,001-option menu that took seconds to render.
  */
-export const MENU_SIZE = 50;
+const MENU_SIZE = 50;
 
 function directiveField(value: string, directives: [string, number][], onPick: (v: string) => void): HTMLElement[] {
   const el = h('select', { 'aria-label': 'Directive', onchange: () => onPick(el.value) });
