@@ -109,7 +109,8 @@ export async function startDemo(options = {}) {
       if (p.meta) return undefined;
       const base = p.remote ? `${origin.remote}/csp/report` : '/csp/report';
       const reportTo = p.path === '/report-uri' ? undefined : { group: p.remote ? 'remote' : 'csp-lens', url: base };
-      return { reportOnly: !!p.reportOnly, reportUri: base, reportTo, warn };
+      // report-to endpoints are absolute: a path resolves against the https origin, never the request's host.
+      return { reportOnly: !!p.reportOnly, reportUri: base, reportTo, origin: origin.https, warn };
     };
     const pages = new Map();
     for (const p of PAGES) {

@@ -114,3 +114,42 @@ export async function seed(t: TestServer, now: number): Promise<void> {
   await ok(await t.post('/sdk', sdkBatch(now, [{}, { blockedURI: img, effectiveDirective: 'img-src', violatedDirective: 'img-src', sourceFile: '', lineNumber: 0, columnNumber: 0, sample: '', count: 1, element: { tag: 'img', selector: `#${X.svg}`, attr: 'src', url: `${img}#${X.img}`, html: X.img } }]), 'text/plain'));
   await ok(await t.post('/report', reportUri({ 'blocked-uri': img, 'effective-directive': 'img-src', 'violated-directive': 'img-src', 'source-file': undefined, 'line-number': undefined, 'column-number': undefined, 'script-sample': undefined }), 'application/csp-report'));
 }
+
+// Values that attack the layout and the reading rather than the script: one unbroken token as long
+// as a URL may be, characters that render as nothing or reorder the text around them, tags whose
+// values look like more tags, and more directive names than a menu can hold.
+
+/** 2,000+ characters without a break opportunity (the URL cap is 2,048). */
+export const LONG = `https://evil.example/${'W'.repeat(2000)}`;
+
+/** Format (Cf), line and paragraph separators (Zl, Zp), bidi controls, a soft hyphen, a tag character. */
+export const INVISIBLE = ['\u061c', '\u2028', '\u2029', '\u00ad', '\u200e', '\u202e', '\u2066', '\ufeff', '\u180e', '\ufff9', '\u{e0041}', '\u034f'];
+
+/** A tag value that would read as two more tags if tags were joined with commas. */
+export const TAGS = { team: 'checkout, env=prod', 'owner=ops': 'x, y=z', release: '7' };
+
+/** Directive names in the flood: distinct, valid tokens. */
+export const FLOOD = 10_000;
+export const floodDirective = (i: number) => `x-flood-${i.toString(36)}`;
+
+export async function seedOversized(t: TestServer, now: number): Promise<void> {
+  const ok = async (res: Response) => {
+    if (res.status !== 204) throw new Error(`seedOversized: ${res.status} ${await res.text()}`);
+  };
+  // FLOOD distinct directive names, in report-to batches of 1,000 (the batch cap). The flood comes
+  // first: the store keeps the newest 10,000 records, and the tests open the ones below.
+  for (let from = 0; from < FLOOD; from += 1000) {
+    const batch = Array.from({ length: 1000 }, (_, k) => reportTo(1000, { effectiveDirective: floodDirective(from + k), blockedURL: 'https://flood.example/x' }));
+    await ok(await t.post('/report', JSON.stringify(batch), 'application/reports+json'));
+  }
+  const hidden = INVISIBLE.join('');
+  // The SDK and a native report of one violation that disagree on the referrer and the blocked URL
+  // (the browser cut the report's to its origin): the record shows what "the SDK saw differently",
+  // here values with no place to wrap.
+  const sdk = JSON.parse(sdkBatch(now, [{ blockedURI: LONG, effectiveDirective: 'img-src', violatedDirective: 'img-src', referrer: LONG, sourceFile: '', lineNumber: 0, columnNumber: 0, sample: '', count: 1, element: { tag: 'img', selector: `#${'s'.repeat(250)}`, attr: 'src', url: LONG, html: `<img src="${LONG}">` } }]));
+  sdk.page = { ...sdk.page, id: 'pv-long', url: `${LONG}?page`, tags: { ...TAGS, long: 'L'.repeat(250) }, release: `r${hidden}`, env: 'prod' };
+  await ok(await t.post('/sdk', JSON.stringify(sdk), 'text/plain'));
+  await ok(await t.post('/report', reportUri({ 'blocked-uri': 'https://evil.example', 'effective-directive': 'img-src', 'violated-directive': 'img-src', referrer: 'https://victim.example/', 'source-file': undefined, 'line-number': undefined, 'column-number': undefined, 'script-sample': undefined }), 'application/csp-report'));
+  // Invisible characters in a native report's own fields.
+  await ok(await t.post('/report', reportUri({ 'blocked-uri': 'inline', 'effective-directive': 'style-src-attr', 'violated-directive': 'style-src-attr', 'script-sample': `a${hidden}b`, 'source-file': `https://victim.example/${hidden}.js`, referrer: `https://r.example/${hidden}` }), 'application/csp-report'));
+}

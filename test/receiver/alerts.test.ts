@@ -105,8 +105,8 @@ describe('alerts', () => {
     expect(h.calls.map((c) => c.body)).toEqual([expect.objectContaining({ event: 'spike', spike: { count: 25, average: 2 } })]);
   });
 
-  it('rate-limits per webhook and reason, and says how many it held back', async () => {
-    const h = harness({ minIntervalMs: 60_000 });
+  it('caps the alerts per webhook, and says how many it held back', async () => {
+    const h = harness({ minIntervalMs: 60_000, maxPerWebhook: 1 });
     const other = (n: number) => violation({ blockedURL: `https://host${n}.example/x` });
     h.alerts.onStored([other(1), other(2), other(3)]);
     h.advance(30_000);
@@ -116,6 +116,44 @@ describe('alerts', () => {
     await h.alerts.idle();
     expect(h.calls.map((c) => [c.body.event, c.body.suppressed])).toEqual([['new-group', undefined], ['new-group', 3]]);
     expect(h.alerts.stats()).toMatchObject({ sent: 2, suppressed: 3 });
+  });
+
+  // Issue 12: one key per webhook and reason let a decoy critical every < 60 s keep the webhook
+  // describing only the decoy.
+  it('rate-limits per group: a decoy critical group every 30 s does not silence another group', async () => {
+    const h = harness({ webhooks: [{ url: 'https://hooks.example/crit', format: 'json', on: ['critical'] }] });
+    const decoy = violation({ effectiveDirective: 'connect-src', blockedURL: 'https://decoy.example/c', severity: 'critical' });
+    const real = violation({ effectiveDirective: 'script-src-elem', blockedURL: 'https://skimmer.example/pay.js', severity: 'critical' });
+    for (let k = 0; k < 6; k++) {
+      h.alerts.onStored([decoy]); // t = 0, 30, 60, 90, 120, 150 s
+      if (k === 1) {
+        h.advance(15_000);
+        h.alerts.onStored([real]); // t = 45 s, between two decoys
+        h.advance(15_000);
+      } else h.advance(30_000);
+    }
+    await h.alerts.idle();
+    const sent = h.calls.map((c) => [(c.body.group as { blocked: string }).blocked, c.body.suppressed]);
+    expect(sent.filter(([b]) => b === 'https://skimmer.example')).toEqual([['https://skimmer.example', 1]]);
+    // The decoy still alerts, once a minute: at 0, 60 and 120 s.
+    expect(sent.filter(([b]) => b === 'https://decoy.example')).toHaveLength(3);
+    expect(h.alerts.stats()).toMatchObject({ sent: 4, suppressed: 3 });
+  });
+
+  it('still caps a flood of distinct groups per webhook, and the next alert counts what it held back', async () => {
+    const h = harness({ webhooks: [{ url: 'https://hooks.example/crit', format: 'json', on: ['critical'] }] });
+    const flood = Array.from({ length: 1000 }, (_, i) => violation({ blockedURL: `https://h${i}.example/x`, severity: 'critical' }));
+    h.alerts.onStored(flood);
+    h.advance(30_000);
+    h.alerts.onStored(flood.slice(0, 100).map((v) => ({ ...v, blockedURL: `${v.blockedURL}?again` })));
+    await h.alerts.idle();
+    expect(h.calls).toHaveLength(10);
+    h.advance(31_000);
+    h.alerts.onStored([violation({ blockedURL: 'https://late.example/x', severity: 'critical' })]);
+    await h.alerts.idle();
+    expect(h.calls).toHaveLength(11);
+    expect(h.calls[10].body).toMatchObject({ event: 'critical', suppressed: 1090, group: { blocked: 'https://late.example' } });
+    expect(h.alerts.stats()).toMatchObject({ sent: 11, suppressed: 1090 });
   });
 
   it('retries a 500 with exponential backoff, then gives up after the last attempt', async () => {
@@ -180,8 +218,9 @@ describe('alerts', () => {
     expect(slackEscape('a@channel')).toBe('a@\u200dchannel');
   });
 
-  it('refuses a webhook that is not an http(s) URL', () => {
+  it('refuses a webhook that is not an http(s) URL, and a per-webhook cap that is no count', () => {
     expect(() => createAlerts({ webhooks: [{ url: 'file:///etc/passwd', format: 'json' }] })).toThrow(/csp-lens: a webhook must be an http\(s\) URL/);
+    for (const maxPerWebhook of [0, 1.5, Number.NaN]) expect(() => createAlerts({ webhooks: [], maxPerWebhook })).toThrow(/^csp-lens: alerts maxPerWebhook/);
   });
 
   it("names the group the store put the violation in", async () => {

@@ -51,11 +51,32 @@ describe('cspHeader', () => {
   });
 
   it('points report-uri and report-to at the receiver with a matching Reporting-Endpoints on https', async () => {
-    const get = await serve({ directives, reportUri: '/csp/report', reportTo: { url: '/csp/report' } });
-    const { res, base } = await get('/page', https);
-    const origin = base.replace('http:', 'https:');
+    const get = await serve({ directives, reportUri: '/csp/report', reportTo: { url: '/csp/report' }, origin: 'https://site.example' });
+    const { res } = await get('/page', https);
     expect(res.headers.get('content-security-policy')).toMatch(/; report-uri \/csp\/report; report-to csp-lens$/);
-    expect(res.headers.get('reporting-endpoints')).toBe(`csp-lens="${origin}/csp/report"`);
+    expect(res.headers.get('reporting-endpoints')).toBe('csp-lens="https://site.example/csp/report"');
+  });
+
+  // Behind a proxy (app.proxy = true) ctx.host is X-Forwarded-Host, which a client sets: a shared
+  // cache keyed on the URL would hand every visitor a page reporting to the client's host.
+  it('never takes the report-to endpoint from the request: X-Forwarded-Host and Host cannot move it', async () => {
+    const get = await serve({ directives, reportTo: { url: '/csp/report' }, origin: 'https://site.example' });
+    for (const headers of [
+      { ...https, 'x-forwarded-host': 'attacker.example' },
+      { ...https, 'x-forwarded-host': 'attacker.example:443, site.example' },
+      { ...https, host: 'attacker.example' },
+    ]) {
+      const { res } = await get('/page', headers);
+      expect(res.headers.get('reporting-endpoints'), JSON.stringify(headers)).toBe('csp-lens="https://site.example/csp/report"');
+    }
+  });
+
+  it('refuses a report-to path without a configured origin, at creation', () => {
+    expect(() => cspHeader({ directives, reportTo: { url: '/csp/report' } })).toThrow(
+      /^csp-lens: cspHeader: reportTo\.url "\/csp\/report" is a path: set origin/,
+    );
+    // An absolute endpoint needs none.
+    expect(() => cspHeader({ directives, reportTo: { url: 'https://r.example/csp/report' } })).not.toThrow();
   });
 
   it('keeps an absolute report-to endpoint and a custom group as given', async () => {
@@ -71,6 +92,7 @@ describe('cspHeader', () => {
       directives,
       reportUri: '/csp/report',
       reportTo: { url: '/csp/report' },
+      origin: 'https://site.example',
       warn: (m) => warnings.push(m),
     });
     const first = await get('/a');
@@ -125,8 +147,33 @@ describe('cspHeader', () => {
     [{ directives, reportTo: { url: 'http://127.0.0.1:8080/csp/report' } }, /must be https/],
     [{ directives, reportTo: { group: 'CspLens', url: '/r' } }, /group "CspLens" must be lowercase/],
     [{ directives, reportTo: '/r' }, /reportTo must be \{ group\?, url \}/],
+    [{ directives, reportTo: { url: 'https://' } }, /reportTo\.url is not a URL/],
+    [{ directives, reportTo: { url: '/r' }, origin: 'http://site.example' }, /origin must be an https origin/],
+    [{ directives, reportTo: { url: '/r' }, origin: 'https://site.example/app' }, /origin must be an https origin .* no path/],
+    [{ directives, reportTo: { url: '/r' }, origin: 'https://site.example?x' }, /origin must be an https origin/],
+    [{ directives, reportTo: { url: '/r' }, origin: 'site.example' }, /origin must be an https origin/],
+    [{ directives, reportTo: { url: '/r' }, origin: 'https://user@site.example' }, /origin must be an https origin/],
+    [{ directives: { 'img-src': 'https://bücher.example' } }, /non-ASCII character.*punycode/],
   ])('rejects bad config at creation: %o', (options, message) => {
     expect(() => cspHeader(options as CspHeaderOptions)).toThrow(message);
     expect(() => cspHeader(options as CspHeaderOptions)).toThrow(/^csp-lens: /);
+  });
+
+  // A NUL passed every check; CR/LF in a header value end the header on a server that lets them through.
+  const CONTROLS = ['\0', '\x01', '\x08', '\t', '\n', '\r', '\x1b', '\x1f', '\x7f'];
+  it.each(CONTROLS.map((c) => [c]))('rejects control character %j in any source, directive name or URL', (c) => {
+    const hex = `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    const cases: unknown[] = [
+      { directives: { 'img-src': [`https://cdn.example${c}`] } },
+      { directives: { 'img-src': [`'self'`, `${c}`] } },
+      { directives: { 'img-src': `'self' https://cdn.example/${c}x` } },
+      { directives: { [`img-src${c}`]: ["'self'"] } },
+      { directives, reportUri: `/csp/report${c}` },
+      { directives, reportTo: { url: `https://r.example/csp${c}/report` } },
+      { directives, reportTo: { url: '/csp/report' }, origin: `https://site.example${c}` },
+    ];
+    for (const options of cases) {
+      expect(() => cspHeader(options as CspHeaderOptions), JSON.stringify(options)).toThrow(new RegExp(`^csp-lens: .*control character \\(${hex.replace('+', '\\+')}\\)`));
+    }
   });
 });

@@ -7,6 +7,7 @@ import Router from '@koa/router';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { DASHBOARD_CSP, mountDashboard } from '../../packages/receiver/src/dashboard/server.js';
+import { visible } from '../../packages/receiver/src/dashboard/dom.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // Runs against the built client (dist/dashboard): `npm test` builds first.
@@ -96,5 +97,34 @@ describe('mountDashboard', () => {
     const res = await fetch(`${base}/dashboard/app.js`);
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ error: 'the dashboard is not built: run npm run build' });
+  });
+});
+
+describe('visible', () => {
+  const code = (cp: number) => (cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`);
+
+  it('shows the characters issue 12 found passing through as their codes', () => {
+    expect(visible('a\u061cb\u2028c\u2029d\u00ade')).toBe('a\\u061cb\\u2028c\\u2029d\\u00ade');
+  });
+
+  // Every code point of the categories, not a list: a new format character in a later Unicode
+  // version is covered when the engine's tables are.
+  it('escapes every control, format, line/paragraph separator and surrogate code point, tab and newline aside', () => {
+    const category = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Bidi_Control}\p{Default_Ignorable_Code_Point}]/u;
+    const missed: string[] = [];
+    let checked = 0;
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      const c = String.fromCodePoint(cp);
+      if (!category.test(c) || c === '\t' || c === '\n') continue;
+      checked++;
+      if (visible(`x${c}y`) !== `x${code(cp)}y`) missed.push(code(cp));
+    }
+    expect(checked).toBeGreaterThan(6000);
+    expect(missed).toEqual([]);
+    expect(visible('tab\tand\nnewline')).toBe('tab\tand\nnewline');
+  });
+
+  it('leaves ordinary text alone: letters, marks, spaces, CJK, emoji, a typed backslash-u', () => {
+    for (const s of ['https://shop.example/ä?q=日本語 &x=1', 'é (e + U+0301)', 'a\u00a0b\u3000c', '🙂👍', '\\u202e typed by hand']) expect(visible(s)).toBe(s);
   });
 });

@@ -38,7 +38,7 @@ function slack(e: AlertEvent): object {
     v.sourceFile ? `Source: ${code(`${v.sourceFile}${v.lineNumber ? `:${v.lineNumber}` : ''}`)}` : '',
     v.sample ? `Sample: ${code(v.sample)}` : '',
     e.spike ? `Rate: ${e.spike.count} this hour vs ${e.spike.average.toFixed(1)}/h before` : '',
-    e.suppressed ? `(${e.suppressed} more ${e.reason} alerts were held back by the rate limit)` : '',
+    e.suppressed ? `(${e.suppressed} more ${e.reason} alerts, of this or other groups, were held back by the rate limit)` : '',
   ].filter(Boolean);
   const text = lines.join('\n');
   return {

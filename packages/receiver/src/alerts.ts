@@ -1,6 +1,7 @@
 import type { NormalizedViolation, ViolationGroup } from '@csp-lens/schema';
 import { assignGroup, type GroupBook } from './group.js';
 import { alertBody } from './alert-body.js';
+import { createAlertLimit } from './alert-limit.js';
 import { createSender, type SenderOptions } from './alert-send.js';
 import type { Store } from './types.js';
 
@@ -24,7 +25,7 @@ export interface AlertEvent {
   /** ISO time of the alert. */
   at: string;
   spike?: { count: number; average: number };
-  /** Alerts of this reason the rate limit held back since the last one sent. */
+  /** Alerts of this reason the rate limits held back (for any group) since the last one sent. */
   suppressed?: number;
 }
 
@@ -32,8 +33,13 @@ export interface AlertsOptions extends SenderOptions {
   webhooks: WebhookConfig[];
   /** A spike: this hour's count ≥ minCount and ≥ factor × the average of the trailing `hours`. */
   spike?: { factor?: number; minCount?: number; hours?: number };
-  /** At most one alert per webhook and reason in this window (default 60 s); the rest are counted. */
+  /** At most one alert per webhook, reason and group in this window (default 60 s); the rest are counted. */
   minIntervalMs?: number;
+  /**
+   * At most this many alerts per webhook in any `minIntervalMs` window, whatever the groups (default
+   * 10): distinct groups are free to make, so per-group limits alone would let a flood through.
+   */
+  maxPerWebhook?: number;
   /** Group ids already stored: they are not new (see `knownGroups`). */
   known?: Iterable<string>;
   clock?: () => number;
@@ -89,8 +95,7 @@ export function createAlerts(options: AlertsOptions): Alerts {
   for (const id of options.known ?? []) remember(known, id, true);
   /** Per group: counts per hour for the trailing window, and the hour a spike last fired. */
   const rates = new Map<string, { first: number; counts: Map<number, number>; fired: number }>();
-  const last = new Map<string, { at: number; held: number }>();
-  let suppressed = 0;
+  const limit = createAlertLimit({ intervalMs: interval, maxPerWebhook: options.maxPerWebhook ?? 10, maxTracked: MAX_TRACKED });
   for (const w of options.webhooks) {
     if (!isHttpUrl(w.url)) throw new Error(`csp-lens: a webhook must be an http(s) URL, got ${JSON.stringify(w.url)}`);
     if (w.format !== 'slack' && w.format !== 'json') throw new Error('csp-lens: a webhook format is slack or json');
@@ -104,15 +109,9 @@ export function createAlerts(options: AlertsOptions): Alerts {
     hooks.forEach((hook, i) => {
       const reason = reasons.find((r) => hook.on.has(r));
       if (!reason) return;
-      const key = `${i} ${reason}`;
-      const prev = last.get(key);
-      if (prev && now - prev.at < interval) {
-        prev.held++;
-        suppressed++;
-        return;
-      }
-      last.set(key, { at: now, held: 0 });
-      const event: AlertEvent = { reason, group, violation: v, at: new Date(now).toISOString(), spike, suppressed: prev?.held || undefined };
+      const heldBack = limit.take(i, reason, group.id, now);
+      if (heldBack === undefined) return;
+      const event: AlertEvent = { reason, group, violation: v, at: new Date(now).toISOString(), spike, suppressed: heldBack || undefined };
       sender.enqueue(i, hook.url, () => alertBody(hook.format, event));
     });
   }
@@ -159,6 +158,6 @@ export function createAlerts(options: AlertsOptions): Alerts {
     },
     idle: () => sender.idle(),
     close: () => sender.close(),
-    stats: () => ({ ...sender.stats(), suppressed }),
+    stats: () => ({ ...sender.stats(), suppressed: limit.suppressed() }),
   };
 }

@@ -1,7 +1,7 @@
 import type { GroupPage, HourBucket, Stats, ViolationGroup } from '@csp-lens/schema';
 import { get } from './api.js';
 import { bounds, narrowed, type View } from './state.js';
-import { HOUR } from './format.js';
+import { coverageTotal, HOUR } from './format.js';
 
 export interface Overview {
   groups: ViolationGroup[];
@@ -10,8 +10,8 @@ export interface Overview {
   coverage: Stats['coverage'];
   violations: number;
   records: number;
-  /** Every directive in range, filters aside (the filter bar offers them). */
-  directives: string[];
+  /** Every directive in range with its records, filters aside, most first (the filter bar offers them). */
+  directives: [name: string, records: number][];
   /** What arrived but is not stored as violations: store-wide, all time. */
   unstored: Pick<Stats, 'filtered' | 'otherReports' | 'invalid' | 'sdkDropped'>;
   from: number;
@@ -38,7 +38,9 @@ export async function loadOverview(v: View, now = Date.now()): Promise<Overview>
     coverage: stats.coverage,
     violations: stats.hours.reduce((n, h) => n + h.total, 0),
     records: stats.records,
-    directives: Object.keys(all.coverage.byDirective).sort(),
+    directives: Object.entries(all.coverage.byDirective)
+      .map(([d, c]): [string, number] => [d, coverageTotal(c)])
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)),
     unstored: { filtered: all.filtered, otherReports: all.otherReports, invalid: all.invalid, sdkDropped: all.sdkDropped },
     from: since ?? all.hours[0]?.hour ?? now - 24 * HOUR,
     to: now,

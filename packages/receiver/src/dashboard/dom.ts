@@ -8,10 +8,41 @@ type Attrs = Record<string, string | number | boolean | undefined | ((e: Event) 
 // Attributes that load, navigate or run: never set from data (there is no need to set them at all).
 const UNSAFE = /^(on|href$|src$|srcdoc$|style$|action$|formaction$|xlink:href$)/i;
 
-// Controls and bidi overrides in attacker text could hide or reorder what is shown: make them visible.
-const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
-export const visible = (s: unknown): string =>
-  String(s).replace(HIDDEN, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+// Characters in attacker text that render as nothing, or hide, reorder or break what is around them,
+// shown as their code instead. By Unicode property, not by list: controls (Cc; tab and newline
+// aside, the snippets keep them), format characters (Cf: every bidi control, U+061C, the soft
+// hyphen, zero-width characters, tag characters), line and paragraph separators (Zl, Zp), lone
+// surrogates (Cs), and the other default-ignorable code points (Hangul fillers, variation selectors).
+const HIDDEN_CLASS = String.raw`(?![\t\n])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}]`;
+const HIDDEN = new RegExp(HIDDEN_CLASS, 'gu');
+const HAS_HIDDEN = new RegExp(HIDDEN_CLASS, 'u');
+
+/** `\u202e`, or `\u{e0041}` past the BMP. */
+function codeOf(c: string): string {
+  const cp = c.codePointAt(0) ?? 0;
+  return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+}
+
+export const visible = (s: unknown): string => String(s).replace(HIDDEN, codeOf);
+
+// In text, each escape is an element of its own (styled apart), so that a literal "\u202e" typed
+// into a report does not read as one the dashboard made.
+function text(value: unknown): Node | string {
+  const s = String(value);
+  if (!HAS_HIDDEN.test(s)) return s;
+  const frag = document.createDocumentFragment();
+  let at = 0;
+  for (const m of s.matchAll(HIDDEN)) {
+    const esc = document.createElement('span');
+    esc.className = 'esc';
+    esc.title = 'an invisible or formatting character, shown as its code';
+    esc.textContent = codeOf(m[0]);
+    frag.append(s.slice(at, m.index), esc);
+    at = m.index + m[0].length;
+  }
+  frag.append(s.slice(at));
+  return frag;
+}
 
 function set(el: Element, attrs: Attrs | null | undefined): void {
   for (const [k, v] of Object.entries(attrs ?? {})) {
@@ -21,14 +52,15 @@ function set(el: Element, attrs: Attrs | null | undefined): void {
       continue;
     }
     if (UNSAFE.test(k)) throw new Error(`dashboard: refusing to set ${k}`);
-    el.setAttribute(k, v === true ? '' : String(v));
+    // Titles and labels are read too; a value is what a control submits, kept as it is.
+    el.setAttribute(k, v === true ? '' : k === 'value' ? String(v) : visible(v));
   }
 }
 
 function add(el: Element, children: Children): void {
   for (const c of children.flat()) {
     if (c === null || c === undefined || c === false) continue;
-    el.append(typeof c === 'object' ? c : visible(c));
+    el.append(typeof c === 'object' ? c : text(c));
   }
 }
 

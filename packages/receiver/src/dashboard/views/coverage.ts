@@ -23,6 +23,8 @@ function bar(c: Coverage): HTMLElement {
 }
 
 const TOP = 8;
+/** Rows of the per-directive coverage table. */
+const TOP_DIRECTIVES = 20;
 
 /** `{ name: n }` as "name n, …", largest first; past TOP, the rest summed. Names are attacker-chosen: text only. */
 function breakdown(counts: Record<string, number>): string {
@@ -55,9 +57,12 @@ export function unstoredPanel(u: Pick<Stats, 'filtered' | 'otherReports' | 'inva
 export function coveragePanel(cov: Stats['coverage']): HTMLElement {
   const total = coverageTotal(cov);
   const pct = (n: number) => percent(n, total);
-  const rows = Object.entries(cov.byDirective ?? {})
+  const all = Object.entries(cov.byDirective ?? {})
     .map(([d, c]) => ({ d, c, n: coverageTotal(c) }))
     .sort((a, b) => b.n - a.n);
+  // Directive names are attacker-chosen and unbounded: the largest rows, and the rest in one line.
+  const rows = all.slice(0, TOP_DIRECTIVES);
+  const rest = all.slice(TOP_DIRECTIVES);
   return h(
     'section',
     { class: 'card coverage' },
@@ -68,5 +73,6 @@ export function coveragePanel(cov: Stats['coverage']): HTMLElement {
     rows.length
       ? h('table', { class: 'covtable' }, h('tbody', null, rows.map(({ d, c, n }) => h('tr', null, h('td', null, h('code', null, d)), h('td', { class: 'bar-cell' }, bar(c)), h('td', { class: 'num' }, num(n))))))
       : h('p', { class: 'empty' }, 'No records in this range.'),
+    rest.length ? h('p', { class: 'muted small' }, `${num(rest.length)} more directives: ${num(rest.reduce((n, r) => n + r.n, 0))} records`) : null,
   );
 }

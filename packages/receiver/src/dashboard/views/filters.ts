@@ -1,5 +1,5 @@
-import { h } from '../dom.js';
-import { SEVERITIES } from '../format.js';
+import { h, mount } from '../dom.js';
+import { num, SEVERITIES } from '../format.js';
 import { RANGES, type View } from '../state.js';
 
 type Options = [value: string, label: string][];
@@ -12,8 +12,39 @@ function select(label: string, value: string, options: Options, onPick: (v: stri
   return h('label', { class: 'field' }, h('span', null, label), el);
 }
 
+/**
+ * Directives the menu lists at once, most records first; the others are found by name. Names are
+ * attacker-chosen: 10,000 of them made a 10,001-option menu that took seconds to render.
+ */
+const MENU_SIZE = 50;
+
+function directiveField(value: string, directives: [string, number][], onPick: (v: string) => void): HTMLElement[] {
+  const el = h('select', { 'aria-label': 'Directive', onchange: () => onPick(el.value) });
+  const names = directives.map(([d]) => d);
+  const fill = (matching: string[], query = '') => {
+    const shown = matching.slice(0, MENU_SIZE);
+    // A shared URL may name a directive this range has no data for, or one past the menu: keep it selectable.
+    if (value && !shown.includes(value)) shown.push(value);
+    mount(
+      el,
+      h('option', { value: '', selected: !value }, 'All directives'),
+      shown.map((d) => h('option', { value: d, selected: d === value }, d)),
+      query && !matching.length ? h('option', { disabled: true }, `No directive contains “${query}”`) : null,
+    );
+  };
+  fill(names);
+  const field = h('label', { class: 'field' }, h('span', null, 'Directive'), el);
+  if (names.length <= MENU_SIZE) return [field];
+  const find = h('input', { type: 'search', 'aria-label': 'Find a directive', placeholder: `Find among ${num(names.length)}`, spellcheck: 'false', autocomplete: 'off' });
+  find.addEventListener('input', () => {
+    const q = find.value.trim().toLowerCase();
+    fill(q ? names.filter((d) => d.includes(q)) : names, q);
+  });
+  return [field, h('label', { class: 'field' }, h('span', null, `${num(names.length - MENU_SIZE)} more directives`), find)];
+}
+
 /** The filter bar; every change rewrites the view (and so the URL). */
-export function filterBar(view: View, directives: string[], onChange: (v: View) => void): HTMLElement {
+export function filterBar(view: View, directives: [string, number][], onChange: (v: View) => void): HTMLElement {
   const set = (k: keyof View) => (value: string) => onChange({ ...view, [k]: value, group: '' });
   const any = (label: string): Options => [['', label]];
   const doc = h('input', { type: 'search', value: view.document, placeholder: 'https://example.com/page', 'aria-label': 'Document URL', spellcheck: 'false' });
@@ -29,7 +60,7 @@ export function filterBar(view: View, directives: string[], onChange: (v: View) 
       },
     },
     select('Time range', view.range, RANGES.map(([k, label]) => [k, label]), set('range')),
-    select('Directive', view.directive, [...any('All directives'), ...directives.map((d): [string, string] => [d, d])], set('directive')),
+    directiveField(view.directive, directives, set('directive')),
     select('Severity', view.severity, [...any('Any severity'), ...SEVERITIES.map((s): [string, string] => [s, s])], set('severity')),
     select('Disposition', view.disposition, [...any('Enforce and report'), ['enforce', 'enforce'], ['report', 'report-only']], set('disposition')),
     select('Streams', view.coverage, [...any('Any coverage'), ['merged', 'SDK + native'], ['sdk-only', 'SDK only'], ['native-only', 'Native only']], set('coverage')),

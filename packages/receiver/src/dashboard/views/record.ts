@@ -40,6 +40,11 @@ const NO_ELEMENT: Record<string, string> = {
   'not-found': 'no matching element found in the page',
 };
 
+// One tag per item, key and value in boxes of their own: joined as `k=v, k=v`, a value holding
+// ", env=prod" would read as a tag of its own.
+const tagList = (tags: Record<string, string>) =>
+  h('ul', { class: 'tags' }, Object.entries(tags).map(([k, v]) => h('li', null, h('code', { class: 'tag-key' }, k), h('code', { class: 'tag-value' }, v))));
+
 function sdk(r: ViolationRecord): HTMLElement {
   const side = h('div', { class: 'side' }, h('h4', null, 'SDK context'));
   if (!r.page && !r.element) {
@@ -48,7 +53,6 @@ function sdk(r: ViolationRecord): HTMLElement {
   }
   const e = r.element;
   const p = r.page;
-  const tags = p?.tags ? Object.entries(p.tags).map(([k, v]) => `${k}=${v}`).join(', ') : undefined;
   side.append(
     fields([
       ['Element', e ? code(`<${e.tag}>`) : r.noElement ? (NO_ELEMENT[r.noElement] ?? r.noElement) : undefined],
@@ -61,7 +65,7 @@ function sdk(r: ViolationRecord): HTMLElement {
       ['Session', code(p?.session)],
       ['Release', code(p?.release)],
       ['Env', code(p?.env)],
-      ['Tags', code(tags)],
+      ['Tags', p?.tags ? tagList(p.tags) : undefined],
       ['Context', p?.context ? block(JSON.stringify(p.context, null, 1)) : undefined],
       ['Viewport', p?.viewport ? `${num(p.viewport[0])} × ${num(p.viewport[1])}` : undefined],
       ['Language', p?.lang],
