@@ -26,7 +26,7 @@ export function pageKey(page: PageContext): { key: string; bytes: number } {
   return k;
 }
 
-interface Shared<T> {
+export interface Shared<T> {
   value: T;
   refs: number;
   bytes: number;
