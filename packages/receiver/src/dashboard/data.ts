@@ -13,7 +13,7 @@ export interface Overview {
   /** Every directive in range with its records, filters aside, most first (the filter bar offers them). */
   directives: [name: string, records: number][];
   /** What arrived but is not stored as violations: store-wide, all time. */
-  unstored: Pick<Stats, 'filtered' | 'otherReports' | 'invalid' | 'sdkDropped'>;
+  unstored: Pick<Stats, 'filtered' | 'otherReports' | 'invalid' | 'sdkDropped' | 'limits'>;
   from: number;
   to: number;
 }
@@ -41,7 +41,7 @@ export async function loadOverview(v: View, now = Date.now()): Promise<Overview>
     directives: Object.entries(all.coverage.byDirective)
       .map(([d, c]): [string, number] => [d, coverageTotal(c)])
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)),
-    unstored: { filtered: all.filtered, otherReports: all.otherReports, invalid: all.invalid, sdkDropped: all.sdkDropped },
+    unstored: { filtered: all.filtered, otherReports: all.otherReports, invalid: all.invalid, sdkDropped: all.sdkDropped, limits: all.limits },
     from: since ?? all.hours[0]?.hour ?? now - 24 * HOUR,
     to: now,
   };

@@ -1,4 +1,4 @@
-import type { Coverage, Stats } from '@csp-lens/schema';
+import type { Coverage, Stats, StoreLimits } from '@csp-lens/schema';
 import { h } from '../dom.js';
 import { coverageTotal, num, percent } from '../format.js';
 
@@ -35,8 +35,27 @@ function breakdown(counts: Record<string, number>): string {
 
 const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
+const MiB = 1024 * 1024;
+
+/** What the store let go of to stay within its bounds (`Stats.limits`), when it had to. */
+function boundsPart(l: StoreLimits | undefined): HTMLElement[] {
+  if (!l) return [];
+  const rows: [string, number | undefined, string][] = [
+    ['Archived early for space', l.evictedForSpace, 'records moved to the archive before the record limit, because the live bytes budget was full'],
+    ['Groups let go', l.groupsPruned, 'groups without a live record, past the group limit or for space (their records are in the archive)'],
+    ['Policies let go', l.policiesPruned, 'policy texts no live record used any more'],
+    ['Made final early', l.frozenEarly, 'records that stopped merging because their bucket was full'],
+  ];
+  const used = l.liveBytes !== undefined && l.maxLiveBytes ? ` Live content: ${num(Math.round((l.liveBytes / MiB) * 10) / 10)} of ${num(l.maxLiveBytes / MiB)} MiB.` : '';
+  return [
+    h('h3', null, 'Kept within bounds'),
+    h('p', { class: 'muted small' }, `What the store let go of so that no sender can grow it without limit.${used}`),
+    h('ul', { class: 'covkey' }, rows.map(([label, n, detail]) => h('li', { title: detail }, label, h('b', null, num(n ?? 0))))),
+  ];
+}
+
 /** What arrived and was counted but not stored as violations (store-wide, all time). */
-export function unstoredPanel(u: Pick<Stats, 'filtered' | 'otherReports' | 'invalid' | 'sdkDropped'>): HTMLElement {
+export function unstoredPanel(u: Pick<Stats, 'filtered' | 'otherReports' | 'invalid' | 'sdkDropped' | 'limits'>): HTMLElement {
   const rows: [string, number, string][] = [
     ['Filtered as noise', sum(u.filtered), breakdown(u.filtered)],
     ['Past the SDK’s cap per page view', u.sdkDropped, 'distinct violations the SDK counted but did not send (maxEvents)'],
@@ -50,6 +69,7 @@ export function unstoredPanel(u: Pick<Stats, 'filtered' | 'otherReports' | 'inva
     h('p', { class: 'muted small' }, 'Received and counted, but not violations to store. All time, whatever the filters.'),
     h('ul', { class: 'covkey' }, rows.map(([label, n, detail]) => h('li', { title: detail }, label, h('b', null, num(n))))),
     ...rows.filter(([, n, detail]) => n > 0 && detail).map(([label, , detail]) => h('p', { class: 'muted small' }, `${label}: ${detail}`)),
+    ...boundsPart(u.limits),
   );
 }
 

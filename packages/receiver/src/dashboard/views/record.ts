@@ -46,10 +46,16 @@ const tagList = (tags: Record<string, string>) =>
   h('ul', { class: 'tags' }, Object.entries(tags).map(([k, v]) => h('li', null, h('code', { class: 'tag-key' }, k), h('code', { class: 'tag-value' }, v))));
 
 function sdk(r: ViolationRecord): HTMLElement {
-  const side = h('div', { class: 'side' }, h('h4', null, 'SDK context'));
+  const side = h('div', { class: 'side' }, h('h4', null, r.sdkClient ? 'SDK context, as claimed' : 'SDK context'));
   if (!r.page && !r.element) {
     side.append(h('p', { class: 'empty' }, 'No SDK event joined this report: native fields only.'));
     return side;
+  }
+  // Anyone can send an SDK batch; the browser's own report names its client.
+  if (r.sdkClient) {
+    side.append(
+      h('p', { class: 'note' }, h('b', null, 'Another client sent this: '), 'the SDK event came from ', code(r.sdkClient), ', the browser’s report from ', code(r.clientIp), '. What follows is the SDK’s claim, not a fact about that report.'),
+    );
   }
   const e = r.element;
   const p = r.page;
