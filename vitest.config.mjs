@@ -1,14 +1,29 @@
 import { defineConfig } from 'vitest/config';
 
+const PROCESS_TESTS = ['cli', 'crash', 'pg-cluster', 'postgres', 'store-contract'].map((f) => `test/receiver/${f}.test.ts`);
+
 export default defineConfig({
   test: {
     projects: [
       {
+        // In-process: no child process, cluster or browser (`npm run test:unit`).
         test: {
           name: 'receiver',
           include: ['test/receiver/**/*.test.ts'],
+          exclude: PROCESS_TESTS,
           environment: 'node',
           testTimeout: 30_000,
+        },
+      },
+      {
+        // The built CLI as a child process (kill -9 included) and throwaway PostgreSQL clusters: a
+        // cluster's start and stop take seconds on a busy disk, so hooks get a minute.
+        test: {
+          name: 'process',
+          include: PROCESS_TESTS,
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
         },
       },
       {

@@ -131,8 +131,6 @@ describe('kill -9 under load', () => {
     expect(existsSync(db.replace(/json$/, 'journal.jsonl'))).toBe(false);
     const final = readStoreFiles(db);
     expect([...everAcked].filter((d) => !final.documents.has(d))).toEqual([]);
-    const elapsed = Date.now() - began;
-    console.log(`crash test: ${CYCLES} cycles, ${everAcked.size} reports acknowledged, ${elapsed} ms`);
-    expect(elapsed).toBeLessThan(60_000);
+    console.log(`crash test: ${CYCLES} cycles, ${everAcked.size} reports acknowledged, ${Date.now() - began} ms`);
   }, 90_000);
 });
