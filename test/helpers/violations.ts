@@ -23,6 +23,13 @@ export const violation = fc.record({
   uriDelay: fc.integer({ min: 0, max: 3_000 }),
   toDelay: fc.integer({ min: 0, max: 120_000 }),
   skew: fc.integer({ min: -5_000, max: 5_000 }),
+  /**
+   * What the native reports look like (test/fixtures/ENGINES.md): Chromium one report per violation
+   * per document; Firefox and WebKit one per occurrence, Firefox with null (report-to) or
+   * `column-number: 1` (report-uri) for what it does not know, WebKit's report-uri without
+   * disposition and sample, and without position for what its parser found (line 7 here).
+   */
+  engine: fc.constantFrom<'chromium' | 'firefox' | 'webkit'>('chromium', 'firefox', 'webkit'),
 });
 export type V = typeof violation extends fc.Arbitrary<infer T> ? T : never;
 
@@ -35,6 +42,9 @@ export function messages(v: V): { at: number; batch: IngestBatch; stream: string
   const out: { at: number; batch: IngestBatch; stream: string; count: number }[] = [];
   const happened = T0 + v.t;
   const line = v.line || undefined;
+  // WebKit's parser-found violations: the event has no source file, the report-uri report no position.
+  const parserFound = v.engine === 'webkit' && line === 7;
+  const sourceFile = line && !parserFound ? v.doc : '';
   const policy = `img-src none; report-uri /r${v.directive.length}`;
   if (v.sdk) {
     const receivedAt = happened + v.sdkDelay;
@@ -53,38 +63,43 @@ export function messages(v: V): { at: number; batch: IngestBatch; stream: string
           policy: 0,
           disposition: v.disposition,
           statusCode: 200,
-          sourceFile: line ? v.doc : '',
+          sourceFile,
           lineNumber: line ?? 0,
-          columnNumber: line ? 3 : 0,
-          sample: '',
+          columnNumber: line ? 3 : 1,
+          sample: v.blocked === 'inline' ? `sample ${line ?? 0}` : '',
           referrer: '',
         },
       ],
     };
     out.push({ at: receivedAt, batch: normalizeSdk(body, { receivedAt, userAgent: v.ua }), stream: 'sdk', count: v.count });
   }
-  const report = {
-    'document-uri': v.doc,
-    'effective-directive': v.directive,
-    'violated-directive': v.directive,
-    'blocked-uri': v.blocked,
-    disposition: v.disposition,
-    'original-policy': policy,
-    'status-code': 200,
-    ...(line ? { 'source-file': v.doc, 'line-number': line, 'column-number': 3 } : {}),
-  };
-  if (v.uri) {
-    const receivedAt = happened + v.uriDelay;
-    out.push({ at: receivedAt, batch: normalizeNative({ 'csp-report': report }, { receivedAt, userAgent: v.ua }), stream: 'reportUri', count: 1 });
-  }
-  if (v.to) {
-    const receivedAt = happened + v.toDelay;
-    const body = [
-      {
+  // Chromium sends one report per violation per document, the others one per occurrence.
+  const copies = v.engine === 'chromium' ? 1 : v.count;
+  const sample = v.blocked === 'inline' ? `sample ${line ?? 0}` : '';
+  for (let i = 0; i < copies; i++) {
+    const happenedI = happened + i * 40;
+    if (v.uri) {
+      const receivedAt = happenedI + v.uriDelay;
+      const report: Record<string, unknown> = {
+        'document-uri': v.doc,
+        'effective-directive': v.directive,
+        'violated-directive': v.directive,
+        'blocked-uri': v.blocked,
+        'original-policy': policy,
+        'status-code': 200,
+      };
+      if (v.engine !== 'webkit') Object.assign(report, { disposition: v.disposition, 'script-sample': sample });
+      if (line && !parserFound) Object.assign(report, { 'source-file': sourceFile, 'line-number': line, 'column-number': 3 });
+      else if (v.engine === 'firefox') report['column-number'] = 1;
+      const body = v.engine === 'webkit' ? { type: 'csp-violation', url: v.doc, 'csp-report': report } : { 'csp-report': report };
+      out.push({ at: receivedAt, batch: normalizeNative(body, { receivedAt, userAgent: v.ua }), stream: 'reportUri', count: 1 });
+    }
+    if (v.to) {
+      const receivedAt = happenedI + v.toDelay;
+      const unknown = v.engine === 'firefox' ? null : undefined;
+      const report = {
         type: 'csp-violation',
-        age: v.toDelay,
         url: v.doc,
-        user_agent: v.ua,
         body: {
           documentURL: v.doc,
           effectiveDirective: v.directive,
@@ -92,15 +107,17 @@ export function messages(v: V): { at: number; batch: IngestBatch; stream: string
           disposition: v.disposition,
           originalPolicy: policy,
           statusCode: 200,
-          sourceFile: line ? v.doc : null,
-          lineNumber: line ?? null,
-          columnNumber: line ? 3 : null,
-          sample: '',
+          sourceFile: sourceFile || unknown,
+          lineNumber: line ?? unknown,
+          columnNumber: line ? 3 : unknown,
+          sample: sample || unknown,
         },
-      },
-    ];
-    out.push({ at: receivedAt, batch: normalizeNative(body, { receivedAt, userAgent: 'header' }), stream: 'reportTo', count: 1 });
+      };
+      // WebKit: one report per POST, not in an array, with no age and no user_agent.
+      const body = v.engine === 'webkit' ? report : [{ ...report, age: v.toDelay, user_agent: v.ua }];
+      const userAgent = v.engine === 'webkit' ? v.ua : 'header';
+      out.push({ at: receivedAt, batch: normalizeNative(body, { receivedAt, userAgent }), stream: 'reportTo', count: 1 });
+    }
   }
   return out;
 }
-

@@ -113,9 +113,9 @@ describe('older browsers’ report-uri shapes', () => {
     ]);
   });
 
-  it('reads old Firefox reports: blocked-uri "self", no disposition', () => {
+  it('reads old Firefox reports: blocked-uri "self", no disposition (unknown, not enforce)', () => {
     const v = one({ 'csp-report': { 'document-uri': 'https://a.example/', 'violated-directive': "style-src 'self'", 'blocked-uri': 'self' } });
-    expect(v).toMatchObject({ effectiveDirective: 'style-src', blockedURL: 'self', disposition: 'enforce', category: 'self' });
+    expect(v).toMatchObject({ effectiveDirective: 'style-src', blockedURL: 'self', disposition: 'unknown', category: 'self' });
   });
 
   it('drops location 0 and fragments from sourceFile', () => {
@@ -212,7 +212,7 @@ describe('hostile field values', () => {
 
   it('never trusts types: wrong-typed fields are absent', () => {
     const v = one({ 'csp-report': { ...legacy, 'blocked-uri': 5, referrer: {}, 'source-file': ['x'], 'line-number': true, 'status-code': 1e9, disposition: 'maybe' } });
-    expect(v).toMatchObject({ disposition: 'enforce' });
+    expect(v).toMatchObject({ disposition: 'unknown' });
     expect(['blockedURL', 'referrer', 'sourceFile', 'lineNumber', 'statusCode'].filter((k) => k in v)).toEqual([]);
   });
 

@@ -86,7 +86,8 @@ export function touchGroup(book: GroupBook, gid: string, v: NormalizedViolation)
   g.firstSeen = Math.min(g.firstSeen, v.occurredAt);
   g.lastSeen = Math.max(g.lastSeen, v.occurredAt);
   if (SEVERITY_RANK[v.severity] > SEVERITY_RANK[g.severity]) g.severity = v.severity;
-  if (!g.dispositions.includes(v.disposition)) g.dispositions.push(v.disposition);
+  // Unknown until a record says so (an SDK event or the policy may still tell): see moveRecords.
+  if (v.disposition !== 'unknown' && !g.dispositions.includes(v.disposition)) g.dispositions.push(v.disposition);
   addCapped(reach.documents, v.documentURL);
   if (v.page?.id) addCapped(reach.pageViews, v.page.id);
   if (v.userAgent) addCapped(reach.userAgents, v.userAgent);
@@ -98,7 +99,10 @@ export function moveRecords(book: GroupBook, gid: string, before: ViolationRecor
   const g = book.groups[gid];
   const reach = book.reach[gid];
   for (const r of before) count(g, reach, r, -1);
-  for (const r of after) count(g, reach, r, 1);
+  for (const r of after) {
+    count(g, reach, r, 1);
+    if (!g.dispositions.includes(r.disposition)) g.dispositions.push(r.disposition);
+  }
   if (after.length) g.exampleId = after[after.length - 1].id;
   setReach(g, reach);
 }

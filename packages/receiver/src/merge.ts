@@ -10,7 +10,8 @@ import { copyReportFields } from './report.js';
 
 /**
  * One stream's account of one violation in one page view. SDK repeats in a page view add to the
- * same unit; a native report is one unit (browsers dedupe them per document).
+ * same unit (its `count`); a native report is a unit of its own: Chromium sends one per violation
+ * per document, Firefox and WebKit one per occurrence.
  */
 export interface Unit {
   seq: number;
@@ -79,75 +80,104 @@ export function blockedCompatible(a: string | undefined, b: string | undefined):
 }
 
 /**
- * Units that may describe the same violation share a bucket: every key field of DESIGN §4 equal,
- * the blocked URL reduced to its origin (the exact rule is `blockedCompatible`).
+ * Units that may describe the same violation share a bucket: the fields every stream of every engine
+ * reports alike (DESIGN §4, test/fixtures/ENGINES.md), the blocked URL reduced to its origin. The
+ * rest (full blocked URL, line, column, sample, disposition) is compared by `compatible`, where a
+ * native report may not know what the SDK event does.
  */
 export function bucketKey(v: NormalizedViolation): string {
-  return JSON.stringify([
-    v.documentURL,
-    v.effectiveDirective,
-    blockedOrigin(v.blockedURL),
-    v.sourceFile ?? null,
-    v.lineNumber ?? null,
-    v.columnNumber ?? null,
-    v.sample ?? null,
-    v.disposition,
-    v.userAgent ?? null,
-  ]);
+  return JSON.stringify([v.documentURL, v.effectiveDirective, blockedOrigin(v.blockedURL), v.sourceFile ?? null, v.userAgent ?? null]);
 }
 
 /**
- * Pairs each SDK unit with at most one native unit per stream, nearest in time first, within the
- * window; a native unit from the SDK unit's own client goes before one from another client (an SDK
- * batch anyone can forge, a browser's report names its own client). The result depends only on the
- * set of units, never on arrival order: ties are broken by content, not by sequence. Returns the
- * units of each record.
+ * How many fields the native unit `n` does not know that the SDK unit `s` does, when the two can be
+ * one violation; -1 when they cannot. Blocked URLs agree when equal, or when one side was cut to the
+ * origin. Every other field must agree, except in a report that leaves fields out altogether, which
+ * the missing disposition gives away (WebKit's report-uri: no sample, no disposition and, for what
+ * its parser found, no position; CSP2 browsers): there a field it lacks matches any value.
+ */
+export function compatible(s: NormalizedViolation, n: NormalizedViolation): number {
+  if (!blockedCompatible(s.blockedURL, n.blockedURL)) return -1;
+  const partial = n.disposition === 'unknown';
+  let unknown = 0;
+  for (const k of OPTIONAL_FIELDS) {
+    const nv = n[k];
+    if (partial && (nv === undefined || nv === 'unknown')) {
+      if (s[k] !== undefined && s[k] !== 'unknown') unknown++;
+    } else if (nv !== s[k]) return -1;
+  }
+  return unknown;
+}
+
+/** Key fields outside the bucket key: compared one by one (`compatible`). */
+const OPTIONAL_FIELDS = ['lineNumber', 'columnNumber', 'sample', 'disposition'] as const satisfies readonly (keyof ReportFields)[];
+
+/** A unit that can pair with more than its exact twin: a URL cut to the origin, or a report that leaves fields out. */
+export function isWildcard(v: NormalizedViolation): boolean {
+  return v.disposition === 'unknown' || (!!v.blockedURL && isCutToOrigin(v.blockedURL));
+}
+
+/** The fields that tell two violations of one bucket apart, when both sides know them all. */
+export const exactKey = (v: NormalizedViolation): string => JSON.stringify([v.blockedURL ?? null, v.lineNumber ?? null, v.columnNumber ?? null, v.sample ?? null, v.disposition]);
+
+/**
+ * Pairs each SDK unit with the native units of the same violation, nearest in time first, within
+ * the window: up to as many of each stream as the SDK counted occurrences (Firefox and WebKit send
+ * one report per occurrence, Chromium one per violation per document). A native unit from the SDK
+ * unit's own client goes before one from another client (an SDK batch is anyone's to send, a
+ * browser's report names its own client), and one that agrees on every field before one that does
+ * not know some. The result depends only on the set of units, never on arrival order: ties are
+ * broken by content, not by sequence. Returns the units of each record.
  */
 export function matchUnits(units: Unit[], windowMs: number): Unit[][] {
-  // The common case, a unit with nothing else of its URL in the bucket: its own record.
+  // The common case, a unit with nothing else in the bucket: its own record.
   if (units.length === 1) return [[units[0]!]];
   const sdk = units.filter((u) => u.stream === 'sdk').sort(byContent);
   const native = units.filter((u) => u.stream !== 'sdk').sort(byContent);
-  // Candidates by blocked URL: a URL pairs with the same URL, and a URL cut to its origin with any
-  // URL of the bucket (which shares one origin). Only those pairs are looked at, so the work grows
+  // Candidates: a native unit's exact twin is found by its fields; one that can pair more widely (a
+  // URL cut to the origin, a field it does not know) is looked at by every SDK unit. The work grows
   // with the pairs that can match, not with the product of the two sides.
-  const byUrl = new Map<string | undefined, number[]>();
-  const cut: number[] = [];
+  const exact = new Map<string, number[]>();
+  const wide: number[] = [];
   native.forEach((n, i) => {
-    if (n.v.blockedURL && isCutToOrigin(n.v.blockedURL)) cut.push(i);
-    else byUrl.get(n.v.blockedURL)?.push(i) ?? byUrl.set(n.v.blockedURL, [i]);
+    if (isWildcard(n.v)) wide.push(i);
+    else exact.get(exactKey(n.v))?.push(i) ?? exact.set(exactKey(n.v), [i]);
   });
   const pairs: Pair[] = [];
   sdk.forEach((s, si) => {
     const add = (ni: number) => {
       const n = native[ni]!;
       const d = Math.abs(s.at - n.at);
-      if (d <= windowMs && blockedCompatible(s.v.blockedURL, n.v.blockedURL)) {
-        pairs.push({ other: s.v.clientIp !== n.v.clientIp && !!s.v.clientIp && !!n.v.clientIp, d, si, ni });
-      }
+      if (d > windowMs) return;
+      const unknown = compatible(s.v, n.v);
+      if (unknown >= 0) pairs.push({ other: s.v.clientIp !== n.v.clientIp && !!s.v.clientIp && !!n.v.clientIp, unknown, d, si, ni });
     };
     if (s.v.blockedURL && isCutToOrigin(s.v.blockedURL)) native.forEach((_, ni) => add(ni));
     else {
-      for (const ni of byUrl.get(s.v.blockedURL) ?? []) add(ni);
-      for (const ni of cut) add(ni);
+      for (const ni of exact.get(exactKey(s.v)) ?? []) add(ni);
+      for (const ni of wide) add(ni);
     }
   });
-  pairs.sort((a, b) => Number(a.other) - Number(b.other) || a.d - b.d || a.si - b.si || a.ni - b.ni);
+  pairs.sort((a, b) => Number(a.other) - Number(b.other) || a.unknown - b.unknown || a.d - b.d || a.si - b.si || a.ni - b.ni);
   const partners = sdk.map((s) => [s]);
-  const taken = new Set<number>();
+  // Occurrences of each stream an SDK unit has taken: at most its own count.
+  const taken = sdk.map(() => ({ sdk: 0, reportUri: 0, reportTo: 0 }));
+  const used = new Set<number>();
   for (const { si, ni } of pairs) {
-    const parts = partners[si]!;
     const n = native[ni]!;
-    if (taken.has(ni) || parts.some((p) => p.stream === n.stream)) continue;
-    parts.push(n);
-    taken.add(ni);
+    if (used.has(ni) || taken[si]![n.stream] + n.count > sdk[si]!.count) continue;
+    partners[si]!.push(n);
+    taken[si]![n.stream] += n.count;
+    used.add(ni);
   }
-  return [...partners, ...native.filter((_, ni) => !taken.has(ni)).map((n) => [n])];
+  return [...partners, ...native.filter((_, ni) => !used.has(ni)).map((n) => [n])];
 }
 
 interface Pair {
   /** The SDK unit came from another client than the native one. */
   other: boolean;
+  /** Fields the native unit does not know. */
+  unknown: number;
   d: number;
   si: number;
   ni: number;
@@ -161,7 +191,10 @@ function cmp(a: string | undefined, b: string | undefined): number {
   return a === b ? 0 : (a ?? '') < (b ?? '') ? -1 : 1;
 }
 
-/** One record from the units the matching put together; native report fields win over the SDK's. */
+/**
+ * One record from the units the matching put together. Native report fields win over the SDK's;
+ * a field a native report does not know comes from another native unit, else from the SDK event.
+ */
 export function buildRecord(parts: Unit[], groupId: string): ViolationRecord {
   let sdk: Unit | undefined;
   let native: Unit | undefined;
@@ -177,15 +210,16 @@ export function buildRecord(parts: Unit[], groupId: string): ViolationRecord {
   let lastReceivedAt = -Infinity;
   for (const p of parts) {
     sources[p.stream] += p.count;
-    streamTimes[p.stream] = p.at;
+    streamTimes[p.stream] = Math.min(streamTimes[p.stream] ?? Infinity, p.at);
     occurredAt = Math.min(occurredAt, p.at);
     firstReceivedAt = Math.min(firstReceivedAt, p.firstReceivedAt);
     lastReceivedAt = Math.max(lastReceivedAt, p.lastReceivedAt);
   }
+  const fields = parts.length > 1 ? filled(base, parts) : base.v;
   // Built key by key, by name (a fast object, see `toViolation`), in the order the record always
   // had (it is what the files and the API show); no undefined-valued keys.
   const record = { id: recordId((sdk ?? base).seq), groupId } as ViolationRecord;
-  copyReportFields(record, base.v);
+  copyReportFields(record, fields);
   record.category = base.v.category;
   record.severity = base.v.severity;
   record.count = Math.max(sources.sdk, sources.reportUri, sources.reportTo);
@@ -208,17 +242,33 @@ export function buildRecord(parts: Unit[], groupId: string): ViolationRecord {
     if (sdk.v.noElement !== undefined) record.noElement = sdk.v.noElement;
     if (sdk.v.sinceLoad !== undefined) record.sinceLoad = sdk.v.sinceLoad;
     if (native) {
-      // The SDK's report fields where the native report says otherwise (at most 11: a small object).
+      // The SDK's report fields where a native report says otherwise (at most 11: a small object).
       let differing: Record<string, unknown> | undefined;
       for (const k of REPORT_FIELDS) {
         const value = sdk.v[k];
-        if (value !== undefined && value !== native.v[k]) (differing ??= {})[k] = value;
+        if (value !== undefined && value !== fields[k]) (differing ??= {})[k] = value;
       }
       if (differing) record.sdkValues = differing as Partial<ReportFields>;
     }
   }
   return record;
 }
+
+/** `base`'s report fields, with those it does not know taken from the other parts (native ones first). */
+function filled(base: Unit, parts: Unit[]): ReportFields {
+  let out: ReportFields | undefined;
+  const order = [...parts.filter((p) => p !== base && p.stream !== 'sdk'), ...parts.filter((p) => p.stream === 'sdk')];
+  for (const k of REPORT_FIELDS) {
+    if (!unknown(base.v[k])) continue;
+    const from = order.find((p) => !unknown(p.v[k]));
+    if (!from) continue;
+    out ??= { ...base.v };
+    (out as unknown as Record<string, unknown>)[k] = from.v[k];
+  }
+  return out ?? base.v;
+}
+
+const unknown = (value: unknown) => value === undefined || value === 'unknown';
 
 /** Units a stored record was built from, so a restarted store can go on matching. */
 export function unitsOf(r: ViolationRecord, nextSeq: () => number): Unit[] {

@@ -50,7 +50,7 @@ function str(ctx: Koa.Context, name: string): string | undefined {
 }
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
-const DISPOSITIONS = ['enforce', 'report'] as const;
+const DISPOSITIONS = ['enforce', 'report', 'unknown'] as const;
 const COVERAGES = ['merged', 'sdk-only', 'native-only'] as const;
 
 /** The record filters `/api/violations` and `/api/stats` share. */

@@ -50,7 +50,11 @@ export function readReport(o: Obj, documentFallback?: unknown): ReadReport | und
   // violated-directive ("script-src 'self' https://cdn…"): its first token names the directive.
   const effectiveDirective = directive(pick(o, NAMES.effectiveDirective)) ?? directive(violatedDirective);
   if (!documentURL || !effectiveDirective) return undefined;
-  const disposition = pick(o, NAMES.disposition) === 'report' ? 'report' : 'enforce';
+  const said = pick(o, NAMES.disposition);
+  // No disposition at all (WebKit's report-uri, CSP2 browsers) is not "enforce": unknown, until the
+  // SDK event of the same violation, or another report of the same policy, tells.
+  const disposition = said === 'report' || said === 'enforce' ? said : 'unknown';
+  const lineNumber = position(pick(o, NAMES.lineNumber));
   return {
     documentURL,
     referrer: str(pick(o, NAMES.referrer), CAP.url),
@@ -59,8 +63,10 @@ export function readReport(o: Obj, documentFallback?: unknown): ReadReport | und
     violatedDirective: violatedDirective || undefined,
     disposition,
     sourceFile: urlNoFragment(pick(o, NAMES.sourceFile)),
-    lineNumber: position(pick(o, NAMES.lineNumber)),
-    columnNumber: position(pick(o, NAMES.columnNumber)),
+    lineNumber,
+    // A column without a line says nothing: the event's `1` for "no position", Firefox's report-uri
+    // `column-number: 1`, where its report-to says null (test/fixtures/ENGINES.md, rule 2).
+    columnNumber: lineNumber === undefined ? undefined : position(pick(o, NAMES.columnNumber)),
     sample: str(pick(o, NAMES.sample), CAP.sample),
     statusCode: int(pick(o, NAMES.statusCode), 0, 999),
     originalPolicy: redactNonces(str(pick(o, NAMES.originalPolicy), CAP.policy)),

@@ -1,4 +1,5 @@
 import type {
+  Disposition,
   GroupPage,
   NormalizedViolation,
   Stats,
@@ -50,7 +51,7 @@ export interface RecordFilter {
   coverage?: CoverageKind;
   groupId?: string;
   document?: string;
-  disposition?: 'enforce' | 'report';
+  disposition?: Disposition;
   severity?: string;
   since?: number;
   until?: number;
@@ -67,7 +68,7 @@ export interface GroupQuery {
   sort?: 'lastSeen' | 'count' | 'reach' | 'severity';
   directive?: string;
   severity?: string;
-  disposition?: 'enforce' | 'report';
+  disposition?: Disposition;
   /** merged: seen on the SDK and a native stream; sdk-only; native-only. */
   coverage?: CoverageKind;
   /** Only groups with a live record on this document. */

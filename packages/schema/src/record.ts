@@ -1,7 +1,11 @@
 import type { NoElementReason, SdkElement, SdkPage } from './wire.js';
 
 export type Stream = 'sdk' | 'reportUri' | 'reportTo';
-export type Disposition = 'enforce' | 'report';
+/**
+ * `unknown`: the report did not say (WebKit's report-uri never does, nor CSP2 browsers) and neither
+ * an SDK event of the same violation nor another report of its policy told.
+ */
+export type Disposition = 'enforce' | 'report' | 'unknown';
 export type Severity = 'critical' | 'high' | 'medium' | 'low';
 
 /**

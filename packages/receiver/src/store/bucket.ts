@@ -1,5 +1,5 @@
 import type { NormalizedViolation, ViolationRecord } from '@csp-lens/schema';
-import { type Unit, buildRecord, isCutToOrigin, matchUnits } from '../merge.js';
+import { type Unit, buildRecord, exactKey, isWildcard, matchUnits } from '../merge.js';
 
 /**
  * The live units of one bucket (DESIGN §4) and the records they make. Shared by the file store's
@@ -9,8 +9,11 @@ import { type Unit, buildRecord, isCutToOrigin, matchUnits } from '../merge.js';
 export interface Bucket {
   groupId: string;
   units: Unit[];
-  /** Units whose blocked URL was cut to its origin: each may pair with any URL of the bucket. */
-  cut: number;
+  /**
+   * Units that may pair with more than their exact twin (a URL cut to its origin, a report that
+   * leaves fields out): while there are any, a new unit is matched against the whole bucket.
+   */
+  wide: number;
   /** SDK units by page view and blocked URL: a repeat in the same page view adds to its unit. */
   sdk: Map<string, Unit>;
 }
@@ -20,28 +23,28 @@ export interface Bucket {
 // because its time is already corrected by `age`.
 const HORIZON_MS = 10 * 60_000;
 // Bounds on what one matching looks at, whatever arrives (the matching's work grows with the pairs
-// that can match): units of one blocked URL; units cut to the origin (each pairs with every URL of
-// the bucket); all units. One page view's burst (Chromium: ~100 native reports per document, the
-// SDK: 100 events per page view) fits with room to spare; past a bound, the oldest records are
-// made final, as the horizon does.
-export const URL_UNITS = 64;
-export const CUT_UNITS = 64;
+// that can match): units that pair widely (each is looked at by every SDK unit of the bucket), and
+// all units. One page view's burst (Chromium: ~100 native reports per document, the SDK: 100 events
+// per page view) fits with room to spare; past a bound, the oldest records are made final, as the
+// horizon does.
+export const WIDE_UNITS = 64;
 export const BUCKET_UNITS = 512;
 
-const isCut = (u: Unit) => !!u.v.blockedURL && isCutToOrigin(u.v.blockedURL);
-// A repeat is the same page view, URL and client: another client naming a page id it saw (or
-// guessed) gets a unit of its own, not a share of the browser's count.
-const sdkKey = (v: NormalizedViolation) => `${v.page?.id ?? ''}\n${v.blockedURL ?? ''}\n${v.clientIp ?? ''}`;
+const isWide = (u: Unit) => isWildcard(u.v);
+// A repeat is the same violation (every field the SDK knows) in the same page view, from the same
+// client: another client naming a page id it saw (or guessed) gets a unit of its own, not a share
+// of the browser's count.
+const sdkKey = (v: NormalizedViolation) => `${v.page?.id ?? ''}\n${v.clientIp ?? ''}\n${exactKey(v)}`;
 /** Occurrences one unit adds up to, at most: a page view in a tight loop for hours, not billions. */
 export const MAX_UNIT_COUNT = 10_000_000;
 
 export function newBucket(groupId: string): Bucket {
-  return { groupId, units: [], cut: 0, sdk: new Map() };
+  return { groupId, units: [], wide: 0, sdk: new Map() };
 }
 
 function track(bucket: Bucket, u: Unit): void {
   bucket.units.push(u);
-  if (isCut(u)) bucket.cut++;
+  if (isWide(u)) bucket.wide++;
   if (u.stream === 'sdk' && !bucket.sdk.has(sdkKey(u.v))) bucket.sdk.set(sdkKey(u.v), u);
 }
 
@@ -58,7 +61,7 @@ export function freezeRecords(bucket: Bucket, ids: Set<string>): void {
       kept.push(u);
       continue;
     }
-    if (isCut(u)) bucket.cut--;
+    if (isWide(u)) bucket.wide--;
     if (u.stream === 'sdk' && bucket.sdk.get(sdkKey(u.v)) === u) bucket.sdk.delete(sdkKey(u.v));
   }
   bucket.units = kept;
@@ -113,50 +116,46 @@ function toFreeze(bucket: Bucket, related: Unit[], keep: Set<string | undefined>
     const span = u.rid ? spans.get(u.rid) : undefined;
     if (span && !keep.has(u.rid) && newest - span.max > HORIZON_MS) ids.add(u.rid!);
   }
-  const perUrl = new Map<string | undefined, number>();
   let total = 0;
-  let cut = 0;
+  let wide = 0;
   for (const u of bucket.units) {
     if (u.rid && ids.has(u.rid)) continue;
     total++;
-    if (isCut(u)) cut++;
-    else perUrl.set(u.v.blockedURL, (perUrl.get(u.v.blockedURL) ?? 0) + 1);
+    if (isWide(u)) wide++;
   }
-  const over = () => total > BUCKET_UNITS || cut > CUT_UNITS || [...perUrl.values()].some((n) => n > URL_UNITS);
+  const over = () => total > BUCKET_UNITS || wide > WIDE_UNITS;
   let forSize = 0;
   if (!over()) return { ids, forSize };
   const oldest = [...spans].filter(([id]) => !ids.has(id) && !keep.has(id)).sort((a, b) => a[1].min - b[1].min);
   for (const [id, span] of oldest) {
     if (!over()) break;
     // Only a record that holds part of the excess is made final.
-    const helps = total > BUCKET_UNITS || span.units.some((u) => (isCut(u) ? cut > CUT_UNITS : perUrl.get(u.v.blockedURL)! > URL_UNITS));
-    if (!helps) continue;
+    if (total <= BUCKET_UNITS && !span.units.some(isWide)) continue;
     ids.add(id);
     forSize++;
     for (const u of span.units) {
       total--;
-      if (isCut(u)) cut--;
-      else perUrl.set(u.v.blockedURL, perUrl.get(u.v.blockedURL)! - 1);
+      if (isWide(u)) wide--;
     }
   }
   return { ids, forSize };
 }
 
 /**
- * Matches again the units that units added since the last matching may pair with: those of the
- * `urls` added (units with different full URLs never pair), or the whole bucket once a URL cut to
- * its origin is in it. Returns the ids of the live records the matching replaced (`before`), the
+ * Matches again the units that units added since the last matching may pair with: those with the
+ * `keys` added (`exactKey`: units that differ there never pair), or the whole bucket while a unit
+ * that pairs widely is in it. Returns the ids of the live records the matching replaced (`before`), the
  * records it made (`after`, same ids where the anchor unit is the same), and how many records
  * were made final to keep the bucket within its bounds; records frozen on the way are left as
  * they are.
  */
 export function rematch(
   bucket: Bucket,
-  urls: Set<string | undefined>,
+  keys: Set<string>,
   repeats: Set<string | undefined>,
   mergeWindowMs: number,
 ): { before: string[]; after: ViolationRecord[]; frozen: number } {
-  const related = () => (bucket.cut ? bucket.units : bucket.units.filter((u) => urls.has(u.v.blockedURL)));
+  const related = () => (bucket.wide ? bucket.units : bucket.units.filter((u) => keys.has(exactKey(u.v))));
   let units = related();
   const { ids: frozen, forSize } = toFreeze(bucket, units, repeats);
   if (frozen.size) {
@@ -183,6 +182,6 @@ export function addToBucket(
   mergeWindowMs: number,
 ): { before: string[]; after: ViolationRecord[] } {
   const { repeatOf } = addUnit(bucket, v, policyHash, nextSeq);
-  const { before, after } = rematch(bucket, new Set([v.blockedURL]), new Set([repeatOf]), mergeWindowMs);
+  const { before, after } = rematch(bucket, new Set([exactKey(v)]), new Set([repeatOf]), mergeWindowMs);
   return { before, after };
 }

@@ -1,6 +1,6 @@
 import type { NormalizedViolation, PageContext, PolicyEntry, StoreLimits, ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../types.js';
-import { bucketKey, unitsOf } from '../merge.js';
+import { bucketKey, exactKey, unitsOf } from '../merge.js';
 import { type Bucket, addUnit, freezeRecord, loadUnits, newBucket, rematch } from './bucket.js';
 import { bump, storedTypeName } from '../fields.js';
 import { type GroupBook, assignGroup, moveRecords, touchGroup } from '../group.js';
@@ -187,7 +187,7 @@ export function createState(data: StoreData, options: StateOptions) {
 
   /** Adds a batch's violations to their buckets, then matches each touched bucket once. */
   function add(violations: NormalizedViolation[]): Set<string> {
-    const touched = new Map<Bucket, { key: string; urls: Set<string | undefined>; repeats: Set<string | undefined> }>();
+    const touched = new Map<Bucket, { key: string; keys: Set<string>; repeats: Set<string | undefined> }>();
     const usedPolicies = new Set<string>();
     for (const v of violations) {
       let hash: string | undefined;
@@ -209,15 +209,15 @@ export function createState(data: StoreData, options: StateOptions) {
       }
       const { repeatOf } = addUnit(bucket, v, hash, nextSeq);
       let t = touched.get(bucket);
-      if (!t) touched.set(bucket, (t = { key, urls: new Set(), repeats: new Set() }));
-      t.urls.add(v.blockedURL);
+      if (!t) touched.set(bucket, (t = { key, keys: new Set(), repeats: new Set() }));
+      t.keys.add(exactKey(v));
       if (repeatOf) t.repeats.add(repeatOf);
       const reachBefore = reachValues(book, bucket.groupId);
       touchGroup(book, bucket.groupId, v);
       groupTotal += REACH_VALUE_BYTES * (reachValues(book, bucket.groupId) - reachBefore);
     }
     for (const [bucket, t] of touched) {
-      const { before: ids, after, frozen } = rematch(bucket, t.urls, t.repeats, opts.mergeWindowMs);
+      const { before: ids, after, frozen } = rematch(bucket, t.keys, t.repeats, opts.mergeWindowMs);
       if (frozen) limits.frozenEarly = (limits.frozenEarly ?? 0) + frozen;
       const made = new Set(after.map((r) => r.id));
       const before = ids.map((id) => records.get(id)!);

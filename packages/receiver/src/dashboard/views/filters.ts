@@ -62,7 +62,7 @@ export function filterBar(view: View, directives: [string, number][], onChange: 
     select('Time range', view.range, RANGES.map(([k, label]) => [k, label]), set('range')),
     directiveField(view.directive, directives, set('directive')),
     select('Severity', view.severity, [...any('Any severity'), ...SEVERITIES.map((s): [string, string] => [s, s])], set('severity')),
-    select('Disposition', view.disposition, [...any('Enforce and report'), ['enforce', 'enforce'], ['report', 'report-only']], set('disposition')),
+    select('Disposition', view.disposition, [...any('Any disposition'), ['enforce', 'enforce'], ['report', 'report-only'], ['unknown', 'unknown']], set('disposition')),
     select('Streams', view.coverage, [...any('Any coverage'), ['merged', 'SDK + native'], ['sdk-only', 'SDK only'], ['native-only', 'Native only']], set('coverage')),
     h('label', { class: 'field grow' }, h('span', null, 'Document'), doc),
     h('button', { type: 'submit', class: 'btn' }, 'Apply'),

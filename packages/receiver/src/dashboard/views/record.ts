@@ -81,6 +81,8 @@ function sdk(r: ViolationRecord): HTMLElement {
   return side;
 }
 
+const DISPOSITION: Record<string, string> = { enforce: 'enforced', report: 'report-only', unknown: 'disposition unknown' };
+
 /** One record: what the native report said beside what the SDK knew about the page. */
 export function recordCard(r: ViolationRecord, extra?: Node | null): HTMLElement {
   return h(
@@ -91,7 +93,7 @@ export function recordCard(r: ViolationRecord, extra?: Node | null): HTMLElement
       null,
       when(r.occurredAt),
       h('span', { class: 'muted small' }, dateTime(r.occurredAt)),
-      h('span', { class: `tag ${r.disposition === 'report' ? '' : 'enforce'}` }, r.disposition === 'report' ? 'report-only' : 'enforced'),
+      h('span', { class: `tag ${r.disposition === 'enforce' ? 'enforce' : ''}` }, DISPOSITION[r.disposition] ?? r.disposition),
       h('span', { class: 'tag' }, `× ${num(r.count)}`),
       h('span', { class: 'tag' }, r.category),
       streamChips(r.sources),
