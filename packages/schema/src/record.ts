@@ -163,4 +163,9 @@ export interface Stats {
   invalid: number;
   /** Violations the SDK saw but did not send: past its `maxEvents` per page view. */
   sdkDropped: number;
+  /**
+   * What the store deleted to stay bounded, since it was created: policies no live record names
+   * any more, and groups without a live record past the store's maximum number of groups.
+   */
+  limits?: { policiesPruned?: number; groupsPruned?: number };
 }
