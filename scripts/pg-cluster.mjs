@@ -116,7 +116,7 @@ export async function startCluster({ durable = false } = {}) {
   let server;
   // Processes stopped by pause(): resumed before anything else, since a stopped postmaster never
   // acts on pg_ctl's shutdown signal and `stop -w` would wait for it forever.
-  let paused = [];
+  const paused = [];
   const resumeAll = () => {
     for (const pid of paused.splice(0)) signal(pid, 'SIGCONT');
   };
