@@ -32,6 +32,42 @@ function run(cmd, args, cwd) {
   );
 }
 
+/** Sends a signal; false when the process is gone. */
+function signal(pid, name) {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A process's state letter from /proc (`T`: stopped), or undefined once it is gone. */
+function stateOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The ids of a process's children, from /proc (Linux). */
+function childrenOf(pid) {
+  const out = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // `pid (comm) state ppid …`: comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer().once('error', reject);
@@ -78,9 +114,16 @@ export async function startCluster({ durable = false } = {}) {
   const pgctl = (...args) => run(join(bin, 'pg_ctl'), ['-D', data, ...args], dir);
   let stopped = false;
   let server;
+  // Processes stopped by pause(): resumed before anything else, since a stopped postmaster never
+  // acts on pg_ctl's shutdown signal and `stop -w` would wait for it forever.
+  const paused = [];
+  const resumeAll = () => {
+    for (const pid of paused.splice(0)) signal(pid, 'SIGCONT');
+  };
   const stopSync = () => {
     if (stopped) return;
     stopped = true;
+    resumeAll();
     const [file, argv] = asUser(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
     spawnSync(file, argv, { cwd: dir, stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
@@ -111,6 +154,7 @@ export async function startCluster({ durable = false } = {}) {
         if (attempt >= 2) throw e; // most likely the port was taken between probe and start
       }
     }
+    const exited = () => new Promise((resolve) => (server.exitCode !== null || server.signalCode !== null ? resolve() : server.once('exit', resolve)));
     return {
       bin,
       dir,
@@ -118,12 +162,36 @@ export async function startCluster({ durable = false } = {}) {
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
       async stop() {
         if (stopped) return;
-        const exited = new Promise((resolve) => (server.exitCode !== null ? resolve() : server.once('exit', resolve)));
+        resumeAll();
+        const done = exited();
         await pgctl('-m', 'fast', '-w', 'stop').catch(() => {});
-        await exited;
+        await done;
         stopSync();
         unwatch();
       },
+      async crash() {
+        resumeAll();
+        const done = exited();
+        await pgctl('-m', 'immediate', '-w', 'stop');
+        await done;
+      },
+      async start() {
+        if (server.exitCode === null && server.signalCode === null) throw new Error('csp-lens: the cluster is running');
+        server = await launch(bin, dir, data, port, fast);
+      },
+      async pause() {
+        if (paused.length) return;
+        const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        // The postmaster first, so it forks no new backend while the others are being stopped.
+        for (const pid of [postmaster, ...childrenOf(postmaster)]) if (signal(pid, 'SIGSTOP')) paused.push(pid);
+        // As root, runuser waits on the postmaster and stops itself when it stops (job control, as
+        // su does); it must be continued too, or it never reaps the postmaster's exit.
+        if (server.pid !== postmaster) {
+          for (const end = Date.now() + 5000; stateOf(server.pid) !== 'T' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+          paused.push(server.pid);
+        }
+      },
+      resume: resumeAll,
     };
   } catch (e) {
     stopSync();

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import type { ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeNative } from '../../packages/receiver/src/normalize.js';
@@ -174,6 +175,33 @@ describe('PostgreSQL store, several instances', () => {
     await Promise.all(stores.map((s) => s.close()));
     const rows = await server.query<{ version: number }>(url, 'SELECT version FROM csp_lens_migrations ORDER BY version');
     expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+  });
+
+  it('upgrades a database of schema version 1 with its data, and goes on storing', async () => {
+    const url = await server.createDatabase();
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query('CREATE TABLE csp_lens_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+      await c.query(MIGRATIONS[0].sql);
+      await c.query('INSERT INTO csp_lens_migrations (version, name) VALUES (1, $1)', [MIGRATIONS[0].name]);
+    } finally {
+      await c.end();
+    }
+    const store = await openPostgresStore({ connectionString: url });
+    try {
+      await store.append(normalizeNative(JSON.parse(reportUriBody('upgraded').body), { receivedAt: Date.now() }));
+      expect((await store.violations({ limit: 10 })).items).toHaveLength(1);
+      const types = await server.query<{ column_name: string; data_type: string }>(
+        url,
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'csp_lens_records' AND column_name IN ('sdk', 'report_uri', 'report_to') ORDER BY 1",
+      );
+      expect(types.map((t) => t.data_type)).toEqual(['bigint', 'bigint', 'bigint']);
+      const versions = await server.query<{ version: number }>(url, 'SELECT version FROM csp_lens_migrations ORDER BY version');
+      expect(versions.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    } finally {
+      await store.close();
+    }
   });
 
   it('shares one transaction among the appends that arrive while one is in flight', async () => {

@@ -47,9 +47,32 @@ export function pick(o: Obj, keys: readonly string[]): unknown {
   return undefined;
 }
 
+// C0 control characters but tab, line feed and carriage return, and DEL.
+const CONTROLS = /[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+const SUSPECT = /[\0-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]/;
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 /**
- * A string cut to `max`, NUL removed (it breaks C-based tooling downstream; other control
- * characters stay: escaping is the dashboard's job). Empty or not a string ⇒ undefined.
+ * The one rule for every string an attacker sends us, applied on ingest so both stores get the
+ * same input. NUL is removed: PostgreSQL's text and jsonb cannot hold it at all, and it breaks
+ * C-based tooling downstream. A lone surrogate becomes U+FFFD: it is no Unicode text (jsonb and
+ * UTF-8 reject it), and one in a batched insert failed every report of that commit. The other C0
+ * controls (but tab, LF, CR) and DEL become U+FFFD too: no URL, directive, user agent, sample or
+ * element markup has a use for them, and a C0 control costs 6 bytes of JSON (`\u0001`). With them
+ * gone, every stored UTF-16 unit costs at most 3 bytes of JSON (U+FFFD and the rest of the BMP 3,
+ * an escaped `"`, `\`, tab, LF or CR 2, each half of a surrogate pair 2), so a length cap in
+ * characters bounds the bytes stored.
+ */
+export function cleanText(s: string): string {
+  // Most text has none of these: one scan, no copy.
+  if (!SUSPECT.test(s)) return s;
+  if (s.includes('\0')) s = s.replace(/\0/g, '');
+  return s.replace(LONE_SURROGATE, '\ufffd').replace(CONTROLS, '\ufffd');
+}
+
+/**
+ * A string cut to `max` and cleaned (cleanText). Empty or not a string ⇒ undefined.
  */
 export function str(v: unknown, max: number): string | undefined {
   if (typeof v !== 'string') return undefined;
@@ -61,6 +84,7 @@ export function str(v: unknown, max: number): string | undefined {
     const last = s.charCodeAt(max - 1);
     if (last >= 0xd800 && last <= 0xdbff) s = s.slice(0, -1);
   }
+  s = cleanText(s);
   return s === '' ? undefined : s;
 }
 
@@ -89,6 +113,19 @@ export function clampNum(v: unknown, min: number, max: number): number | undefin
   const n = typeof v === 'number' ? v : int(v, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   if (n === undefined || !Number.isFinite(n)) return undefined;
   return Math.min(max, Math.max(min, n));
+}
+
+/**
+ * A count: an integer of any size (a number, or a decimal string of any length) saturated to
+ * [min, max], so that a forged huge count is the largest we keep rather than ignored or an
+ * overflow further on. Fractions, exponents and anything else ⇒ undefined.
+ */
+export function saturate(v: unknown, min: number, max: number): number | undefined {
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string' && /^\s*-?\d{1,400}\s*$/.test(v)) n = Number(v);
+  else return undefined;
+  return Number.isInteger(n) || Math.abs(n) === Infinity ? Math.min(max, Math.max(min, n)) : undefined;
 }
 
 /** Lower-case scheme of a URL or of a scheme-only value (`data`, `blob`), if it has one. */

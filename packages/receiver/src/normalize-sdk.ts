@@ -1,5 +1,5 @@
 import type { NoElementReason, NormalizedViolation, PageContext, SdkElement } from '@csp-lens/schema';
-import { CAP, clampNum, FORBIDDEN_KEYS, int, isObject, own, str, type Obj } from './fields.js';
+import { CAP, clampNum, cleanText, FORBIDDEN_KEYS, int, isObject, own, saturate, str, type Obj } from './fields.js';
 import { readReport, redactNonces, toViolation } from './report.js';
 import { IngestError, type IngestBatch, type RequestMeta } from './types.js';
 
@@ -34,7 +34,7 @@ export function normalizeSdk(body: unknown, meta: RequestMeta): IngestBatch {
   const skew = sentAt === undefined ? undefined : meta.receivedAt - sentAt;
 
   const batch: IngestBatch = { violations: [], otherReports: {}, invalid: 0 };
-  const dropped = int(own(body, 'dropped'), 0, MAX_COUNT);
+  const dropped = saturate(own(body, 'dropped'), 0, MAX_COUNT);
   if (dropped) batch.sdkDropped = dropped;
   for (const e of events) {
     const v = isObject(e) ? fromEvent(e, page, policies, skew, meta) : undefined;
@@ -56,7 +56,7 @@ function fromEvent(e: Obj, page: PageContext, policies: (string | undefined)[], 
     stream: 'sdk',
     occurredAt: Math.min(meta.receivedAt, Math.max(meta.receivedAt - MAX_EVENT_AGE_MS, corrected)),
     receivedAt: meta.receivedAt,
-    count: Math.min(MAX_COUNT, int(own(e, 'count'), 1, Number.MAX_SAFE_INTEGER) ?? 1),
+    count: saturate(own(e, 'count'), 1, MAX_COUNT) ?? 1,
     userAgent: meta.userAgent,
     clientIp: meta.clientIp,
     // The page URL keeps its fragment (reports drop it); fall back to the event's document. The
@@ -107,16 +107,36 @@ function stringMap(v: unknown): Record<string, string> | undefined {
   return n ? out : undefined;
 }
 
-/** Free-form app context: kept only as plain JSON within CAP.context characters. */
+/**
+ * Free-form app context: kept only as plain JSON within CAP.context characters, every key and
+ * string in it cleaned as any other field (cleanText): a NUL or lone surrogate nested in here
+ * reached the store as it came. Cleaning only shortens the JSON, so the cap still holds.
+ */
 function jsonObject(v: unknown): Record<string, unknown> | undefined {
   if (!isObject(v)) return undefined;
+  let json: string;
   try {
-    const json = JSON.stringify(v);
-    if (json.length > CAP.context || json === '{}') return undefined;
-    return JSON.parse(json, (k, val) => (FORBIDDEN_KEYS.has(k) ? undefined : val));
+    json = JSON.stringify(v);
   } catch {
     return undefined; // cycles or BigInt: not JSON
   }
+  if (json.length > CAP.context || json === '{}') return undefined;
+  const out = cleanJson(JSON.parse(json)) as Record<string, unknown>;
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** A parsed JSON value with its keys and strings cleaned; keys that could reach a prototype dropped. */
+function cleanJson(v: unknown): unknown {
+  if (typeof v === 'string') return cleanText(v);
+  if (Array.isArray(v)) return v.map(cleanJson);
+  if (!isObject(v)) return v;
+  const out: Obj = {};
+  for (const [k, value] of Object.entries(v)) {
+    // Checked after cleaning: `__proto__\0` is `__proto__` once the NUL is gone.
+    const key = cleanText(k);
+    if (!FORBIDDEN_KEYS.has(key)) out[key] = cleanJson(value);
+  }
+  return out;
 }
 
 function element(v: unknown): SdkElement | undefined {

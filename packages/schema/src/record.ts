@@ -195,4 +195,5 @@ export interface StoreLimits {
   maxLiveBytes?: number;
   maxRecords?: number;
   maxGroups?: number;
+
 }

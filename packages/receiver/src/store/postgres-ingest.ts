@@ -104,7 +104,9 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
   // Groups: the ones the buckets already point to, and the fingerprint group of each new bucket
   const candidates = [...want.values()].filter((w) => !groupOf.has(w.id)).map((w) => groupIdFor(w.first));
   const known = [OVERFLOW_GROUP, ...candidates, ...groupOf.values()];
-  const existing = async () => new Set((await client.query<{ id: string }>('SELECT id FROM csp_lens_groups WHERE id = ANY($1)', [known])).rows.map((r) => r.id));
+  // KEY SHARE: a group this transaction adds to cannot be pruned (postgres-prune.ts) before it commits.
+  const existing = async () =>
+    new Set((await client.query<{ id: string }>('SELECT id FROM csp_lens_groups WHERE id = ANY($1) ORDER BY id FOR KEY SHARE', [known])).rows.map((r) => r.id));
   let exists = await existing();
   const book: GroupBook = { groups: {}, reach: {}, minute: { at: 0, created: 0 } };
   let creating: Work['creating'];

@@ -123,7 +123,7 @@ export async function stats(db: pg.Pool, q: RecordFilter): Promise<Stats> {
   const where = recordWhere(q);
   const [records, groupCount, counters] = await Promise.all([
     db.query<{ o: number; c: number; s: ViolationRecord['severity']; d: string; a: number; u: number; t: number }>(
-      `SELECT occurred_at AS o, (record->>'count')::int AS c, severity AS s, effective_directive AS d, sdk AS a, report_uri AS u, report_to AS t
+      `SELECT occurred_at AS o, (record->>'count')::bigint AS c, severity AS s, effective_directive AS d, sdk AS a, report_uri AS u, report_to AS t
          FROM csp_lens_records ${where.sql}`,
       where.params,
     ),
@@ -131,13 +131,15 @@ export async function stats(db: pg.Pool, q: RecordFilter): Promise<Stats> {
     db.query<{ kind: string; name: string; n: number }>('SELECT kind, name, n FROM csp_lens_counters'),
   ]);
   const c: Counters = { filtered: {}, otherReports: {}, invalid: 0, sdkDropped: 0, archived: 0 };
+  const limits = { policiesPruned: 0, groupsPruned: 0 };
   for (const { kind, name, n } of counters.rows) {
     if (kind === 'filtered' || kind === 'otherReports') c[kind][name] = n;
     else if (name === 'invalid' || name === 'sdkDropped' || name === 'archived') c[name] = n;
+    else if (name === 'policiesPruned' || name === 'groupsPruned') limits[name] = n;
   }
   // Only the fields tally reads; the WHERE clause already selected them (no filter left to apply).
   const live = records.rows.map(
     (r) => ({ occurredAt: r.o, count: r.c, severity: r.s, effectiveDirective: r.d, sources: { sdk: r.a, reportUri: r.u, reportTo: r.t } }) as ViolationRecord,
   );
-  return computeStats(live, groupCount.rows[0].n, c, {});
+  return { ...computeStats(live, groupCount.rows[0].n, c, {}), limits };
 }

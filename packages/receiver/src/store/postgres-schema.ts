@@ -83,6 +83,21 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       INSERT INTO csp_lens_counters VALUES ('store', 'live', 0), ('store', 'archived', 0);
     `,
   },
+  {
+    version: 2,
+    name: 'bigint stream counts; indexes to prune policies and groups',
+    sql: `
+      -- SDK repeats in one page view add up on one record: 2^31 is a few thousand batches away.
+      -- Group totals, counters and policy counts were bigint already: sums of at most 10^6 per
+      -- report (normalize-sdk.ts), so 2^63 is out of reach.
+      ALTER TABLE csp_lens_records ALTER COLUMN sdk TYPE bigint, ALTER COLUMN report_uri TYPE bigint, ALTER COLUMN report_to TYPE bigint;
+      -- Whether anything live still names a policy (postgres-prune.ts) or a group.
+      CREATE INDEX csp_lens_records_policy ON csp_lens_records ((record->>'policyHash'));
+      CREATE INDEX csp_lens_units_policy ON csp_lens_units ((unit->>'policyHash'));
+      CREATE INDEX csp_lens_buckets_group ON csp_lens_buckets (group_id);
+      INSERT INTO csp_lens_counters VALUES ('store', 'policiesPruned', 0), ('store', 'groupsPruned', 0);
+    `,
+  },
 ];
 
 // Any fixed number, the same in every instance: the lock that serializes migrating.

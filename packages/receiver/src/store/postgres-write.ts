@@ -46,7 +46,7 @@ export async function write(client: pg.PoolClient, work: Work): Promise<number> 
     const { rows: done } = await client.query<{ inserted: boolean }>(
       `INSERT INTO csp_lens_records AS t (seq, lock_key, group_id, effective_directive, document_url, disposition, severity, occurred_at, sdk, report_uri, report_to, record)
        SELECT (e->>'seq')::bigint, (e->>'lock')::bigint, r->>'groupId', r->>'effectiveDirective', r->>'documentURL', r->>'disposition', r->>'severity',
-              (r->>'occurredAt')::float8, (r->'sources'->>'sdk')::int, (r->'sources'->>'reportUri')::int, (r->'sources'->>'reportTo')::int, r
+              (r->>'occurredAt')::float8, (r->'sources'->>'sdk')::bigint, (r->'sources'->>'reportUri')::bigint, (r->'sources'->>'reportTo')::bigint, r
          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, i), LATERAL (SELECT e->'record' AS r) AS l
         ORDER BY i
        ON CONFLICT (seq) DO UPDATE SET group_id = excluded.group_id, effective_directive = excluded.effective_directive, document_url = excluded.document_url,

@@ -1,9 +1,7 @@
 import pg from 'pg';
 import type { IngestBatch, Store } from '../types.js';
 import { migrate } from './postgres-schema.js';
-import { type IngestOptions, type Pending, prepare } from './postgres-ingest.js';
-import { write } from './postgres-write.js';
-import { evict } from './postgres-evict.js';
+import { postgresCommits } from './postgres-commit.js';
 import * as read from './postgres-queries.js';
 
 export interface PostgresStoreOptions {
@@ -12,8 +10,17 @@ export interface PostgresStoreOptions {
   maxRecords?: number;
   mergeWindowMs?: number;
   groupCapPerMinute?: number;
+  /** Most groups kept: past it, groups with no live record go, least recently seen first. Default 10,000. */
+  maxGroups?: number;
   /** Connections per instance: one for the writer, the rest for the read API. Default 4. */
   poolSize?: number;
+  /**
+   * How long to wait for a connection (ms, default 3000), and for one statement (ms, default 5000:
+   * the client gives up, and the server cancels it). A hung server then costs a report a 503 within
+   * seconds instead of a wait without end, and /health turns 503 with the first failed write.
+   */
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
   /** Called after each committed transaction (tests and the benchmark count group commits). */
   onCommit?: (info: { appends: number; violations: number; archived: number }) => void;
 }
@@ -24,102 +31,60 @@ const types = {
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-// One transaction holds at most this many violations; the rest wait for the next.
-const MAX_BATCH = 2000;
-const RETRIES = 5;
-// Deadlock and serialization failures are safe to retry: the transaction left nothing behind.
-const RETRYABLE = new Set(['40P01', '40001']);
-
 /**
  * The store on PostgreSQL, for several receiver instances sharing one database. Group commits as the
- * file store does (one transaction in flight per instance; appends meanwhile share the next), and
- * the merge runs inside the transaction under per-bucket advisory locks, so instances agree.
+ * file store does (postgres-commit.ts), and the merge runs inside the transaction under per-bucket
+ * advisory locks, so instances agree.
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   if (typeof options?.connectionString !== 'string' || !options.connectionString) {
     throw new Error('csp-lens: the PostgreSQL store needs a connection string (--database-url)');
   }
-  const opts: IngestOptions = {
+  const connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
+  const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
+  const connection = { connectionString: options.connectionString, types, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true };
+  const pool = (max: number) => {
+    const p = new pg.Pool({
+      ...connection,
+      max,
+      query_timeout: queryTimeoutMs,
+      statement_timeout: queryTimeoutMs,
+      // A receiver frozen mid-transaction must not hold its locks (and every other instance) for ever.
+      idle_in_transaction_session_timeout: Math.max(30_000, 6 * queryTimeoutMs),
+    });
+    // An idle connection dropped by the server must not crash the process; the pool replaces it.
+    p.on('error', (e) => console.error('csp-lens: PostgreSQL:', e.message));
+    return p;
+  };
+  // The writer has a connection of its own: reads never make an append wait for one (and time out).
+  const writer = pool(1);
+  const db = pool(Math.max(1, (options.poolSize ?? 4) - 1));
+  const end = () => Promise.race([Promise.all([writer.end(), db.end()]), new Promise((r) => setTimeout(r, connectTimeoutMs).unref())]);
+  // Migrating is not bound by the statement timeout: it may wait on another instance's migration.
+  const admin = new pg.Client(connection);
+  admin.on('error', () => {});
+  try {
+    await admin.connect();
+    await migrate(admin);
+  } catch (e) {
+    await end();
+    throw new Error(`csp-lens: cannot open the PostgreSQL store: ${(e as Error).message}`);
+  } finally {
+    await admin.end().catch(() => {});
+  }
+
+  const commits = postgresCommits(writer, {
     maxRecords: options.maxRecords ?? 10_000,
     mergeWindowMs: options.mergeWindowMs ?? 10_000,
     groupCapPerMinute: options.groupCapPerMinute ?? 100,
-  };
-  const db = new pg.Pool({ connectionString: options.connectionString, max: Math.max(2, options.poolSize ?? 4), types });
-  // An idle connection dropped by the server must not crash the process; the pool replaces it.
-  db.on('error', (e) => console.error('csp-lens: PostgreSQL:', e.message));
-  try {
-    const client = await db.connect();
-    try {
-      await migrate(client);
-    } finally {
-      client.release();
-    }
-  } catch (e) {
-    await db.end();
-    throw new Error(`csp-lens: cannot open the PostgreSQL store: ${(e as Error).message}`);
-  }
-
-  let queue: (Pending & { resolve(): void; reject(e: unknown): void })[] = [];
-  let writing: Promise<void> | undefined;
+    maxGroups: options.maxGroups ?? 10_000,
+    onCommit: options.onCommit,
+  });
   let closed = false;
-  // Sequence values reserved by this instance; unused ones carry over, so ids stay dense.
-  let seqs: number[] = [];
-
-  async function transaction(items: Pending[]): Promise<number> {
-    const needed = items.reduce((n, i) => n + i.batch.violations.length, 0);
-    if (seqs.length < needed) {
-      const { rows } = await db.query<{ s: number }>("SELECT nextval('csp_lens_seq') AS s FROM generate_series(1, $1)", [needed - seqs.length + 64]);
-      seqs = [...seqs, ...rows.map((r) => r.s)].sort((a, b) => a - b);
-    }
-    const client = await db.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const work = await prepare(client, items, opts, seqs);
-      const delta = await write(client, work);
-      const archived = await evict(client, delta, opts.maxRecords);
-      await client.query('COMMIT');
-      seqs = seqs.slice(work.usedSeqs);
-      return archived;
-    } catch (e) {
-      await client.query('ROLLBACK').catch((r: Error) => (broken = r));
-      throw e;
-    } finally {
-      client.release(broken);
-    }
-  }
-
-  // Group commit: at most one transaction in flight; everything appended meanwhile rides the next.
-  async function drain(): Promise<void> {
-    while (queue.length) {
-      let n = 0;
-      let take = 0;
-      while (take < queue.length && (take === 0 || n + queue[take].batch.violations.length <= MAX_BATCH)) n += queue[take++].batch.violations.length;
-      const items = queue.slice(0, take);
-      queue = queue.slice(take);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const archived = await transaction(items);
-          for (const i of items) i.resolve();
-          options.onCommit?.({ appends: items.length, violations: n, archived });
-          break;
-        } catch (e) {
-          if (attempt < RETRIES && RETRYABLE.has((e as { code?: string }).code ?? '')) continue;
-          for (const i of items) i.reject(e);
-          break;
-        }
-      }
-    }
-    writing = undefined;
-  }
-
   return {
     append(batch: IngestBatch, filtered?: Record<string, number>) {
       if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ batch, filtered, resolve, reject });
-        writing ??= drain();
-      });
+      return commits.add({ batch, filtered });
     },
     violations: (q) => read.violations(db, q),
     groups: (q) => read.groups(db, q),
@@ -129,8 +94,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
-      await writing;
-      await db.end();
+      await commits.settled();
+      // Ending a connection waits for the server's goodbye, which a hung server never sends.
+      await end();
     },
   };
 }

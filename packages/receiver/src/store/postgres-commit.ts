@@ -1,0 +1,130 @@
+import pg from 'pg';
+import { type IngestOptions, type Pending, prepare } from './postgres-ingest.js';
+import { write } from './postgres-write.js';
+import { evict } from './postgres-evict.js';
+import { pruneGroups } from './postgres-prune.js';
+
+export interface CommitOptions extends IngestOptions {
+  maxGroups: number;
+  onCommit?: (info: { appends: number; violations: number; archived: number }) => void;
+}
+
+type Queued = Pending & { resolve(): void; reject(e: unknown): void };
+
+// One transaction holds at most this many violations; the rest wait for the next.
+const MAX_BATCH = 2000;
+const RETRIES = 5;
+// Deadlock and serialization failures are safe to retry: the transaction left nothing behind.
+const RETRYABLE = new Set(['40P01', '40001']);
+// SQLSTATE classes that blame the data: 22 a value a column or jsonb cannot hold, 23 a constraint,
+// 54 a value past a limit. Anything else (connection lost, timeout, shutdown) is the database's state.
+const POISON_CLASSES = new Set(['22', '23', '54']);
+
+const codeOf = (e: unknown) => (e instanceof pg.DatabaseError ? (e.code ?? '') : '');
+// Our own code throwing on an input (JSON.stringify's RangeError on a huge value, a TypeError)
+// blames the data too.
+const isPoison = (e: unknown) => POISON_CLASSES.has(codeOf(e).slice(0, 2)) || e instanceof TypeError || e instanceof RangeError;
+
+/**
+ * Group commit on PostgreSQL, as the file store does: at most one transaction in flight per
+ * instance, and everything appended meanwhile rides the next. `db` is the writer's own pool, so
+ * that read API load never makes an append wait for a connection (and time out).
+ */
+export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
+  let queue: Queued[] = [];
+  let writing: Promise<void> | undefined;
+  // Sequence values reserved by this instance; unused ones carry over, so ids stay dense.
+  let seqs: number[] = [];
+
+  async function transaction(items: Pending[]): Promise<number> {
+    const client = await db.connect();
+    // The pool listens for errors on idle connections only: without this, a connection dropped
+    // while checked out (PostgreSQL stopped) is an unhandled 'error' event that ends the process.
+    let lost: Error | undefined;
+    const onError = (e: Error) => (lost = e);
+    client.on('error', onError);
+    let broken: Error | undefined;
+    try {
+      const needed = items.reduce((n, i) => n + i.batch.violations.length, 0);
+      if (seqs.length < needed) {
+        const { rows } = await client.query<{ s: number }>("SELECT nextval('csp_lens_seq') AS s FROM generate_series(1, $1)", [needed - seqs.length + 64]);
+        seqs = [...seqs, ...rows.map((r) => r.s)].sort((a, b) => a - b);
+      }
+      await client.query('BEGIN');
+      const work = await prepare(client, items, opts, seqs);
+      const delta = await write(client, work);
+      const archived = await evict(client, delta, opts.maxRecords);
+      if (work.created.size) await pruneGroups(client, opts.maxGroups);
+      await client.query('COMMIT');
+      seqs = seqs.slice(work.usedSeqs);
+      return archived;
+    } catch (e) {
+      // After a server error the connection is fine once rolled back. After a timeout or a lost
+      // connection it is not (a statement may still be running): the pool drops it, and the server
+      // rolls back when it notices.
+      if (e instanceof pg.DatabaseError && !lost) await client.query('ROLLBACK').catch((r: Error) => (broken = r));
+      else broken = lost ?? (e as Error);
+      throw e;
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Commits `items` in one transaction. A retryable failure runs it again; one that blames the data
+   * splits it in halves, each committed on its own, down to the single appends that fail: the
+   * others are stored (report-uri and beacons are never retried, so a 503 loses them). Throws on a
+   * failure of the database itself.
+   */
+  async function commit(items: Queued[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const archived = await transaction(items);
+        for (const i of items) i.resolve();
+        opts.onCommit?.({ appends: items.length, violations: items.reduce((n, i) => n + i.batch.violations.length, 0), archived });
+        return;
+      } catch (e) {
+        if (attempt < RETRIES && RETRYABLE.has(codeOf(e))) continue;
+        if (!isPoison(e)) throw e;
+        if (items.length === 1) return items[0].reject(e);
+        const half = Math.ceil(items.length / 2);
+        await commit(items.slice(0, half));
+        await commit(items.slice(half));
+        return;
+      }
+    }
+  }
+
+  async function drain(): Promise<void> {
+    while (queue.length) {
+      let n = 0;
+      let take = 0;
+      while (take < queue.length && (take === 0 || n + queue[take].batch.violations.length <= MAX_BATCH)) n += queue[take++].batch.violations.length;
+      const items = queue.slice(0, take);
+      queue = queue.slice(take);
+      try {
+        await commit(items);
+      } catch (e) {
+        // The database is down, hung or refusing: what queued meanwhile would wait just as long for
+        // the same answer, so it gets it now. The next append tries the database again.
+        const waiting = queue;
+        queue = [];
+        for (const i of [...items, ...waiting]) i.reject(e);
+      }
+    }
+    writing = undefined;
+  }
+
+  return {
+    /** Resolves once the transaction holding `item` has committed. */
+    add(item: Pending): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ ...item, resolve, reject });
+        writing ??= drain();
+      });
+    },
+    /** Resolves when nothing is queued or in flight. */
+    settled: (): Promise<void> => writing ?? Promise.resolve(),
+  };
+}
