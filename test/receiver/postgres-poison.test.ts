@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeNative } from '../../packages/receiver/src/normalize.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres.js';
 import type { IngestBatch } from '../../packages/receiver/src/types.js';
+import { MAX_UNIT_COUNT } from '../../packages/receiver/src/store/bucket.js';
 import { type TestServer, reportUriBody, startTestServer } from '../helpers/server.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 
@@ -43,17 +44,22 @@ describe('a poison report on PostgreSQL', () => {
     }
   });
 
-  it('stores records and groups whose counts add up past 2^31', async () => {
+  it('holds a record at its count bound, and stores groups whose counts add up past 2^31', async () => {
     const url = await server.createDatabase();
     const store = await openPostgresStore({ connectionString: url });
     try {
-      // SDK repeats in one page view add up on one record (each event at most 10^6: many batches).
+      // SDK repeats in one page view add up on one record, to at most MAX_UNIT_COUNT…
       const repeat = raw(1, { stream: 'sdk', count: 2 ** 31 - 1, page: { id: 'pv_big', url: 'https://shop.example/' } });
       for (let i = 0; i < 3; i++) await store.append(structuredClone(repeat));
-      const { items } = await store.violations({ limit: 10 });
-      expect(items.map((r) => r.sources.sdk)).toEqual([3 * (2 ** 31 - 1)]);
-      expect((await store.groups({ limit: 10 })).items[0].count).toBe(3 * (2 ** 31 - 1));
-      expect((await store.stats({})).coverage.sdkOnly).toBe(1);
+      expect((await store.violations({ limit: 10 })).items.map((r) => r.sources.sdk)).toEqual([MAX_UNIT_COUNT]);
+      // …and a group adds up its records: 215 page views at the bound pass 2^31.
+      const views = raw(2, { stream: 'sdk', count: MAX_UNIT_COUNT });
+      const many: IngestBatch = { ...views, violations: Array.from({ length: 214 }, (_, i) => ({ ...views.violations[0], page: { id: `pv_${i}`, url: 'https://shop.example/' } })) };
+      await store.append(many);
+      const [group] = (await store.groups({ limit: 10 })).items;
+      expect(group.count).toBe(215 * MAX_UNIT_COUNT);
+      expect(group.count).toBeGreaterThan(2 ** 31);
+      expect((await store.stats({})).coverage.sdkOnly).toBe(215);
     } finally {
       await store.close();
     }

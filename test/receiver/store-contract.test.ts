@@ -10,6 +10,7 @@ import type { IngestBatch, Store } from '../../packages/receiver/src/types.js';
 import { fixture, fixtureNames, tempDir } from '../helpers/server.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 import { messages, snapshot, violation } from '../helpers/store-snapshot.js';
+import { MAX_UNIT_COUNT } from '../../packages/receiver/src/store/bucket.js';
 
 // The same appends go to the file store and the PostgreSQL store; everything the read API can ask
 // must come back the same, ids included.
@@ -191,8 +192,8 @@ describe('the store contract (file and PostgreSQL)', () => {
     steps.splice(2, 0, reportUri({ 'csp-report': { ...tpl, 'document-uri': doc(ugly), 'script-sample': ugly, referrer: ugly, 'original-policy': `img-src ${ugly}` } }, T0 + 10));
     const body = sdkBody({ ...ev, documentURI: doc(0), sample: ugly }, T0);
     steps.splice(4, 0, sdk({ ...body, page: { ...body.page, release: ugly, tags: { [ugly]: ugly }, context: { [ugly]: { [ugly]: [ugly, 1, null] } } } }, T0 + 1000));
-    // SDK repeats in one page view add up on one record: each event holds at most 10^6, but the
-    // store must hold whatever sum it is given.
+    // SDK repeats in one page view add up on one record, to at most 10^7 (bucket.ts MAX_UNIT_COUNT):
+    // a count given past it is held at it, in both stores.
     const big = sdk(sdkBody({ ...ev, documentURI: doc(3) }, T0 + 3, 'pv_big'), T0 + 2000);
     big.violations[0].count = 2 ** 31 - 1;
     steps.push(big, structuredClone(big), structuredClone(big));
@@ -201,7 +202,7 @@ describe('the store contract (file and PostgreSQL)', () => {
     expect(records).toHaveLength(8);
     expect(records.find((r) => r.documentURL === doc(clean))).toMatchObject({ sample: clean, referrer: clean });
     expect(records.find((r) => r.page?.release === clean)?.page).toMatchObject({ tags: { [clean]: clean }, context: { [clean]: { [clean]: [clean, 1, null] } } });
-    expect(records.find((r) => r.documentURL === doc(3))).toMatchObject({ count: 3 * (2 ** 31 - 1), sources: { sdk: 3 * (2 ** 31 - 1), reportUri: 1, reportTo: 0 } });
+    expect(records.find((r) => r.documentURL === doc(3))).toMatchObject({ count: MAX_UNIT_COUNT, sources: { sdk: MAX_UNIT_COUNT, reportUri: 1, reportTo: 0 } });
   });
 
   it('goes on merging after a restart', async () => {

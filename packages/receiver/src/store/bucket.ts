@@ -18,9 +18,9 @@ export interface Bucket {
   sdk: Map<string, Unit>;
 }
 
-// Units this far behind the newest of their bucket are frozen: their records are final. It bounds
-// the work per report and the memory for a busy page; report-to's lateness does not count here
-// because its time is already corrected by `age`.
+// Records this far behind a unit that arrives are frozen: final. It bounds the work per report and
+// the memory for a busy page; report-to's lateness does not count here because its time is already
+// corrected by `age`, and a unit that arrives late (an old time) freezes nothing newer than itself.
 const HORIZON_MS = 10 * 60_000;
 // Bounds on what one matching looks at, whatever arrives (the matching's work grows with the pairs
 // that can match): units that pair widely (each is looked at by every SDK unit of the bucket), and
@@ -82,7 +82,7 @@ export function addUnit(bucket: Bucket, v: NormalizedViolation, policyHash: stri
     same.lastReceivedAt = Math.max(same.lastReceivedAt, v.receivedAt);
     return { repeatOf: same.rid };
   }
-  track(bucket, { seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: v.count, firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash });
+  track(bucket, { seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: Math.min(MAX_UNIT_COUNT, v.count), firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash });
   return {};
 }
 
@@ -103,15 +103,14 @@ function recordSpans(units: Unit[]): Map<string, { min: number; max: number; uni
 }
 
 /**
- * The records to make final before matching: those past the horizon among the units being matched
- * again, then the oldest of the bucket while it is over a size bound. `keep`: records that must be
- * rebuilt (a repeat was added to them). Returns the ids, and how many were frozen for size.
+ * The records to make final before matching: those among the units being matched again that are
+ * past the horizon of `newest` (the newest unit that just arrived), then the oldest of the bucket
+ * while it is over a size bound. `keep`: records that must be rebuilt (a repeat was added to them).
+ * Returns the ids, and how many were frozen for size.
  */
-function toFreeze(bucket: Bucket, related: Unit[], keep: Set<string | undefined>): { ids: Set<string>; forSize: number } {
+function toFreeze(bucket: Bucket, related: Unit[], keep: Set<string | undefined>, newest: number): { ids: Set<string>; forSize: number } {
   const ids = new Set<string>();
   const spans = recordSpans(bucket.units);
-  let newest = -Infinity;
-  for (const u of related) if (u.at > newest) newest = u.at;
   for (const u of related) {
     const span = u.rid ? spans.get(u.rid) : undefined;
     if (span && !keep.has(u.rid) && newest - span.max > HORIZON_MS) ids.add(u.rid!);
@@ -153,11 +152,12 @@ export function rematch(
   bucket: Bucket,
   keys: Set<string>,
   repeats: Set<string | undefined>,
+  newest: number,
   mergeWindowMs: number,
 ): { before: string[]; after: ViolationRecord[]; frozen: number } {
   const related = () => (bucket.wide ? bucket.units : bucket.units.filter((u) => keys.has(exactKey(u.v))));
   let units = related();
-  const { ids: frozen, forSize } = toFreeze(bucket, units, repeats);
+  const { ids: frozen, forSize } = toFreeze(bucket, units, repeats, newest);
   if (frozen.size) {
     freezeRecords(bucket, frozen);
     units = related();
@@ -182,6 +182,6 @@ export function addToBucket(
   mergeWindowMs: number,
 ): { before: string[]; after: ViolationRecord[] } {
   const { repeatOf } = addUnit(bucket, v, policyHash, nextSeq);
-  const { before, after } = rematch(bucket, new Set([exactKey(v)]), new Set([repeatOf]), mergeWindowMs);
+  const { before, after } = rematch(bucket, new Set([exactKey(v)]), new Set([repeatOf]), v.occurredAt, mergeWindowMs);
   return { before, after };
 }

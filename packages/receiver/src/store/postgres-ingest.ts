@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { NormalizedViolation, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../types.js';
-import { type Unit, bucketKey, isCutToOrigin, recordId } from '../merge.js';
+import { type Unit, bucketKey, isWildcard, recordId } from '../merge.js';
 import { type GroupBook, OVERFLOW_GROUP, applyChange, assignGroup, groupIdFor } from '../group.js';
 import { type Bucket, addToBucket, loadUnits, newBucket } from './bucket.js';
 import { policyHash } from './state.js';
@@ -73,7 +73,7 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
     keyOf.set(v, key);
     let w = want.get(key);
     if (!w) want.set(key, (w = { ...keysOf(key), all: false, urls: new Set(), first: v }));
-    if (v.blockedURL && isCutToOrigin(v.blockedURL)) w.all = true;
+    if (isWildcard(v)) w.all = true;
     w.urls.add(v.blockedURL ?? '');
   }
   const locks = [...new Set([...want.values()].map((w) => w.lock))].sort();
@@ -82,14 +82,14 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
   const ids = [...want.values()].map((w) => w.id);
   const bucketRows = (await client.query<{ key: string; group_id: string }>('SELECT key, group_id FROM csp_lens_buckets WHERE key = ANY($1)', [ids])).rows;
   const groupOf = new Map(bucketRows.map((r) => [r.key, r.group_id]));
-  // Only units that can pair with this batch: same blocked URL, or the whole bucket once a URL cut
-  // to its origin is in it (state.ts's `related`).
+  // Only units that can pair with this batch: same blocked URL, or the whole bucket once a unit
+  // that pairs widely is in it (bucket.ts's `related`; a superset: rematch narrows it further).
   const query = [...want.values()].filter((w) => groupOf.has(w.id)).map((w) => ({ bucket: w.id, all_units: w.all, urls: [...w.urls] }));
   const unitRows = query.length
     ? (await client.query<{ seq: number; bucket: string; rid: number; unit: Unit }>(
         `SELECT u.seq, u.bucket, u.rid, u.unit FROM csp_lens_units u
            JOIN jsonb_to_recordset($1::jsonb) AS q(bucket text, all_units boolean, urls text[]) ON u.bucket = q.bucket
-          WHERE q.all_units OR u.blocked = ANY(q.urls) OR EXISTS (SELECT 1 FROM csp_lens_units c WHERE c.bucket = q.bucket AND c.cut)
+          WHERE q.all_units OR u.blocked = ANY(q.urls) OR EXISTS (SELECT 1 FROM csp_lens_units c WHERE c.bucket = q.bucket AND c.wide)
           ORDER BY u.seq`,
         [JSON.stringify(query)],
       )).rows

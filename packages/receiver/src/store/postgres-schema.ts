@@ -98,6 +98,16 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       INSERT INTO csp_lens_counters VALUES ('store', 'policiesPruned', 0), ('store', 'groupsPruned', 0);
     `,
   },
+  {
+    version: 3,
+    name: 'units that pair widely: a URL cut to its origin, or a report that leaves fields out',
+    sql: `
+      -- merge.ts isWildcard: besides a URL cut to its origin, a report without a disposition
+      -- (WebKit's report-uri) pairs with any SDK event of its bucket. No stored unit lacks one yet.
+      ALTER TABLE csp_lens_units RENAME COLUMN cut TO wide;
+      ALTER INDEX csp_lens_units_cut RENAME TO csp_lens_units_wide;
+    `,
+  },
 ];
 
 // Any fixed number, the same in every instance: the lock that serializes migrating.

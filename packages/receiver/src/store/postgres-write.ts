@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { type Unit, isCutToOrigin, seqOf } from '../merge.js';
+import { type Unit, isWildcard, seqOf } from '../merge.js';
 import { REACH_CAP } from '../group.js';
 import { type Work, unitSig } from './postgres-ingest.js';
 
@@ -22,7 +22,7 @@ export async function write(client: pg.PoolClient, work: Work): Promise<number> 
     for (const seq of b.loaded.keys()) if (!live.has(seq)) dropUnits.push(seq);
     for (const u of b.bucket.units) {
       if (b.loaded.get(u.seq) === unitSig(u)) continue;
-      units.push({ seq: u.seq, bucket: b.id, blocked: u.v.blockedURL ?? '', cut: !!u.v.blockedURL && isCutToOrigin(u.v.blockedURL), rid: seqOf(u.rid!), unit: unitJson(u) });
+      units.push({ seq: u.seq, bucket: b.id, blocked: u.v.blockedURL ?? '', wide: isWildcard(u.v), rid: seqOf(u.rid!), unit: unitJson(u) });
     }
   }
   if (newBuckets.length) {
@@ -31,7 +31,7 @@ export async function write(client: pg.PoolClient, work: Work): Promise<number> 
   if (dropUnits.length) await client.query('DELETE FROM csp_lens_units WHERE seq = ANY($1::bigint[])', [dropUnits]);
   if (units.length) {
     await client.query(
-      `INSERT INTO csp_lens_units SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(seq bigint, bucket text, blocked text, cut boolean, rid bigint, unit jsonb)
+      `INSERT INTO csp_lens_units SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(seq bigint, bucket text, blocked text, wide boolean, rid bigint, unit jsonb)
        ON CONFLICT (seq) DO UPDATE SET rid = excluded.rid, unit = excluded.unit`,
       [JSON.stringify(units)],
     );

@@ -187,7 +187,7 @@ export function createState(data: StoreData, options: StateOptions) {
 
   /** Adds a batch's violations to their buckets, then matches each touched bucket once. */
   function add(violations: NormalizedViolation[]): Set<string> {
-    const touched = new Map<Bucket, { key: string; keys: Set<string>; repeats: Set<string | undefined> }>();
+    const touched = new Map<Bucket, { key: string; keys: Set<string>; repeats: Set<string | undefined>; newest: number }>();
     const usedPolicies = new Set<string>();
     for (const v of violations) {
       let hash: string | undefined;
@@ -209,15 +209,16 @@ export function createState(data: StoreData, options: StateOptions) {
       }
       const { repeatOf } = addUnit(bucket, v, hash, nextSeq);
       let t = touched.get(bucket);
-      if (!t) touched.set(bucket, (t = { key, keys: new Set(), repeats: new Set() }));
+      if (!t) touched.set(bucket, (t = { key, keys: new Set(), repeats: new Set(), newest: v.occurredAt }));
       t.keys.add(exactKey(v));
+      t.newest = Math.max(t.newest, v.occurredAt);
       if (repeatOf) t.repeats.add(repeatOf);
       const reachBefore = reachValues(book, bucket.groupId);
       touchGroup(book, bucket.groupId, v);
       groupTotal += REACH_VALUE_BYTES * (reachValues(book, bucket.groupId) - reachBefore);
     }
     for (const [bucket, t] of touched) {
-      const { before: ids, after, frozen } = rematch(bucket, t.keys, t.repeats, opts.mergeWindowMs);
+      const { before: ids, after, frozen } = rematch(bucket, t.keys, t.repeats, t.newest, opts.mergeWindowMs);
       if (frozen) limits.frozenEarly = (limits.frozenEarly ?? 0) + frozen;
       const made = new Set(after.map((r) => r.id));
       const before = ids.map((id) => records.get(id)!);
