@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENGINES, launch } from './capture/engines.mjs';
-import { writeFixtures } from './capture/fixtures.mjs';
+import { lines, writeFixtures } from './capture/fixtures.mjs';
 import { surveyDemo } from './capture/demo.mjs';
 import { analyzeVisit } from './capture/analyze.mjs';
 import { writeEnginesMd } from './capture/engines-md.mjs';
@@ -83,7 +83,10 @@ async function surveyEngine(name, o) {
   mkdirSync(dir, { recursive: true });
   const analysis = { engine: survey.engine, version: survey.version, userAgent: survey.userAgent, pages: {} };
   for (const [page, visit] of Object.entries(survey.pages)) {
-    writeFileSync(join(dir, `${page}.json`), JSON.stringify(visit, null, 2));
+    // The records as this receiver stores them today, cut to what tells how it merged.
+    const KEEP = ['documentURL', 'effectiveDirective', 'blockedURL', 'sourceFile', 'lineNumber', 'columnNumber', 'sample', 'disposition', 'count', 'sources', 'firstReceivedAt'];
+    const records = visit.records.map((r) => Object.fromEntries(KEEP.filter((k) => r[k] !== undefined).map((k) => [k, r[k]])));
+    writeFileSync(join(dir, `${page}.json`), lines({ ...visit, records }));
     analysis.pages[page] = analyzeVisit(visit);
   }
   writeFileSync(join(dir, 'analysis.json'), JSON.stringify(analysis, null, 2));

@@ -86,6 +86,15 @@ const write = (file, data) => {
 };
 const pretty = (o) => JSON.stringify(o, null, 2);
 
+/** One key per line, and one line per element of a top-level array: diffable, a third of the size. */
+export function lines(o) {
+  const item = (v) => (Array.isArray(v) ? `[${v.length ? `\n${v.map((x) => `  ${JSON.stringify(x)}`).join(',\n')}\n ` : ''}]` : JSON.stringify(v));
+  return `{\n${Object.entries(o)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${JSON.stringify(k)}: ${item(v)}`)
+    .join(',\n')}\n}\n`;
+}
+
 /**
  * `loads`: scenario name → { scenario, seen, wire, t0 }. Writes `<out>/<engine>-<major>/` and returns
  * its path and what it wrote per folder.
@@ -111,7 +120,6 @@ export function writeFixtures(out, engine, loads, page) {
     const byType = (reports) => groups(reports, reports.map((r) => r.type));
     const eventsByType = groups(uri.seen.events, typesOf(uri.seen.events));
     const uriByType = byType(nativeOf(uri, 'reportUri'));
-    const toEvents = groups(to.seen.events, typesOf(to.seen.events));
     const toByType = byType(nativeOf(to, 'reportTo'));
     const types = new Set([...eventsByType.keys(), ...uriByType.keys(), ...toByType.keys()]);
     // report-uri bodies byte for byte; a report of a report-to array as `[report]` (the raw batches
@@ -122,13 +130,11 @@ export function writeFixtures(out, engine, loads, page) {
       const ev = eventsByType.get(t) ?? [];
       const ru = uriByType.get(t) ?? [];
       const rt = toByType.get(t) ?? [];
-      const evTo = toEvents.get(t) ?? [];
       if (ev[0]) write(join(dir, `event-${t}.json`), pretty(ev[0]));
       if (ru[0]) write(join(dir, `report-uri-${t}.json`), uriBody(ru[0]));
       if (rt[0]) write(join(dir, `report-to-${t}.json`), toBody(rt[0]));
-      // Not one report per event (several per occurrence, or some never sent): keep every one.
-      const uneven = ru.length !== ev.length || rt.length !== evTo.length;
-      if (!uneven) continue;
+      // Several of a type (two <img> of one URL, a repeated eval, an engine reporting twice): keep
+      // every one, numbered in the order seen, so that counts per occurrence can be replayed.
       if (ev.length > 1) ev.forEach((e, i) => write(join(dir, `event-${t}.${i + 1}.json`), pretty(e)));
       if (ru.length > 1) ru.forEach((r, i) => write(join(dir, `report-uri-${t}.${i + 1}.json`), uriBody(r)));
       if (rt.length > 1) rt.forEach((r, i) => write(join(dir, `report-to-${t}.${i + 1}.json`), toBody(r)));
@@ -166,7 +172,7 @@ export function writeFixtures(out, engine, loads, page) {
     }));
     write(
       join(root, 'wire', `${name}.json`),
-      pretty({ scenario: load.scenario, url: load.seen.url, userAgent: load.seen.userAgent, timeOrigin: load.seen.timeOrigin, t0: load.t0, closedAt: load.closedAt - load.t0, notes: load.seen.notes, events: load.seen.events, reportingObserver: load.seen.robs, requests }),
+      lines({ scenario: load.scenario, url: load.seen.url, userAgent: load.seen.userAgent, timeOrigin: load.seen.timeOrigin, t0: load.t0, closedAt: load.closedAt - load.t0, notes: load.seen.notes, events: load.seen.events, reportingObserver: load.seen.robs, requests }),
     );
     summary[name] = { scenario: load.scenario, url: load.seen.url, ...countsOf(load) };
   }
