@@ -28,3 +28,33 @@ export async function poll(page, fn, args, { timeoutMs = 30_000, intervalMs = 10
 
 export const majorOf = (version, parts = 1) => version.split('.').slice(0, parts).join('.');
 
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Runs `fn` (synchronous: nothing async runs then) if this process exits, or is ended by a signal
+ * (no 'exit' event then; the signal is raised again afterwards for its default action), before the
+ * returned function is called: a crashed or interrupted test leaves no browser, driver or Xvfb.
+ */
+export function onDeath(fn) {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    try {
+      fn();
+    } catch {}
+  };
+  const onSignal = (signal) => {
+    once();
+    off();
+    process.kill(process.pid, signal);
+  };
+  const off = () => {
+    process.off('exit', once);
+    for (const s of SIGNALS) process.off(s, onSignal);
+  };
+  process.once('exit', once);
+  for (const s of SIGNALS) process.once(s, onSignal);
+  return off;
+}

@@ -31,6 +31,8 @@ export interface EnginePage {
 
 export interface Engine {
   readonly name: EngineName;
+  /** The fresh profile dir (temp), deleted by close() or when this process ends. */
+  readonly profile: string;
   /** e.g. 156.0.8078.129, 153.8.0, 2.50.6 */
   readonly version: string;
   /** The fixture folder's version: 156, 153, 2.50. */

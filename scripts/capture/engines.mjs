@@ -11,10 +11,11 @@
 //   await page.close(); // pagehide runs: the SDK flushes
 //   await engine.close(); // browser, driver, Xvfb and profile gone, even after a failure
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { majorOf, need, poll } from './common.mjs';
+import { majorOf, need, onDeath, poll } from './common.mjs';
 import { launchWebKit } from './webkit.mjs';
 
 export { launchWebKit, MINIBROWSER, WEBKIT_DRIVER, XVFB } from './webkit.mjs';
@@ -49,6 +50,8 @@ export async function launchChromium() {
   need(CHROMIUM, 'chromium', 'the real-browser tests and captures need it; no browser is downloaded');
   const { chromium } = await import('playwright-core');
   const profile = await mkdtemp(join(tmpdir(), 'csp-lens-chromium-'));
+  // playwright ends the browser itself when this process exits or gets a signal; the profile is ours.
+  const unwatch = onDeath(() => rmSync(profile, { recursive: true, force: true }));
   let context;
   try {
     context = await chromium.launchPersistentContext(profile, {
@@ -59,6 +62,7 @@ export async function launchChromium() {
     });
   } catch (err) {
     await rm(profile, { recursive: true, force: true });
+    unwatch();
     throw err;
   }
   // The wrapper script prints a shell warning on stderr; the version is on stdout.
@@ -67,6 +71,7 @@ export async function launchChromium() {
   let closed;
   return {
     name: 'chromium',
+    profile,
     version,
     major: majorOf(version),
     context,
@@ -93,6 +98,7 @@ export async function launchChromium() {
           await context.close();
         } finally {
           await rm(profile, { recursive: true, force: true });
+          unwatch();
         }
       })();
       return closed;
@@ -104,6 +110,8 @@ export async function launchFirefox() {
   need(FIREFOX, 'firefox-esr', 'the Firefox tests and captures need it; no browser is downloaded');
   const { default: puppeteer } = await import('puppeteer-core');
   const profile = await mkdtemp(join(tmpdir(), 'csp-lens-firefox-'));
+  // puppeteer ends the browser itself when this process exits or gets a signal; the profile is ours.
+  const unwatch = onDeath(() => rmSync(profile, { recursive: true, force: true }));
   let browser;
   try {
     browser = await puppeteer.launch({
@@ -116,12 +124,14 @@ export async function launchFirefox() {
     });
   } catch (err) {
     await rm(profile, { recursive: true, force: true });
+    unwatch();
     throw err;
   }
   const version = (await browser.version()).replace(/^[^/]*\//, '');
   let closed;
   return {
     name: 'firefox',
+    profile,
     version,
     major: majorOf(version),
     browser,
@@ -157,6 +167,7 @@ export async function launchFirefox() {
           await browser.close();
         } finally {
           await rm(profile, { recursive: true, force: true });
+          unwatch();
         }
       })();
       return closed;

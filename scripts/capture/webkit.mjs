@@ -4,11 +4,12 @@
 // crash of the calling process ends them and everything they started (MiniBrowser, its web and
 // network processes). See engines.mjs for the interface.
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { majorOf, need, poll } from './common.mjs';
+import { majorOf, need, onDeath, poll } from './common.mjs';
 
 export const WEBKIT_DRIVER = '/usr/bin/WebKitWebDriver';
 export const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
@@ -18,28 +19,19 @@ export const XVFB = '/usr/bin/Xvfb';
 function spawnGroup(cmd, args, options) {
   const child = spawn(cmd, args, { ...options, detached: true });
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  // A crashed or interrupted test still ends what it started (synchronously: 'exit' runs no async code).
-  const onExit = () => {
+  const kill = (signal) => {
     try {
-      process.kill(-child.pid, 'SIGKILL');
+      process.kill(-child.pid, signal);
     } catch {}
   };
-  process.once('exit', onExit);
+  const unwatch = onDeath(() => kill('SIGKILL'));
   return {
     child,
     async stop() {
-      process.off('exit', onExit);
+      unwatch();
       if (child.exitCode !== null || child.signalCode !== null) return;
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        return;
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {}
-      }, 3000);
+      kill('SIGTERM');
+      const timer = setTimeout(() => kill('SIGKILL'), 3000);
       await exited;
       clearTimeout(timer);
     },
@@ -99,6 +91,7 @@ export async function launchWebKit() {
   need(MINIBROWSER, 'webkit2gtk-driver', 'MiniBrowser comes with libwebkit2gtk-4.1');
   const { Builder } = await import('selenium-webdriver');
   const profile = await mkdtemp(join(tmpdir(), 'csp-lens-webkit-'));
+  const unwatch = onDeath(() => rmSync(profile, { recursive: true, force: true }));
   const stops = [];
   const cleanup = async () => {
     for (const stop of stops.splice(0).reverse()) {
@@ -107,6 +100,7 @@ export async function launchWebKit() {
       } catch {}
     }
     await rm(profile, { recursive: true, force: true });
+    unwatch();
   };
   try {
     const xvfb = await startXvfb();
@@ -145,6 +139,7 @@ export async function launchWebKit() {
     let closed;
     return {
       name: 'webkit',
+      profile,
       version,
       major: majorOf(version, 2),
       driver,
