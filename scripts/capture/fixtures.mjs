@@ -105,8 +105,10 @@ export function writeFixtures(out, engine, loads, page) {
 
   for (const f of FOLDERS) {
     const dir = join(root, f.dir);
-    const uri = loads[f.uri];
-    const to = loads[f.to];
+    // --only may have left out a load: write what the others give.
+    const none = { seen: { events: [] }, wire: [] };
+    const uri = loads[f.uri] ?? none;
+    const to = loads[f.to] ?? none;
     const groups = (list, types) => {
       const m = new Map();
       for (const [i, x] of list.entries()) {
