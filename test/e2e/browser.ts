@@ -1,59 +1,36 @@
-import { chromium, type BrowserContext } from 'playwright-core';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// The real browsers of the end-to-end tests, one interface for the three engines. The launchers live
+// in scripts/capture/engines.mjs, shared with the fixture capture (scripts/capture-fixtures.mjs):
+// Debian's chromium through playwright-core, firefox-esr through puppeteer-core over WebDriver BiDi,
+// WebKitGTK's MiniBrowser through selenium-webdriver and WebKitWebDriver on an Xvfb of its own.
+// None is ever downloaded; a missing one fails with the apt-get line to run.
+//
+//   for (const launch of [launchChromium, launchFirefox, launchWebKit]) {
+//     const engine = await launch();
+//     try {
+//       const page = await engine.open(url);
+//       await page.waitFor(() => (window as any).__demoReady === true);
+//       await page.evaluate(() => setTimeout(() => (window as any).trigger('img'), 0)); // page code, not the driver's
+//       await page.close(); // pagehide: the SDK flushes
+//     } finally {
+//       await engine.close(); // browser, driver, Xvfb, profile: gone even after a failure
+//     }
+//   }
+export {
+  CHROMIUM,
+  FIREFOX,
+  WEBKIT_DRIVER,
+  ENGINES,
+  launch,
+  launchChromium,
+  launchFirefox,
+  launchWebKit,
+  type ChromiumEngine,
+  type Engine,
+  type EngineName,
+  type EnginePage,
+  type FirefoxEngine,
+  type WebKitEngine,
+} from '../../scripts/capture/engines.mjs';
 
-export const CHROMIUM = '/usr/bin/chromium';
-
-// DEVELOPERS.md's flags, plus --short-reporting-delay (report-to uploads every ~100 ms instead of on
-// a 60 s tick) and --ignore-certificate-errors for the certificate the demo generates at start.
-const ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--short-reporting-delay',
-  '--ignore-certificate-errors',
-];
-
-export interface Browser {
-  context: BrowserContext;
-  close(): Promise<void>;
-}
-
-/** Headless Debian Chromium with a fresh profile in a temp dir, removed again by close(). */
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `e2e: ${CHROMIUM} is missing. Install the Debian package: apt-get install -y chromium ` +
-        '(the end-to-end tests need a real Chromium; they are not skipped without one)',
-    );
-  }
-  const profile = await mkdtemp(join(tmpdir(), 'csp-lens-e2e-profile-'));
-  let context: BrowserContext;
-  try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-      ignoreHTTPSErrors: true,
-    });
-  } catch (err) {
-    await rm(profile, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    context,
-    async close() {
-      try {
-        await context.close();
-      } finally {
-        await rm(profile, { recursive: true, force: true });
-      }
-    },
-  };
-}
+/** Chromium with its playwright context (`context.newPage()`), as the Chromium-only tests use it. */
+export type { ChromiumEngine as Browser } from '../../scripts/capture/engines.mjs';
