@@ -84,6 +84,11 @@ export const LONG_IMG_PATH =
 const esc = (s) =>
   String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 
+// What the page itself saw, one entry per violation event (the fields the SDK tells violations apart
+// by): what the end-to-end tests hold the receiver's records against, in every engine. On the SDK's
+// line, so no line number of the page moves.
+const SEEN = "(function(){var s=window.__demoSeen=[];document.addEventListener('securitypolicyviolation',function(e){s.push([e.documentURI,e.blockedURI,e.effectiveDirective,e.sourceFile,e.lineNumber,e.columnNumber,e.sample,e.disposition,e.statusCode,e.referrer].join('\\n'))},true)})();";
+
 /**
  * One demo page. `o`: { page, nonce, thirdParty, thirdPartyLocalhost, sdkOrigin, loader, metaPolicy,
  * policy (the header text, shown), links: [{ href, text }], query (the page's query string) }.
@@ -99,7 +104,7 @@ export function renderPage(o) {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 ${o.metaPolicy ? `<meta http-equiv="Content-Security-Policy" content="${esc(o.metaPolicy)}">\n` : ''}<title>csp-lens demo: ${esc(page.title)}</title>
-${o.loader ? `<script nonce="${n}">${o.loader}</script>\n` : ''}<script nonce="${n}" src="${esc(o.sdkOrigin)}/csp/sdk.js" data-release="demo-1.0.0" data-env="demo" async></script>
+${o.loader ? `<script nonce="${n}">${o.loader}</script>\n` : ''}<script nonce="${n}" src="${esc(o.sdkOrigin)}/csp/sdk.js" data-release="demo-1.0.0" data-env="demo" async></script><script nonce="${n}">${SEEN}</script>
 <link rel="stylesheet" href="/demo/demo.css">
 <link id="v-ext-css" rel="stylesheet" href="${tp}/static/s.css?css=1&amp;k=v">
 <style id="v-style-elem">body { font-family: monospace; } /* inline style element without a nonce */</style>
