@@ -8,6 +8,7 @@ import { normalizeNative, normalizeSdk } from './normalize.js';
 import { bump } from './fields.js';
 import { memoize } from './hash.js';
 import { anonymizeIp, type IpMode } from './ip.js';
+import type { BodyBudget } from './budget.js';
 
 // The SDK posts text/plain: a CORS-safelisted type, so sendBeacon needs no preflight cross-site.
 const SDK_TYPES = ['text/plain', 'application/json'];
@@ -23,11 +24,16 @@ export interface IngestDeps {
   store: Store;
   filter: NoiseFilter;
   clock: () => number;
-  bodyLimit: number | string;
+  /** Largest accepted body, in bytes. */
+  bodyLimit: number;
   ipMode: IpMode;
   ipSalt: string;
+  /** The Access-Control-Allow-Origin for a request's Origin; undefined: that origin may not post. */
   allowOrigin: (origin: string | undefined) => string | undefined;
+  /** Who counts as one client (clientKey: an IPv6 /64 is one). */
+  clientOf: (ip: string) => string;
   rateLimit: (client: string) => number;
+  bodies: BodyBudget;
   onStored?: (violations: NormalizedViolation[]) => void;
 }
 
@@ -59,15 +65,6 @@ function describe(err: { status?: number; message?: string; type?: string }): st
 function bodyError(e: Error & { status?: number }): never {
   if (e.status) throw e;
   throw new IngestError(400, `body could not be decoded: ${String(e.message).slice(0, 100)}`);
-}
-
-const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-
-/** koa-body's limit (`1mb`, `512kb`, bytes) in bytes. */
-function toBytes(limit: number | string): number {
-  if (typeof limit === 'number') return limit;
-  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(limit.trim());
-  return m ? Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]) : 1024 ** 2;
 }
 
 /** Consumes a request body up to `max` bytes; past that, or on error, stops reading. */
@@ -103,23 +100,44 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
     if (origin !== '*') ctx.vary('Origin');
   };
 
+  // Refusals read (and drop) the body first: answering mid-upload makes the socket close under a
+  // client that is still sending, which then sees a reset instead of our answer. Nothing is kept.
+  const refuse = async (ctx: Koa.Context, status: IngestError['status'], message: string): Promise<never> => {
+    await drain(ctx.req, deps.bodyLimit);
+    throw new IngestError(status, message);
+  };
+
   const guard = (types: string[]) => async (ctx: Koa.Context, next: Koa.Next) => {
     cors(ctx);
-    const wait = deps.rateLimit(ctx.ip);
+    // --cors-origins is enforced, not only advertised: a browser never reads our answer to a
+    // cross-origin POST anyway, so the header alone kept nothing out. No Origin is accepted:
+    // report-uri from Chromium and WebKit is often sent without one.
+    const origin = ctx.get('origin');
+    if (origin && !deps.allowOrigin(origin)) await refuse(ctx, 403, `origin ${JSON.stringify(origin.slice(0, 200))} is not allowed to post reports here`);
+    const client = deps.clientOf(ctx.ip);
+    const wait = deps.rateLimit(client);
     if (wait) {
       ctx.set('Retry-After', String(wait));
       throw new IngestError(429, 'rate limit exceeded for this client');
     }
     if (!ctx.request.length && !ctx.get('transfer-encoding')) throw new IngestError(400, 'empty body');
     if (!ctx.is(types)) {
-      // Read (and drop) the body first: answering mid-upload makes the socket close under a client
-      // that is still sending, which then sees a reset instead of our 415.
-      await drain(ctx.req, limitBytes);
-      throw new IngestError(415, `unsupported content type ${JSON.stringify(ctx.get('content-type') || '(none)')}; expected one of ${types.join(', ')}`);
+      await refuse(ctx, 415, `unsupported content type ${JSON.stringify(ctx.get('content-type') || '(none)')}; expected one of ${types.join(', ')}`);
     }
-    await next();
+    // What the body may grow to in memory: a compressed one up to the limit once inflated.
+    const encoded = !!ctx.get('content-encoding') && ctx.get('content-encoding') !== 'identity';
+    const bytes = encoded ? deps.bodyLimit : Math.min(ctx.request.length ?? deps.bodyLimit, deps.bodyLimit);
+    const over = deps.bodies.take(client, bytes);
+    if (over) {
+      ctx.set('Retry-After', '1');
+      await refuse(ctx, over === 'client' ? 429 : 503, `too many report bodies in flight${over === 'client' ? ' from this client' : ''}; retry later`);
+    }
+    try {
+      await next();
+    } finally {
+      deps.bodies.give(client, bytes);
+    }
   };
-  const limitBytes = toBytes(deps.bodyLimit);
 
   // A client sends many reports: its IP is parsed (and in hash mode hashed) once, not per request.
   const clientIp = memoize((ip) => anonymizeIp(ip, deps.ipMode, deps.ipSalt), 4096);

@@ -111,7 +111,7 @@ function read(path: string): Promise<string | undefined> {
 }
 
 /** The file's real path; for a file not created yet, its real folder's (or its dangling link's target). */
-async function realPath(file: string, depth = 0): Promise<string> {
+export async function realPath(file: string, depth = 0): Promise<string> {
   try {
     return await realpath(file);
   } catch (e) {
