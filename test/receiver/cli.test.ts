@@ -15,7 +15,7 @@ const FLAGS = [
 const MORE_FLAGS = ['ip-salt', 'store', 'database-url', 'journal', 'checkpoint-ms', 'archive-segment-mb', 'archive-keep', 'webhook', 'webhook-format', 'webhook-on', 'spike-factor', 'spike-min', 'stream'];
 // The caps that keep one client from holding what every client needs (issue 12).
 const EDGE_FLAGS = ['ipv6-prefix', 'max-body-memory', 'max-connections', 'max-connections-per-client', 'header-timeout', 'body-timeout'];
-const EDGE_DEFAULTS = { ipv6Prefix: 64, maxBodyMemory: '64mb', maxConnections: 10_000, maxConnectionsPerClient: 256, headerTimeoutMs: 5000, bodyTimeoutMs: 5000 };
+const EDGE_DEFAULTS = { ipv6Prefix: 64, maxConnections: 10_000, maxConnectionsPerClient: 256, headerTimeoutMs: 5000, bodyTimeoutMs: 5000 };
 const envOf = (flag: string) => `CSP_LENS_${flag.toUpperCase().replace(/-/g, '_')}`;
 
 describe('configFrom', () => {
@@ -75,6 +75,8 @@ describe('configFrom', () => {
       bodyTimeoutMs: 3000,
     });
     expect(configFrom(['--trust-proxy', '2'], {})).toMatchObject({ trustProxy: 2 });
+    // Body memory follows a larger body limit unless it is given.
+    expect(configFrom(['--body-limit', '100mb'], {})).not.toHaveProperty('maxBodyMemory');
     expect(configFrom(['--trust-proxy', 'false'], {})).toMatchObject({ trustProxy: false });
     expect(configFrom(['--trust-proxy', '0'], {})).toMatchObject({ trustProxy: false });
     expect(configFrom(['--port=9000', '--body-limit=512kb'], {})).toMatchObject({ port: 9000, bodyLimit: '512kb' });

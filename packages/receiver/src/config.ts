@@ -21,7 +21,7 @@ const FLAGS = {
   'archive-segment-mb': ['seal the open archive segment (<db>.archive.jsonl) as <db>.archive.<n>.jsonl at this size, in MiB; 0: one file (default 64)', ''],
   'archive-keep': ['sealed archive segments kept, the newest; older ones are deleted (default 0: keep all)', ''],
   'body-limit': ['largest accepted body (bytes, or like 512kb, 1mb)', '1mb'],
-  'max-body-memory': ['request bodies held in memory at once, all clients together (one client at most an eighth); past it 429/503', '64mb'],
+  'max-body-memory': ['request bodies held in memory at once, all clients together (one client at most an eighth); past it 429/503 (default 64mb, or 8 × --body-limit when larger)', ''],
   'max-connections': ['open connections at most (never past the open-file limit less 256 for the store)', '10000'],
   'max-connections-per-client': ['open connections per client; 0 turns it off (off with --trust-proxy: every connection is the proxy\'s)', '256'],
   'header-timeout': ['ms within which a request\'s headers (and a TLS handshake) must arrive', '5000'],
@@ -139,7 +139,7 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
   if (prefix && !/^\/[\w\-./~]*$/.test(prefix)) throw new Error(`csp-lens: --prefix must start with "/" and be a plain path, like /csp; got ${JSON.stringify(get('prefix'))}`);
   if (get('token') && get('token').length < 16) throw new Error('csp-lens: --token must be at least 16 characters (leave it out to have one generated)');
   const bodyLimit = size('body-limit', get('body-limit'));
-  const bodyMemory = size('max-body-memory', get('max-body-memory'), parseSize(bodyLimit)!, '--body-limit');
+  const bodyMemory = get('max-body-memory') ? size('max-body-memory', get('max-body-memory'), parseSize(bodyLimit)!, '--body-limit') : undefined;
   return {
     port: integer('port', get('port'), 0, 65535),
     host: get('host'),
@@ -158,7 +158,7 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     checkpointMs: get('checkpoint-ms') ? integer('checkpoint-ms', get('checkpoint-ms'), 1) : undefined,
     ...archiveFrom(get('archive-segment-mb'), get('archive-keep')),
     bodyLimit,
-    maxBodyMemory: bodyMemory,
+    ...(bodyMemory !== undefined ? { maxBodyMemory: bodyMemory } : {}),
     corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean),
     ipMode: ipMode as ServerConfig['ipMode'],
     ...(get('ip-salt') ? { ipSalt: get('ip-salt') } : {}),

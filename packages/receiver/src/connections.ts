@@ -97,7 +97,9 @@ export function limitConnections(server: Server, limits: ConnectionLimits): () =
 /** Malformed or too slow requests that never reached the app: a JSON answer, then the socket goes. */
 export function answerClientErrors(server: Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // Not into an answer already under way on this socket (as Node's own handler).
+    const answering = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (err.code === 'ECONNRESET' || !socket.writable || answering) {
       socket.destroy();
       return;
     }

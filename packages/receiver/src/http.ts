@@ -109,17 +109,17 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
 
   const guard = (types: string[]) => async (ctx: Koa.Context, next: Koa.Next) => {
     cors(ctx);
-    // --cors-origins is enforced, not only advertised: a browser never reads our answer to a
-    // cross-origin POST anyway, so the header alone kept nothing out. No Origin is accepted:
-    // report-uri from Chromium and WebKit is often sent without one.
-    const origin = ctx.get('origin');
-    if (origin && !deps.allowOrigin(origin)) await refuse(ctx, 403, `origin ${JSON.stringify(origin.slice(0, 200))} is not allowed to post reports here`);
     const client = deps.clientOf(ctx.ip);
     const wait = deps.rateLimit(client);
     if (wait) {
       ctx.set('Retry-After', String(wait));
       throw new IngestError(429, 'rate limit exceeded for this client');
     }
+    // --cors-origins is enforced, not only advertised: a browser never reads our answer to a
+    // cross-origin POST anyway, so the header alone kept nothing out. No Origin is accepted:
+    // report-uri from Chromium and WebKit is often sent without one.
+    const origin = ctx.get('origin');
+    if (origin && !deps.allowOrigin(origin)) await refuse(ctx, 403, `origin ${JSON.stringify(origin.slice(0, 200))} is not allowed to post reports here`);
     if (!ctx.request.length && !ctx.get('transfer-encoding')) throw new IngestError(400, 'empty body');
     if (!ctx.is(types)) {
       await refuse(ctx, 415, `unsupported content type ${JSON.stringify(ctx.get('content-type') || '(none)')}; expected one of ${types.join(', ')}`);

@@ -31,8 +31,9 @@ export interface ReceiverOptions {
   /** Largest accepted body: bytes or a string like `1mb`. Default 1 MiB. */
   bodyLimit?: number | string;
   /**
-   * Request bodies held in memory at once, all clients together: bytes or like `64mb` (the default).
-   * One client may hold an eighth of it (at least `bodyLimit`); past that 429, past the total 503.
+   * Request bodies held in memory at once, all clients together: bytes or like `64mb`. Default 64 MiB
+   * or 8 × bodyLimit, the larger. One client may hold an eighth of it (at least `bodyLimit`); past
+   * that 429, past the total 503.
    */
   maxBodyMemory?: number | string;
   /** What is kept of the client IP: /24 or /48 (`truncate`, default), a salted `hash`, `full`, `none`. */
@@ -78,7 +79,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   }
   const bodyLimit = parseSize(options.bodyLimit ?? '1mb');
   if (!bodyLimit) fail(`bodyLimit must be a size like 512kb, 1mb or a byte count > 0, got ${JSON.stringify(options.bodyLimit)}`);
-  const bodyMemory = parseSize(options.maxBodyMemory ?? '64mb');
+  const bodyMemory = options.maxBodyMemory === undefined ? Math.max(64 * 1024 ** 2, 8 * bodyLimit) : parseSize(options.maxBodyMemory);
   if (bodyMemory === undefined || bodyMemory < bodyLimit) fail(`maxBodyMemory must be a size of at least bodyLimit (${bodyLimit} bytes), got ${JSON.stringify(options.maxBodyMemory)}`);
   const v6Prefix = options.ipv6Prefix ?? 64;
   if (!Number.isInteger(v6Prefix) || v6Prefix < 1 || v6Prefix > 128) fail(`ipv6Prefix must be an integer from 1 to 128, got ${JSON.stringify(options.ipv6Prefix)}`);
