@@ -75,7 +75,7 @@ export function limitConnections(server: Server, limits: ConnectionLimits): () =
   const sweep = setInterval(() => {
     const now = clock();
     for (const [req, seen] of uploads) {
-      if (req.complete || req.destroyed || req.socket.destroyed) {
+      if (req.complete || req.destroyed || !req.socket || req.socket.destroyed) {
         uploads.delete(req);
       } else if (req.socket.bytesRead !== seen.bytes) {
         seen.bytes = req.socket.bytesRead;

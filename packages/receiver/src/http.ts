@@ -9,6 +9,7 @@ import { bump } from './fields.js';
 import { memoize } from './hash.js';
 import { anonymizeIp, type IpMode } from './ip.js';
 import type { BodyBudget } from './budget.js';
+import { createGuard } from './guard.js';
 
 // The SDK posts text/plain: a CORS-safelisted type, so sendBeacon needs no preflight cross-site.
 const SDK_TYPES = ['text/plain', 'application/json'];
@@ -67,77 +68,11 @@ function bodyError(e: Error & { status?: number }): never {
   throw new IngestError(400, `body could not be decoded: ${String(e.message).slice(0, 100)}`);
 }
 
-/** Consumes a request body up to `max` bytes; past that, or on error, stops reading. */
-function drain(req: NodeJS.ReadableStream & { destroyed?: boolean }, max: number): Promise<void> {
-  return new Promise((resolve) => {
-    let seen = 0;
-    const done = () => {
-      req.removeListener('data', onData);
-      resolve();
-    };
-    const onData = (chunk: Buffer) => {
-      seen += chunk.length;
-      if (seen > max) {
-        req.pause();
-        done();
-      }
-    };
-    req.on('data', onData);
-    req.once('end', done);
-    req.once('error', done);
-    req.once('close', done);
-  });
-}
-
 export function mountIngest(router: Router, deps: IngestDeps): void {
   const read = (types: string[]) =>
     koaBody({ json: false, urlencoded: false, multipart: false, text: true, textTypes: types, textLimit: deps.bodyLimit, encoding: 'utf-8', onError: bodyError });
 
-  const cors = (ctx: Koa.Context): void => {
-    const origin = deps.allowOrigin(ctx.get('origin') || undefined);
-    if (!origin) return;
-    ctx.set('Access-Control-Allow-Origin', origin);
-    if (origin !== '*') ctx.vary('Origin');
-  };
-
-  // Refusals read (and drop) the body first: answering mid-upload makes the socket close under a
-  // client that is still sending, which then sees a reset instead of our answer. Nothing is kept.
-  const refuse = async (ctx: Koa.Context, status: IngestError['status'], message: string): Promise<never> => {
-    await drain(ctx.req, deps.bodyLimit);
-    throw new IngestError(status, message);
-  };
-
-  const guard = (types: string[]) => async (ctx: Koa.Context, next: Koa.Next) => {
-    cors(ctx);
-    const client = deps.clientOf(ctx.ip);
-    const wait = deps.rateLimit(client);
-    if (wait) {
-      ctx.set('Retry-After', String(wait));
-      throw new IngestError(429, 'rate limit exceeded for this client');
-    }
-    // --cors-origins is enforced, not only advertised: a browser never reads our answer to a
-    // cross-origin POST anyway, so the header alone kept nothing out. No Origin is accepted:
-    // report-uri from Chromium and WebKit is often sent without one.
-    const origin = ctx.get('origin');
-    if (origin && !deps.allowOrigin(origin)) await refuse(ctx, 403, `origin ${JSON.stringify(origin.slice(0, 200))} is not allowed to post reports here`);
-    if (!ctx.request.length && !ctx.get('transfer-encoding')) throw new IngestError(400, 'empty body');
-    if (!ctx.is(types)) {
-      await refuse(ctx, 415, `unsupported content type ${JSON.stringify(ctx.get('content-type') || '(none)')}; expected one of ${types.join(', ')}`);
-    }
-    // What the body may grow to in memory: a compressed one up to the limit once inflated.
-    const encoded = !!ctx.get('content-encoding') && ctx.get('content-encoding') !== 'identity';
-    const bytes = encoded ? deps.bodyLimit : Math.min(ctx.request.length ?? deps.bodyLimit, deps.bodyLimit);
-    const over = deps.bodies.take(client, bytes);
-    if (over) {
-      ctx.set('Retry-After', '1');
-      await refuse(ctx, over === 'client' ? 429 : 503, `too many report bodies in flight${over === 'client' ? ' from this client' : ''}; retry later`);
-    }
-    try {
-      await next();
-    } finally {
-      deps.bodies.give(client, bytes);
-    }
-  };
+  const { cors, guard } = createGuard(deps);
 
   // A client sends many reports: its IP is parsed (and in hash mode hashed) once, not per request.
   const clientIp = memoize((ip) => anonymizeIp(ip, deps.ipMode, deps.ipSalt), 4096);

@@ -114,9 +114,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const port = config.port ?? 8787;
     const host = config.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
-      s.once('error', (e) => reject(listenError(e as NodeJS.ErrnoException, port, host)));
-      s.listen(port, host, () => resolve());
+      const failed = (e: Error) => reject(listenError(e as NodeJS.ErrnoException, port, host));
+      s.once('error', failed);
+      s.listen(port, host, () => {
+        s.off('error', failed);
+        resolve();
+      });
     });
+    // Once listening, a server error (EMFILE on accept) is logged: it must not end the process.
+    s.on('error', (e: Error) => console.error(`csp-lens: ${e.message}`));
     const address = s.address() as AddressInfo;
     const urlHost = address.address.includes(':') ? `[${address.address}]` : address.address;
     let closing: Promise<void> | undefined;
