@@ -63,7 +63,8 @@ async function claim(lock: string, path: string, mine: string, depth: number): P
     try {
       if ((await read(path)) === theirs) {
         await replace(path, mine);
-        return undefined;
+        // Re-read: only a process that thought us dead could have replaced it since.
+        if ((await read(path)) === mine) return undefined;
       }
     } finally {
       await unlink(marker).catch(() => {});
