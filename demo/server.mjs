@@ -260,7 +260,15 @@ The https certificate is self-signed and new on every start: accept it once per 
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((err) => {
-    console.error(err instanceof Error ? err.message : err);
+    const message = err instanceof Error ? err.message : String(err);
+    // A second demo: say how to give it a store (and ports) of its own.
+    if (/ is in use by process \d+/.test(message)) {
+      console.error(`${message}; another demo uses this store: stop it, or give this one its own with DEMO_DB=<file> (and DEMO_HTTP_PORT, DEMO_HTTPS_PORT, DEMO_THIRD_PARTY_PORT, DEMO_REMOTE_PORT)`);
+    } else if (err?.code === 'EADDRINUSE') {
+      console.error(`csp-lens demo: port ${err.port} is in use (another demo?): stop it, or set DEMO_HTTP_PORT, DEMO_HTTPS_PORT, DEMO_THIRD_PARTY_PORT, DEMO_REMOTE_PORT (0: any free port) and DEMO_DB=<file> for a store of its own`);
+    } else {
+      console.error(message);
+    }
     process.exit(1);
   });
 }

@@ -64,6 +64,14 @@ describe('createReceiver mounted in a Koa app', () => {
     expect(await health()).toEqual({ status: 200, body: { status: 'ok' }, cache: 'no-store' });
   });
 
+  it('refuses options it cannot honour at creation, naming them', () => {
+    expect(() => createReceiver({ store, bodyLimit: '1zb' })).toThrow('csp-lens: bodyLimit must be a size like 512kb, 1mb or a byte count > 0, got "1zb"');
+    expect(() => createReceiver({ store, bodyLimit: '1mb', maxBodyMemory: '512kb' })).toThrow('csp-lens: maxBodyMemory must be a size of at least bodyLimit (1048576 bytes), got "512kb"');
+    expect(() => createReceiver({ store, ipv6Prefix: 0 })).toThrow('csp-lens: ipv6Prefix must be an integer from 1 to 128, got 0');
+    // A body limit above the default body memory raises that memory with it.
+    expect(() => createReceiver({ store, bodyLimit: '100mb' })).not.toThrow();
+  });
+
   it('answers 503 when the store cannot write, acknowledges nothing, says so on /health, and recovers', async () => {
     broken = new Error('ENOSPC: no space left on device');
     const lost = reportUriBody('full');

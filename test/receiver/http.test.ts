@@ -372,6 +372,70 @@ describe('ingest: per-client rate limit', () => {
     }
   });
 
+  it('counts every address of one IPv6 /64 as one client: rotating the interface id gets no new budget', async () => {
+    // The proxy in front (trustProxy 1) hands over the client address it saw: one subscriber's /64.
+    const s = await startTestServer({ rateLimit: 1, trustProxy: 1 });
+    try {
+      const t0 = Date.now();
+      const statuses: number[] = [];
+      for (let wave = 0; wave < 30; wave++) {
+        const res = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            s.post('/report', reportUriBody('v6').body, 'application/csp-report', { 'x-forwarded-for': `2001:db8:1:2:${(wave * 10 + i).toString(16)}:1:2:3` }),
+          ),
+        );
+        for (const r of res) {
+          statuses.push(r.status);
+          await r.arrayBuffer();
+        }
+      }
+      const ok = statuses.filter((x) => x === 204).length;
+      // The burst (200) and what 1/s refilled while the test ran, not one budget per address.
+      expect(ok).toBeLessThanOrEqual(200 + Math.ceil((Date.now() - t0) / 1000) + 1);
+      expect(statuses.filter((x) => x !== 204 && x !== 429)).toEqual([]);
+      // Another /64 is another client; an IPv4-mapped address counts as its IPv4.
+      for (const ip of ['2001:db8:1:3::1', '::ffff:198.51.100.7']) {
+        expect((await s.post('/report', reportUriBody('v6').body, 'application/csp-report', { 'x-forwarded-for': ip })).status, ip).toBe(204);
+      }
+      expect(await s.all()).toHaveLength(ok + 2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('behind one trusted proxy takes the address that proxy appended, not the one the client wrote', async () => {
+    const s = await startTestServer({ rateLimit: 1, trustProxy: 1, ipMode: 'full' });
+    try {
+      // The client writes any X-Forwarded-For it likes; the proxy appends the address it saw.
+      const statuses: number[] = [];
+      for (let wave = 0; wave < 25; wave++) {
+        const res = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            s.post('/report', reportUriBody('xff').body, 'application/csp-report', { 'x-forwarded-for': `10.0.${wave}.${i}, 203.0.113.9` }),
+          ),
+        );
+        for (const r of res) {
+          statuses.push(r.status);
+          await r.arrayBuffer();
+        }
+      }
+      expect(statuses.filter((x) => x === 429).length).toBeGreaterThan(0);
+      const stored = await s.all();
+      expect(stored).toHaveLength(statuses.filter((x) => x === 204).length);
+      expect(new Set(stored.map((r) => r.clientIp))).toEqual(new Set(['203.0.113.9']));
+    } finally {
+      await s.close();
+    }
+    // Two proxies in front: the second-to-last address is the one the outer proxy saw.
+    const two = await startTestServer({ trustProxy: 2, ipMode: 'full' });
+    try {
+      expect((await two.post('/report', reportUriBody('xff2').body, 'application/csp-report', { 'x-forwarded-for': '6.6.6.6, 198.51.100.4, 10.0.0.2' })).status).toBe(204);
+      expect((await two.all()).map((r) => r.clientIp)).toEqual(['198.51.100.4']);
+    } finally {
+      await two.close();
+    }
+  });
+
   it('never limits with rateLimit 0', async () => {
     const s = await startTestServer({ rateLimit: 0 });
     try {
@@ -426,10 +490,33 @@ describe('CORS', () => {
 
       const unlisted = await fetch(`${s.url}/report`, { method: 'OPTIONS', headers: { ...headers, origin: 'https://evil.example' } });
       expect(unlisted.headers.get('access-control-allow-origin')).toBeNull();
-      const post = await s.post('/report', reportUriBody('cors').body, 'application/csp-report', { origin: 'https://evil.example' });
-      expect(post.headers.get('access-control-allow-origin')).toBeNull();
       const post2 = await s.post('/report', reportUriBody('cors').body, 'application/csp-report', { origin: 'https://shop.example' });
+      expect(post2.status).toBe(204);
       expect(post2.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('with a list of origins refuses posts from any other origin with 403 and stores none of them', async () => {
+    const s = await startTestServer({ corsOrigins: ['https://shop.example'] });
+    try {
+      const listed = reportUriBody('listed');
+      expect((await s.post('/report', listed.body, 'application/csp-report', { origin: 'https://shop.example' })).status).toBe(204);
+      // report-uri from Chromium and WebKit often carries no Origin at all: accepted.
+      const none = reportUriBody('no-origin');
+      expect((await s.post('/report', none.body, 'application/csp-report')).status).toBe(204);
+      for (const origin of ['https://evil.example', 'null', 'https://shop.example.evil.example', 'http://shop.example']) {
+        const res = await s.post('/report', reportUriBody('evil').body, 'application/csp-report', { origin });
+        expect(res.headers.get('access-control-allow-origin'), origin).toBeNull();
+        await expectJsonError(res, 403, /^origin .* is not allowed to post reports here$/);
+        await expectJsonError(await s.post('/sdk', JSON.stringify(sdkBatch({ url: 'https://evil.example/x' })), 'text/plain', { origin }), 403, /not allowed/);
+      }
+      // A refused body is read first, so the client sees the 403 and not a reset; its keep-alive
+      // connection still serves the next report.
+      const big = await raw(`${s.url}/report`, { headers: { 'content-type': 'application/csp-report', origin: 'https://evil.example' }, chunks: [' '.repeat(256 * 1024), reportUriBody('x').body] });
+      expect(big).toMatchObject({ status: 403 });
+      expect((await s.all()).map((r) => r.documentURL).sort()).toEqual([listed.document, none.document].sort());
     } finally {
       await s.close();
     }

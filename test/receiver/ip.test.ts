@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { anonymizeIp } from '../../packages/receiver/src/ip.js';
+import { anonymizeIp, clientKey } from '../../packages/receiver/src/ip.js';
 
 describe('anonymizeIp', () => {
   it('truncates IPv4 to its /24', () => {
@@ -39,5 +39,32 @@ describe('anonymizeIp', () => {
     expect(anonymizeIp('', 'hash')).toBeUndefined();
     expect(anonymizeIp('not-an-ip', 'truncate')).toBeUndefined();
     expect(anonymizeIp('999.1.1.1', 'hash')).toBeUndefined();
+  });
+});
+
+describe('clientKey', () => {
+  it('is the address for IPv4, and IPv4-mapped IPv6 counts as that IPv4', () => {
+    expect(clientKey('203.0.113.77')).toBe('203.0.113.77');
+    expect(clientKey('::ffff:203.0.113.77')).toBe('203.0.113.77');
+  });
+
+  it('is the /64 for IPv6 by default, however the address is written', () => {
+    const key = clientKey('2001:db8:1:2::1');
+    expect(key).toBe('2001:db8:1:2:0:0:0:0/64');
+    for (const ip of ['2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:0DB8:0001:0002:a:b:c:d', '[2001:db8:1:2::99]', '2001:db8:1:2::5%eth0']) {
+      expect(clientKey(ip), ip).toBe(key);
+    }
+    expect(clientKey('2001:db8:1:3::1')).not.toBe(key);
+  });
+
+  it('takes any prefix length, bits not on a group boundary included', () => {
+    expect(clientKey('2001:db8:1:2::1', 48)).toBe(clientKey('2001:db8:1:ffff::1', 48));
+    expect(clientKey('2001:db8:1:2::1', 56)).toBe('2001:db8:1:0:0:0:0:0/56');
+    expect(clientKey('2001:db8:1:1ff::1', 56)).toBe('2001:db8:1:100:0:0:0:0/56');
+    expect(clientKey('2001:db8::1', 128)).toBe('2001:db8:0:0:0:0:0:1/128');
+  });
+
+  it('keeps unparseable input as its own client', () => {
+    expect(clientKey('not-an-ip')).toBe('not-an-ip');
   });
 });

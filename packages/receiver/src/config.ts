@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ServerConfig } from './server.js';
 import { spikeFrom, webhooksFrom } from './outputs.js';
+import { parseSize } from './size.js';
 
 // Every flag is also an environment variable: --rate-limit ⇔ CSP_LENS_RATE_LIMIT.
 const FLAGS = {
@@ -12,20 +14,26 @@ const FLAGS = {
   prefix: ['path prefix of every route', '/csp'],
   token: ['bearer token for the read API and dashboard (generated and printed when absent)', ''],
   'rate-limit': ['requests per second per client; 0 turns it off', '100'],
+  'ipv6-prefix': ['IPv6 clients are counted per prefix of this length (rate limit, connection and memory caps): a subscriber usually has a whole /64', '64'],
   'max-records': ['records kept in the live file', '10000'],
   journal: ["true: a commit is an fsync'd append to <db>.journal.jsonl and the live file a periodic checkpoint; false: every commit rewrites the live file (default true)", ''],
   'checkpoint-ms': ['with --journal true: rewrite the live file from memory at least this often, in ms (default 30000)', ''],
   'archive-segment-mb': ['seal the open archive segment (<db>.archive.jsonl) as <db>.archive.<n>.jsonl at this size, in MiB; 0: one file (default 64)', ''],
   'archive-keep': ['sealed archive segments kept, the newest; older ones are deleted (default 0: keep all)', ''],
   'body-limit': ['largest accepted body (bytes, or like 512kb, 1mb)', '1mb'],
-  'cors-origins': ['origins allowed to post reports, comma-separated, or *', '*'],
+  'max-body-memory': ['request bodies held in memory at once, all clients together (one client at most an eighth); past it 429/503 (default 64mb, or 8 × --body-limit when larger)', ''],
+  'max-connections': ['open connections at most (never past the open-file limit less 256 for the store)', '10000'],
+  'max-connections-per-client': ['open connections per client; 0 turns it off (off with --trust-proxy: every connection is the proxy\'s)', '256'],
+  'header-timeout': ['ms within which a request\'s headers (and a TLS handshake) must arrive', '5000'],
+  'body-timeout': ['ms an upload may send nothing before it is answered 408 and closed', '5000'],
+  'cors-origins': ['origins allowed to post reports, comma-separated, or *; a POST with another Origin is refused (403), one without Origin accepted', '*'],
   'ip-mode': ['what is kept of client IPs: truncate (/24, /48), hash, full, none', 'truncate'],
   'ip-salt': ['salt for --ip-mode hash (random per process when absent: hashes then change on restart)', ''],
   'merge-window': ['ms within which an SDK event and a native report can be one violation', '10000'],
   'group-cap': ['new groups allowed per minute before the overflow group takes the rest', '100'],
   'tls-cert': ['PEM certificate file: serve https (report-to only reaches https endpoints)', ''],
   'tls-key': ['PEM key file for --tls-cert', ''],
-  'trust-proxy': ['trust X-Forwarded-For from a reverse proxy (true/false)', 'false'],
+  'trust-proxy': ['reverse proxies in front whose X-Forwarded-For is trusted: a count (1: one proxy; true means 1) or false; the client is the address the outermost one appended', 'false'],
   webhook: ['POST alerts (new group, critical, spike) to this URL; repeat the flag or separate with commas', ''],
   'webhook-format': ['slack or json (unset: slack for *.slack.com, json otherwise)', ''],
   'webhook-on': ['which alerts to send, comma-separated', 'new-group,critical,spike'],
@@ -39,16 +47,50 @@ const envName = (flag: string) => `CSP_LENS_${flag.toUpperCase().replace(/-/g, '
 
 export function usage(): string {
   const rows = Object.entries(FLAGS).map(
-    ([flag, [what, def]]) => `  --${flag.padEnd(18)} ${what}${def ? ` (default ${def})` : ''}\n  ${''.padEnd(20)} env ${envName(flag)}`,
+    ([flag, [what, def]]) => `  --${flag.padEnd(26)} ${what}${def ? ` (default ${def})` : ''}\n  ${''.padEnd(28)} env ${envName(flag)}`,
   );
-  return `Usage: csp-lens serve [options]\n\nReceives CSP violation reports (report-uri, report-to, the csp-lens SDK) and serves the read API and dashboard.\n\nOptions:\n${rows.join('\n')}\n  --help               this text\n`;
+  return `Usage: csp-lens serve [options]\n\nReceives CSP violation reports (report-uri, report-to, the csp-lens SDK) and serves the read API and dashboard.\n\nOptions:\n${rows.join('\n')}\n  --help, -h                   this text\n  --version                    the receiver's version\n`;
 }
 
-function integer(flag: Flag, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`csp-lens: --${flag} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
-  if (n > max) throw new Error(`csp-lens: --${flag} must be at most ${max}, got ${JSON.stringify(value)}`);
+/** The receiver package's version (dist/ and src/ both sit beside its package.json). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+function integer(flag: Flag, value: string, min: number, max?: number): number {
+  const n = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+    throw new Error(`csp-lens: --${flag} must be an integer ${max === undefined ? `≥ ${min}` : `from ${min} to ${max}`}, got ${JSON.stringify(value)}`);
+  }
   return n;
+}
+
+function size(flag: Flag, value: string, min = 1, minName = ''): number | string {
+  const bytes = parseSize(value);
+  if (bytes === undefined || bytes < min) {
+    throw new Error(`csp-lens: --${flag} must be a size like 512kb, 1mb or a byte count${minName ? `, at least ${minName} (${min} bytes)` : ''}, got ${JSON.stringify(value)}`);
+  }
+  return /^\d+$/.test(value) ? bytes : value;
+}
+
+/** `--trust-proxy`: how many proxies; `true` is one (the flag was a boolean first), `false` none. */
+function hops(value: string): number | false {
+  if (value === 'true') return 1;
+  if (value === 'false' || value === '') return false;
+  if (!/^\d+$/.test(value)) throw new Error(`csp-lens: --trust-proxy must be the number of proxies in front (1 for one), true (= 1) or false, got ${JSON.stringify(value)}`);
+  return Number(value) || false;
+}
+
+/** parseArgs' own errors, in ours: one line, the flag, the fix. */
+function argsError(e: Error & { code?: string }): Error {
+  const quoted = /'([^']*)'/.exec(e.message)?.[1] ?? '';
+  const flag = /--[\w-]+/.exec(quoted)?.[0] ?? /-\w/.exec(quoted)?.[0] ?? quoted;
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new Error(`csp-lens: unknown option ${flag}; csp-lens --help lists every flag`);
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (/does not take an argument/.test(e.message)) return new Error(`csp-lens: ${flag} takes no value`);
+    return new Error(`csp-lens: ${flag} needs a value, like ${flag}=VALUE (csp-lens --help)`);
+  }
+  return new Error(`csp-lens: ${e.message}`);
 }
 
 function archiveFrom(segmentMb: string, keep: string): Pick<ServerConfig, 'archive'> {
@@ -61,14 +103,26 @@ function archiveFrom(segmentMb: string, keep: string): Pick<ServerConfig, 'archi
   };
 }
 
-export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { help: { type: 'boolean' }, ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const, multiple: f === 'webhook' }])) },
-  });
+export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | 'help' | 'version' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+        ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const, multiple: f === 'webhook' }])),
+      },
+    });
+  } catch (e) {
+    throw argsError(e as Error);
+  }
+  const { values, positionals } = parsed;
   if (values.help || positionals[0] === 'help') return 'help';
+  if (values.version) return 'version';
   if (positionals.length && positionals[0] !== 'serve') throw new Error(`csp-lens: unknown command ${JSON.stringify(positionals[0])}; try --help`);
+  if (positionals.length > 1) throw new Error(`csp-lens: unexpected argument ${JSON.stringify(positionals[1])}; serve takes only --flags (csp-lens --help lists them)`);
   const get = (f: Flag): string => ((values as Record<string, unknown>)[f] as string | undefined) ?? env[envName(f)] ?? FLAGS[f][1];
   const origins = get('cors-origins');
   const ipMode = get('ip-mode');
@@ -79,19 +133,32 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
   if (journal && journal !== 'true' && journal !== 'false') throw new Error('csp-lens: --journal must be true or false');
   const databaseUrl = get('database-url') || env.DATABASE_URL || '';
   if (store === 'postgres' && !databaseUrl) throw new Error('csp-lens: --store postgres needs --database-url (or CSP_LENS_DATABASE_URL, DATABASE_URL)');
+  if (!get('db')) throw new Error('csp-lens: --db must be a file path, like ./csp-lens.json');
+  if (!get('host')) throw new Error('csp-lens: --host must be an address, like 127.0.0.1 (or 0.0.0.0 for every interface)');
+  const prefix = get('prefix').replace(/\/+$/, '');
+  if (prefix && !/^\/[\w\-./~]*$/.test(prefix)) throw new Error(`csp-lens: --prefix must start with "/" and be a plain path, like /csp; got ${JSON.stringify(get('prefix'))}`);
+  if (get('token') && get('token').length < 16) throw new Error('csp-lens: --token must be at least 16 characters (leave it out to have one generated)');
+  const bodyLimit = size('body-limit', get('body-limit'));
+  const bodyMemory = get('max-body-memory') ? size('max-body-memory', get('max-body-memory'), parseSize(bodyLimit)!, '--body-limit') : undefined;
   return {
-    port: integer('port', get('port'), 0),
+    port: integer('port', get('port'), 0, 65535),
     host: get('host'),
     db: get('db'),
     ...(store === 'postgres' ? { store, databaseUrl } : {}),
     prefix: get('prefix'),
     token: get('token') || undefined,
     rateLimit: integer('rate-limit', get('rate-limit'), 0),
+    ipv6Prefix: integer('ipv6-prefix', get('ipv6-prefix'), 1, 128),
+    maxConnections: integer('max-connections', get('max-connections'), 1),
+    maxConnectionsPerClient: integer('max-connections-per-client', get('max-connections-per-client'), 0),
+    headerTimeoutMs: integer('header-timeout', get('header-timeout'), 1),
+    bodyTimeoutMs: integer('body-timeout', get('body-timeout'), 1),
     maxRecords: integer('max-records', get('max-records'), 1),
     ...(journal === 'false' ? { journal: false } : {}),
     checkpointMs: get('checkpoint-ms') ? integer('checkpoint-ms', get('checkpoint-ms'), 1) : undefined,
     ...archiveFrom(get('archive-segment-mb'), get('archive-keep')),
-    bodyLimit: /^\d+$/.test(get('body-limit')) ? Number(get('body-limit')) : get('body-limit'),
+    bodyLimit,
+    ...(bodyMemory !== undefined ? { maxBodyMemory: bodyMemory } : {}),
     corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean),
     ipMode: ipMode as ServerConfig['ipMode'],
     ...(get('ip-salt') ? { ipSalt: get('ip-salt') } : {}),
@@ -99,7 +166,7 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     groupCapPerMinute: integer('group-cap', get('group-cap'), 1),
     tlsCert: get('tls-cert') || undefined,
     tlsKey: get('tls-key') || undefined,
-    trustProxy: get('trust-proxy') === 'true',
+    trustProxy: hops(get('trust-proxy')),
     webhooks: webhooksFrom((values as Record<string, unknown>).webhook ?? env[envName('webhook')], get('webhook-format'), get('webhook-on')),
     spike: spikeFrom(get('spike-factor'), get('spike-min')),
     stream: get('stream') || undefined,

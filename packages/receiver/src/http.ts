@@ -8,6 +8,8 @@ import { normalizeNative, normalizeSdk } from './normalize.js';
 import { bump } from './fields.js';
 import { memoize } from './hash.js';
 import { anonymizeIp, type IpMode } from './ip.js';
+import type { BodyBudget } from './budget.js';
+import { createGuard } from './guard.js';
 
 // The SDK posts text/plain: a CORS-safelisted type, so sendBeacon needs no preflight cross-site.
 const SDK_TYPES = ['text/plain', 'application/json'];
@@ -23,11 +25,16 @@ export interface IngestDeps {
   store: Store;
   filter: NoiseFilter;
   clock: () => number;
-  bodyLimit: number | string;
+  /** Largest accepted body, in bytes. */
+  bodyLimit: number;
   ipMode: IpMode;
   ipSalt: string;
+  /** The Access-Control-Allow-Origin for a request's Origin; undefined: that origin may not post. */
   allowOrigin: (origin: string | undefined) => string | undefined;
+  /** Who counts as one client (clientKey: an IPv6 /64 is one). */
+  clientOf: (ip: string) => string;
   rateLimit: (client: string) => number;
+  bodies: BodyBudget;
   onStored?: (violations: NormalizedViolation[]) => void;
 }
 
@@ -61,65 +68,11 @@ function bodyError(e: Error & { status?: number }): never {
   throw new IngestError(400, `body could not be decoded: ${String(e.message).slice(0, 100)}`);
 }
 
-const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-
-/** koa-body's limit (`1mb`, `512kb`, bytes) in bytes. */
-function toBytes(limit: number | string): number {
-  if (typeof limit === 'number') return limit;
-  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(limit.trim());
-  return m ? Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]) : 1024 ** 2;
-}
-
-/** Consumes a request body up to `max` bytes; past that, or on error, stops reading. */
-function drain(req: NodeJS.ReadableStream & { destroyed?: boolean }, max: number): Promise<void> {
-  return new Promise((resolve) => {
-    let seen = 0;
-    const done = () => {
-      req.removeListener('data', onData);
-      resolve();
-    };
-    const onData = (chunk: Buffer) => {
-      seen += chunk.length;
-      if (seen > max) {
-        req.pause();
-        done();
-      }
-    };
-    req.on('data', onData);
-    req.once('end', done);
-    req.once('error', done);
-    req.once('close', done);
-  });
-}
-
 export function mountIngest(router: Router, deps: IngestDeps): void {
   const read = (types: string[]) =>
     koaBody({ json: false, urlencoded: false, multipart: false, text: true, textTypes: types, textLimit: deps.bodyLimit, encoding: 'utf-8', onError: bodyError });
 
-  const cors = (ctx: Koa.Context): void => {
-    const origin = deps.allowOrigin(ctx.get('origin') || undefined);
-    if (!origin) return;
-    ctx.set('Access-Control-Allow-Origin', origin);
-    if (origin !== '*') ctx.vary('Origin');
-  };
-
-  const guard = (types: string[]) => async (ctx: Koa.Context, next: Koa.Next) => {
-    cors(ctx);
-    const wait = deps.rateLimit(ctx.ip);
-    if (wait) {
-      ctx.set('Retry-After', String(wait));
-      throw new IngestError(429, 'rate limit exceeded for this client');
-    }
-    if (!ctx.request.length && !ctx.get('transfer-encoding')) throw new IngestError(400, 'empty body');
-    if (!ctx.is(types)) {
-      // Read (and drop) the body first: answering mid-upload makes the socket close under a client
-      // that is still sending, which then sees a reset instead of our 415.
-      await drain(ctx.req, limitBytes);
-      throw new IngestError(415, `unsupported content type ${JSON.stringify(ctx.get('content-type') || '(none)')}; expected one of ${types.join(', ')}`);
-    }
-    await next();
-  };
-  const limitBytes = toBytes(deps.bodyLimit);
+  const { cors, guard } = createGuard(deps);
 
   // A client sends many reports: its IP is parsed (and in hash mode hashed) once, not per request.
   const clientIp = memoize((ip) => anonymizeIp(ip, deps.ipMode, deps.ipSalt), 4096);

@@ -55,3 +55,23 @@ export function anonymizeIp(ip: string | undefined, mode: IpMode, salt = ''): st
   if (mode === 'truncate') return 'v4' in c ? `${c.v4.slice(0, 3).join('.')}.0` : v6Prefix48(c.v6);
   return undefined;
 }
+
+/**
+ * Who counts as one client for the rate limit and the connection and memory caps. IPv4: the
+ * address. IPv6: its first `v6Prefix` bits (default 64), because a subscriber is routinely given a
+ * whole /64 (RFC 6177) and can rotate through 2^64 addresses in it for free; an IPv4-mapped address
+ * is its IPv4. Unparseable input is its own (cut) text.
+ */
+export function clientKey(ip: string, v6Prefix = 64): string {
+  const c = canonical(ip);
+  if (!c) return ip.slice(0, 64);
+  if ('v4' in c) return c.v4.join('.');
+  const bits = Math.max(0, Math.min(128, v6Prefix));
+  const kept = c.v6.map((g, i) => {
+    const from = i * 16;
+    if (from + 16 <= bits) return g;
+    if (from >= bits) return 0;
+    return g & (0xffff << (16 - (bits - from)));
+  });
+  return `${kept.map((n) => n.toString(16)).join(':')}/${bits}`;
+}

@@ -8,7 +8,10 @@ import { mountReadApi, mountSdkScript } from './read-api.js';
 import { mountDashboard } from './dashboard/server.js';
 import { createRateLimiter } from './ratelimit.js';
 import { createNoiseFilter, type NoiseRule } from './filter.js';
-import type { IpMode } from './ip.js';
+import { clientKey, type IpMode } from './ip.js';
+import { createBodyBudget } from './budget.js';
+import { memoize } from './hash.js';
+import { parseSize } from './size.js';
 
 export interface ReceiverOptions {
   store: Store;
@@ -16,12 +19,23 @@ export interface ReceiverOptions {
   prefix?: string;
   /** Bearer token for the read API and dashboard data; generated when absent (see `receiver.token`). */
   token?: string;
-  /** Origins allowed to post reports cross-origin; default `*` (ingest only, never the read API). */
+  /**
+   * Origins allowed to post reports; default `*` (ingest only, never the read API). With a list, a
+   * POST whose Origin is not on it is refused (403); one without an Origin header is accepted.
+   */
   corsOrigins?: '*' | string[];
   /** Requests per second per client; 0 turns it off. Default 100 (bursts of 400). */
   rateLimit?: number;
+  /** IPv6 clients are counted per prefix of this length (rate limit, body memory); default 64. */
+  ipv6Prefix?: number;
   /** Largest accepted body: bytes or a string like `1mb`. Default 1 MiB. */
   bodyLimit?: number | string;
+  /**
+   * Request bodies held in memory at once, all clients together: bytes or like `64mb`. Default 64 MiB
+   * or 8 × bodyLimit, the larger. One client may hold an eighth of it (at least `bodyLimit`); past
+   * that 429, past the total 503.
+   */
+  maxBodyMemory?: number | string;
   /** What is kept of the client IP: /24 or /48 (`truncate`, default), a salted `hash`, `full`, `none`. */
   ipMode?: IpMode;
   ipSalt?: string;
@@ -63,6 +77,12 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   if (origins !== '*' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
     fail('corsOrigins must be "*" or a list of origins');
   }
+  const bodyLimit = parseSize(options.bodyLimit ?? '1mb');
+  if (!bodyLimit) fail(`bodyLimit must be a size like 512kb, 1mb or a byte count > 0, got ${JSON.stringify(options.bodyLimit)}`);
+  const bodyMemory = options.maxBodyMemory === undefined ? Math.max(64 * 1024 ** 2, 8 * bodyLimit) : parseSize(options.maxBodyMemory);
+  if (bodyMemory === undefined || bodyMemory < bodyLimit) fail(`maxBodyMemory must be a size of at least bodyLimit (${bodyLimit} bytes), got ${JSON.stringify(options.maxBodyMemory)}`);
+  const v6Prefix = options.ipv6Prefix ?? 64;
+  if (!Number.isInteger(v6Prefix) || v6Prefix < 1 || v6Prefix > 128) fail(`ipv6Prefix must be an integer from 1 to 128, got ${JSON.stringify(options.ipv6Prefix)}`);
   const ipMode = options.ipMode ?? 'truncate';
   if (!['truncate', 'hash', 'full', 'none'].includes(ipMode)) fail('ipMode must be truncate, hash, full or none');
   const filter = typeof options.filters === 'function' ? options.filters : createNoiseFilter(options.filters);
@@ -73,11 +93,14 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     store,
     filter,
     clock: options.clock ?? Date.now,
-    bodyLimit: options.bodyLimit ?? '1mb',
+    bodyLimit,
     ipMode,
     ipSalt: options.ipSalt ?? randomBytes(16).toString('hex'),
     allowOrigin: (origin) => (origins === '*' ? '*' : origin && origins.includes(origin) ? origin : undefined),
+    // A client sends many reports: its address is parsed once, not per request.
+    clientOf: memoize((ip) => clientKey(ip, v6Prefix), 4096),
     rateLimit: createRateLimiter(rate),
+    bodies: createBodyBudget(bodyMemory, Math.max(bodyLimit, Math.floor(bodyMemory / 8))),
     onStored: options.onStored && guardCallback(options.onStored),
   });
   mountSdkScript(router, options.sdkScriptPath);

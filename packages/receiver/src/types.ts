@@ -11,7 +11,7 @@ import type {
 /** A client error with the HTTP status it maps to; its message is sent as `{ error }`. */
 export class IngestError extends Error {
   constructor(
-    readonly status: 400 | 413 | 415 | 429,
+    readonly status: 400 | 403 | 413 | 415 | 429 | 503,
     message: string,
   ) {
     super(message);
