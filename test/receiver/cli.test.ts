@@ -14,8 +14,10 @@ const FLAGS = [
 // Flags of the later features (store engine, journal, alerts, stream): listed in --help too.
 const MORE_FLAGS = ['ip-salt', 'store', 'database-url', 'journal', 'checkpoint-ms', 'archive-segment-mb', 'archive-keep', 'webhook', 'webhook-format', 'webhook-on', 'spike-factor', 'spike-min', 'stream'];
 // The caps that keep one client from holding what every client needs (issue 12).
-const EDGE_FLAGS = ['ipv6-prefix', 'max-body-memory', 'max-connections', 'max-connections-per-client', 'header-timeout', 'body-timeout'];
-const EDGE_DEFAULTS = { ipv6Prefix: 64, maxConnections: 10_000, maxConnectionsPerClient: 256, headerTimeoutMs: 5000, bodyTimeoutMs: 5000 };
+const EDGE_FLAGS = ['ipv6-prefix', 'max-body-memory', 'max-connections', 'max-connections-per-client', 'header-timeout', 'body-timeout', 'max-live-mb', 'max-groups'];
+const EDGE_DEFAULTS = { ipv6Prefix: 64, maxConnections: 10_000, maxConnectionsPerClient: 256, headerTimeoutMs: 5000, bodyTimeoutMs: 5000, maxLiveBytes: 64 * 1024 * 1024, maxGroups: 10_000 };
+// PostgreSQL only: its timeouts.
+const PG_FLAGS = ['pg-connect-timeout', 'pg-query-timeout'];
 const envOf = (flag: string) => `CSP_LENS_${flag.toUpperCase().replace(/-/g, '_')}`;
 
 describe('configFrom', () => {
@@ -48,7 +50,7 @@ describe('configFrom', () => {
       '--cors-origins', 'https://a.example, https://b.example', '--ip-mode', 'hash', '--merge-window', '5000',
       '--group-cap', '7', '--tls-cert', 'cert.pem', '--tls-key', 'key.pem', '--trust-proxy', 'true',
       '--ipv6-prefix', '56', '--max-body-memory', '8mb', '--max-connections', '500', '--max-connections-per-client', '0',
-      '--header-timeout', '2000', '--body-timeout', '3000',
+      '--header-timeout', '2000', '--body-timeout', '3000', '--max-live-mb', '8', '--max-groups', '50',
     ];
     expect(configFrom(argv, {})).toEqual({
       port: 0,
@@ -73,7 +75,15 @@ describe('configFrom', () => {
       maxConnectionsPerClient: 0,
       headerTimeoutMs: 2000,
       bodyTimeoutMs: 3000,
+      maxLiveBytes: 8 * 1024 * 1024,
+      maxGroups: 50,
     });
+    expect(configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x', '--pg-connect-timeout', '500', '--pg-query-timeout', '900'], {})).toMatchObject({
+      pgConnectTimeoutMs: 500,
+      pgQueryTimeoutMs: 900,
+    });
+    expect(configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x'], {})).toMatchObject({ pgConnectTimeoutMs: 3000, pgQueryTimeoutMs: 5000 });
+    expect(() => configFrom(['--max-live-mb', '300'], {})).toThrow('csp-lens: --max-live-mb must be an integer from 1 to 256, got "300"');
     expect(configFrom(['--trust-proxy', '2'], {})).toMatchObject({ trustProxy: 2 });
     // Body memory follows a larger body limit unless it is given.
     expect(configFrom(['--body-limit', '100mb'], {})).not.toHaveProperty('maxBodyMemory');
@@ -95,7 +105,7 @@ describe('configFrom', () => {
       CSP_LENS_IP_MODE: 'none', CSP_LENS_MERGE_WINDOW: '1', CSP_LENS_GROUP_CAP: '3', CSP_LENS_TLS_CERT: 'e.crt', CSP_LENS_TLS_KEY: 'e.key',
       CSP_LENS_TRUST_PROXY: 'true',
       CSP_LENS_IPV6_PREFIX: '48', CSP_LENS_MAX_BODY_MEMORY: '1mb', CSP_LENS_MAX_CONNECTIONS: '9', CSP_LENS_MAX_CONNECTIONS_PER_CLIENT: '3',
-      CSP_LENS_HEADER_TIMEOUT: '100', CSP_LENS_BODY_TIMEOUT: '200',
+      CSP_LENS_HEADER_TIMEOUT: '100', CSP_LENS_BODY_TIMEOUT: '200', CSP_LENS_MAX_LIVE_MB: '2', CSP_LENS_MAX_GROUPS: '7',
     };
     expect(Object.keys(env).sort()).toEqual([...FLAGS, ...EDGE_FLAGS].map(envOf).sort());
     expect(configFrom([], env)).toEqual({
@@ -103,6 +113,7 @@ describe('configFrom', () => {
       bodyLimit: '64kb', corsOrigins: ['https://e.example'], ipMode: 'none', mergeWindowMs: 1, groupCapPerMinute: 3,
       tlsCert: 'e.crt', tlsKey: 'e.key', trustProxy: 1,
       ipv6Prefix: 48, maxBodyMemory: '1mb', maxConnections: 9, maxConnectionsPerClient: 3, headerTimeoutMs: 100, bodyTimeoutMs: 200,
+      maxLiveBytes: 2 * 1024 * 1024, maxGroups: 7,
     });
     expect(configFrom(['--port', '9002', '--db', 'flag.json', '--rate-limit', '0'], env)).toMatchObject({ port: 9002, db: 'flag.json', rateLimit: 0, host: '::1' });
   });
@@ -171,8 +182,8 @@ describe('the csp-lens bin', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toMatch(/^Usage: csp-lens serve \[options\]/);
-    for (const flag of [...FLAGS, ...MORE_FLAGS, ...EDGE_FLAGS, 'help', 'version']) expect(stdout).toMatch(new RegExp(`^  --${flag}\\b`, 'm'));
-    for (const flag of [...FLAGS, ...MORE_FLAGS, ...EDGE_FLAGS]) expect(stdout).toContain(`env ${envOf(flag)}`);
+    for (const flag of [...FLAGS, ...MORE_FLAGS, ...EDGE_FLAGS, ...PG_FLAGS, 'help', 'version']) expect(stdout).toMatch(new RegExp(`^  --${flag}\\b`, 'm'));
+    for (const flag of [...FLAGS, ...MORE_FLAGS, ...EDGE_FLAGS, ...PG_FLAGS]) expect(stdout).toContain(`env ${envOf(flag)}`);
     expect((await runCli(['-h'])).stdout).toBe(stdout);
   });
 

@@ -16,6 +16,8 @@ const FLAGS = {
   'rate-limit': ['requests per second per client; 0 turns it off', '100'],
   'ipv6-prefix': ['IPv6 clients are counted per prefix of this length (rate limit, connection and memory caps): a subscriber usually has a whole /64', '64'],
   'max-records': ['records kept in the live file', '10000'],
+  'max-live-mb': ['MiB of live content (records, groups, policies, page contexts) kept in memory and the live file, whatever arrives; past it the oldest records of the client holding the most go to the archive early (file store; 1 to 256)', '64'],
+  'max-groups': ['groups without a live record kept, the most recently seen; older ones are let go (their records stay in the archive)', '10000'],
   journal: ["true: a commit is an fsync'd append to <db>.journal.jsonl and the live file a periodic checkpoint; false: every commit rewrites the live file (default true)", ''],
   'checkpoint-ms': ['with --journal true: rewrite the live file from memory at least this often, in ms (default 30000)', ''],
   'archive-segment-mb': ['seal the open archive segment (<db>.archive.jsonl) as <db>.archive.<n>.jsonl at this size, in MiB; 0: one file (default 64)', ''],
@@ -40,6 +42,8 @@ const FLAGS = {
   'spike-factor': ["spike: a group's hour at least this many times its trailing 24 h average (default 10)", ''],
   'spike-min': ['spike: and at least this many violations in that hour (default 50)', ''],
   stream: ['append every stored violation as a JSON line to this file, or - for stdout (SIEM)', ''],
+  'pg-connect-timeout': ['--store postgres: ms to get a connection before a report is answered 503', '3000'],
+  'pg-query-timeout': ['--store postgres: ms a statement may take (client and server side) before a report is answered 503', '5000'],
 } as const;
 type Flag = keyof typeof FLAGS;
 
@@ -154,6 +158,11 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     headerTimeoutMs: integer('header-timeout', get('header-timeout'), 1),
     bodyTimeoutMs: integer('body-timeout', get('body-timeout'), 1),
     maxRecords: integer('max-records', get('max-records'), 1),
+    maxLiveBytes: integer('max-live-mb', get('max-live-mb'), 1, 256) * 1024 * 1024,
+    maxGroups: integer('max-groups', get('max-groups'), 1),
+    ...(store === 'postgres'
+      ? { pgConnectTimeoutMs: integer('pg-connect-timeout', get('pg-connect-timeout'), 1), pgQueryTimeoutMs: integer('pg-query-timeout', get('pg-query-timeout'), 1) }
+      : {}),
     ...(journal === 'false' ? { journal: false } : {}),
     checkpointMs: get('checkpoint-ms') ? integer('checkpoint-ms', get('checkpoint-ms'), 1) : undefined,
     ...archiveFrom(get('archive-segment-mb'), get('archive-keep')),

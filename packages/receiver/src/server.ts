@@ -19,6 +19,13 @@ export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConf
   store?: 'file' | 'postgres';
   databaseUrl?: string;
   maxRecords?: number;
+  /** Bytes of live content the file store keeps (default 64 MiB): see FileStoreOptions.maxLiveBytes. */
+  maxLiveBytes?: number;
+  /** Groups without a live record kept (default 10,000). */
+  maxGroups?: number;
+  /** PostgreSQL: ms to get a connection, and ms a statement may take (defaults 3 s, 5 s). */
+  pgConnectTimeoutMs?: number;
+  pgQueryTimeoutMs?: number;
   /** false: every commit rewrites the whole live file instead of appending to the journal (DESIGN §5). */
   journal?: boolean;
   /** How often the journal's live file is rewritten as a checkpoint (default 30 s). */
@@ -63,15 +70,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const tls = readTls(config.tlsCert, config.tlsKey);
   const hops = config.trustProxy === true ? 1 : Number(config.trustProxy || 0);
   const headerTimeoutMs = config.headerTimeoutMs ?? 5_000;
-  const tuning = { maxRecords: config.maxRecords, mergeWindowMs: config.mergeWindowMs, groupCapPerMinute: config.groupCapPerMinute };
+  const tuning = { maxRecords: config.maxRecords, mergeWindowMs: config.mergeWindowMs, groupCapPerMinute: config.groupCapPerMinute, maxGroups: config.maxGroups };
   const files: StartFiles | undefined = config.store === 'postgres' ? undefined : await prepareDb(config.db, config.stream);
   let store: Store;
   try {
     // Loaded only when asked for, so a file-store receiver never loads pg.
     store =
       config.store === 'postgres'
-        ? await (await import('./store/postgres.js')).openPostgresStore({ connectionString: config.databaseUrl ?? '', ...tuning })
-        : await openFileStore({ path: files!.db, ...tuning, journal: config.journal === false ? false : { checkpointMs: config.checkpointMs }, archive: config.archive });
+        ? await (await import('./store/postgres.js')).openPostgresStore({ connectionString: config.databaseUrl ?? '', ...tuning, connectTimeoutMs: config.pgConnectTimeoutMs, queryTimeoutMs: config.pgQueryTimeoutMs })
+        : await openFileStore({ path: files!.db, ...tuning, maxLiveBytes: config.maxLiveBytes, journal: config.journal === false ? false : { checkpointMs: config.checkpointMs }, archive: config.archive });
   } catch (e) {
     await files?.remove();
     throw storeError(e, config.db);
