@@ -98,7 +98,13 @@ describe('dashboard in Chromium, over hostile data', () => {
       'Past the SDK’s cap per page view': String(stats.sdkDropped),
       'Unusable items': String(stats.invalid),
       'Other report types': String(Object.values(stats.otherReports).reduce((a, b) => a + b, 0)),
+      // What the store let go of to stay within its bounds: nothing, for this little.
+      'Archived early for space': String(stats.limits?.evictedForSpace ?? 0),
+      'Groups let go': String(stats.limits?.groupsPruned ?? 0),
+      'Policies let go': String(stats.limits?.policiesPruned ?? 0),
+      'Made final early': String(stats.limits?.frozenEarly ?? 0),
     });
+    expect(await w.page.locator('.unstored').innerText()).toMatch(/Live content: [\d.]+ of 64 MiB\./);
     expect(await w.page.locator('.unstored').innerText()).toContain('Other report types: deprecation 2');
 
     mkdirSync('test-results', { recursive: true });
