@@ -299,9 +299,7 @@ export function createState(data: StoreData, options: StateOptions) {
     },
     /** The persisted form, records in insertion order (page contexts by reference, see livefile.ts). */
     snapshot(): StoreData {
-      const shared: Record<string, PageContext> = {};
-      for (const [key, e] of pages.map) shared[key] = e.value;
-      return { ...data, version: 2, minute: book.minute, policies: policies.toJSON(), pages: shared, records: [...records.values()] };
+      return { ...data, version: 2, minute: book.minute, policies: policies.toJSON(), pages: pages.toJSON(), records: [...records.values()] };
     },
   };
 }

@@ -55,6 +55,12 @@ function refTable<T>() {
       const e = map.get(key);
       if (e) e.refs += n;
     },
+    /** The values by key, as persisted. */
+    toJSON(): Record<string, T> {
+      const out: Record<string, T> = {};
+      for (const [key, e] of map) out[key] = e.value;
+      return out;
+    },
     /** Drops the values no live record refers to; returns how many. */
     prune(keys: Iterable<string>): number {
       let n = 0;
@@ -74,13 +80,7 @@ function refTable<T>() {
 export function createPolicyTable(saved: Record<string, PolicyEntry>) {
   const t = refTable<PolicyEntry>();
   for (const [hash, p] of Object.entries(saved)) t.intern(hash, () => ({ value: p, bytes: utf8(p.policy) + 96 }));
-  return {
-    map: t.map,
-    ref: t.ref,
-    prune: t.prune,
-    get bytes() {
-      return t.bytes;
-    },
+  return Object.assign(t, {
     /** The entry for a report's policy (counted as one more report), the text shared. */
     add(policy: string, at: number): PolicyEntry {
       const hash = policyHash(policy);
@@ -90,30 +90,19 @@ export function createPolicyTable(saved: Record<string, PolicyEntry>) {
       return entry;
     },
     text: (hash: string): string | undefined => t.map.get(hash)?.value.policy,
-    toJSON(): Record<string, PolicyEntry> {
-      const out: Record<string, PolicyEntry> = {};
-      for (const [hash, e] of t.map) out[hash] = e.value;
-      return out;
-    },
-  };
+  });
 }
 
 /** Page contexts by content key. */
 export function createPageTable(saved: Record<string, PageContext> | undefined) {
   const t = refTable<PageContext>();
   for (const page of Object.values(saved ?? {})) t.intern(pageKey(page).key, () => ({ value: page, bytes: pageKey(page).bytes }));
-  return {
-    map: t.map,
-    ref: t.ref,
-    prune: t.prune,
-    get bytes() {
-      return t.bytes;
-    },
+  return Object.assign(t, {
     /** The stored copy of a page context equal to `page`. */
     add(page: PageContext): PageContext {
       const k = pageKey(page);
       return t.intern(k.key, () => ({ value: page, bytes: k.bytes }));
     },
     byKey: (key: string): PageContext | undefined => t.map.get(key)?.value,
-  };
+  });
 }
