@@ -64,9 +64,9 @@ const dts = (pkg, entries, extra = {}) => ({
 const receiver = {
   input: {
     index: 'packages/receiver/src/index.ts',
-    cli: 'packages/receiver/src/cli.ts',
+    cli: 'packages/receiver/src/server/cli.ts',
     // A subpath of its own, so that file-store users never load pg.
-    postgres: 'packages/receiver/src/store/postgres.ts',
+    postgres: 'packages/receiver/src/store/postgres/index.ts',
   },
   output: { dir: 'packages/receiver/dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'shared-[name].js' },
   external: (id) => external.includes(id) || external.some((e) => id.startsWith(`${e}/`)),
@@ -109,7 +109,7 @@ const sdk = [
 
 // The dashboard client: one minified IIFE beside its page and stylesheet, served by
 // packages/receiver/src/dashboard/server.ts. Plain TS, no framework (DOM by createElement only).
-const dashboardDir = 'packages/receiver/src/dashboard';
+const dashboardDir = 'packages/receiver/src/dashboard/client';
 const dashboardStatic = () => ({
   name: 'csp-lens-dashboard-static',
   buildStart() {

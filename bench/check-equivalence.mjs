@@ -15,10 +15,10 @@ const REQUESTS = Number(process.argv[3] ?? 30_000);
 
 async function pipeline(root) {
   const mod = await loadSource(root);
-  const { parseBody } = await mod('parse.js');
-  const { normalizeNative, normalizeSdk } = await mod('normalize.js');
-  const { createNoiseFilter } = await mod('filter.js');
-  const { createState, emptyData } = await mod('store/state.js');
+  const { parseBody } = await mod('core/parse.js');
+  const { normalizeNative, normalizeSdk } = await mod('core/normalize.js');
+  const { createNoiseFilter } = await mod('core/filter.js');
+  const { createState, emptyData } = await mod('core/state.js');
   const filter = createNoiseFilter();
   // A small live window and a low group cap, so eviction, freezing and the overflow group all run.
   const state = createState(emptyData(), { maxRecords: 2_000, mergeWindowMs: 10_000, groupCapPerMinute: 30 });

@@ -18,8 +18,8 @@ const files = ['db.json', 'db.journal.jsonl', 'db.archive.jsonl'];
 // The stores from each build; bodies parsed and normalized by the reader's sources (the same code
 // for both, so the batches are too).
 const mod = await loadSource();
-const { parseBody } = await mod('parse.js');
-const { normalizeNative, normalizeSdk } = await mod('normalize.js');
+const { parseBody } = await mod('core/parse.js');
+const { normalizeNative, normalizeSdk } = await mod('core/normalize.js');
 async function tools(root) {
   const { openFileStore } = await import(pathToFileURL(join(root ?? ROOT, 'packages/receiver/dist/index.js')).href);
   return { parseBody, normalizeNative, normalizeSdk, openFileStore };

@@ -7,9 +7,9 @@ import { loadSource } from './source.mjs';
 
 const CASES = Number(process.argv[2] ?? 1_000_000);
 const mod = await loadSource();
-const { urlParts } = await mod('url.js');
-const { blockedOrigin, isCutToOrigin } = await mod('merge.js');
-const { webOrigin } = await mod('classify.js');
+const { urlParts } = await mod('core/url.js');
+const { blockedOrigin, isCutToOrigin } = await mod('core/merge.js');
+const { webOrigin } = await mod('core/classify.js');
 const WEB_SCHEME = { 'http:': 'http:', 'https:': 'https:', 'ws:': 'http:', 'wss:': 'https:' };
 // classify.ts's comparison as it was, on new URL.
 const refWeb = (url) => {

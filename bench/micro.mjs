@@ -11,13 +11,13 @@ const REQUESTS = Number(process.argv[2] ?? 20_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
 
 const mod = await loadSource();
-const { parseBody } = await mod('parse.js');
-const { normalizeNative, normalizeSdk } = await mod('normalize.js');
-const { createNoiseFilter } = await mod('filter.js');
-const { createState, emptyData } = await mod('store/state.js');
-const { anonymizeIp } = await mod('ip.js');
-const { bump } = await mod('fields.js');
-const { entryBody, journalPolicies } = await mod('store/journal.js');
+const { parseBody } = await mod('core/parse.js');
+const { normalizeNative, normalizeSdk } = await mod('core/normalize.js');
+const { createNoiseFilter } = await mod('core/filter.js');
+const { createState, emptyData } = await mod('core/state.js');
+const { anonymizeIp } = await mod('http/ip.js');
+const { bump } = await mod('core/fields.js');
+const { entryBody, journalPolicies } = await mod('store/file/journal.js');
 
 const g = createGenerator({ docs: 5000, runId: 'micro-' });
 const requests = Array.from({ length: REQUESTS }, (_, i) => g.mixed(i));

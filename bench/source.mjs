@@ -1,7 +1,7 @@
 // The receiver's TypeScript sources as ES modules, for in-process benchmarks and checks of the
 // working tree: each file through TypeScript's transpileModule (no type check) into a temp dir.
-//   const mod = await loadSource(); const { parseBody } = await mod('parse.js');
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+//   const mod = await loadSource(); const { parseBody } = await mod('core/parse.js');
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -34,5 +34,20 @@ export async function loadSource(root = ROOT) {
   const dir = mkdtempSync(join(tmpdir(), 'csp-lens-source-'));
   compile(dir, root);
   if (!process.env.KEEP_SOURCE) process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return (path) => import(pathToFileURL(join(dir, 'receiver', path)).href);
+  return (path) => import(pathToFileURL(join(dir, 'receiver', located(join(dir, 'receiver'), path))).href);
+}
+
+/**
+ * `path` in the compiled tree, or where an older checkout had it: before the core/store split
+ * (issue 15) `core/x.js` was `x.js` or `store/x.js`, `http/`, `outputs/`, `server/` files sat at
+ * the top, and `store/file/x.js`, `store/postgres/x.js` were `store/x.js`, `store/postgres-x.js`.
+ */
+function located(tree, path) {
+  const [folder, ...rest] = path.split('/');
+  const name = rest.join('/');
+  const candidates = [path];
+  if (['core', 'http', 'outputs', 'server'].includes(folder)) candidates.push(name, `store/${name}`);
+  const store = /^store\/(file|postgres)\/(.+)$/.exec(path);
+  if (store) candidates.push(store[2] === 'index.js' ? `store/${store[1]}.js` : store[1] === 'file' ? `store/${store[2]}` : `store/postgres-${store[2]}`);
+  return candidates.find((c) => existsSync(join(tree, c))) ?? path;
 }

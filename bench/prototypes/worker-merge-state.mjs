@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadSource } from '../source.mjs';
 
 const mod = await loadSource();
-const { createState, emptyData } = await mod('store/state.js');
+const { createState, emptyData } = await mod('core/state.js');
 const state = createState(emptyData(), { maxRecords: workerData.maxRecords, mergeWindowMs: 10_000, groupCapPerMinute: 100 });
 let archived = 0;
 parentPort.on('message', (items) => {

@@ -11,7 +11,7 @@ import { loadSource } from '../source.mjs';
 
 const [db, maxRecords = '10000'] = process.argv.slice(2);
 const mod = await loadSource();
-const { entryBody, openJournal } = await mod('store/journal.js');
+const { entryBody, openJournal } = await mod('store/file/journal.js');
 const journal = await openJournal(db.replace(/\.json$/, '.journal.jsonl'));
 const worker = new Worker(fileURLToPath(new URL('./worker-merge-state.mjs', import.meta.url)), { workerData: { maxRecords: Number(maxRecords) } });
 await new Promise((r) => worker.once('message', r)); // ready

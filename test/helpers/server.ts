@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Stats, ViolationPage, ViolationRecord } from '@csp-lens/schema';
-import { startServer, type RunningServer, type ServerConfig } from '../../packages/receiver/src/server.js';
+import { startServer, type RunningServer, type ServerConfig } from '../../packages/receiver/src/server/server.js';
 import { afterAll, beforeAll } from 'vitest';
 
 export const FIXTURES = new URL('../fixtures/chromium-156/', import.meta.url);

@@ -1,5 +1,5 @@
 import type { Stats } from '@csp-lens/schema';
-import type { GroupQuery, Store, ViolationQuery } from '../../packages/receiver/src/types.js';
+import type { GroupQuery, Store, ViolationQuery } from '../../packages/receiver/src/core/types.js';
 import { T0 } from './violations.js';
 
 /** Everything the read API can ask a store, as plain JSON (the file store's objects are live). */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { SdkBatch } from '@csp-lens/schema';
-import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
-import type { IngestBatch } from '../../packages/receiver/src/types.js';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
+import type { IngestBatch } from '../../packages/receiver/src/core/types.js';
 
 // Random violations drawn from small domains, so that many share key fields, page views and times:
 // the ambiguous cases (two page views, same violation, same second) are the common case here.

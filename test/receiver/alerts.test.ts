@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { GroupPage, NormalizedViolation } from '@csp-lens/schema';
-import { createAlerts, type AlertsOptions } from '../../packages/receiver/src/alerts.js';
-import { slackEscape } from '../../packages/receiver/src/alert-body.js';
+import { createAlerts, type AlertsOptions } from '../../packages/receiver/src/outputs/alerts.js';
+import { slackEscape } from '../../packages/receiver/src/outputs/alert-body.js';
 import { startTestServer } from '../helpers/server.js';
 
 const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);

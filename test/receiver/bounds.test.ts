@@ -2,9 +2,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SdkBatch, ViolationRecord } from '@csp-lens/schema';
-import { openFileStore, type FileStoreOptions } from '../../packages/receiver/src/store/file.js';
-import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
-import type { IngestBatch, Store } from '../../packages/receiver/src/types.js';
+import { openFileStore, type FileStoreOptions } from '../../packages/receiver/src/store/file/index.js';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
+import type { IngestBatch, Store } from '../../packages/receiver/src/core/types.js';
 import { tempDir } from '../helpers/server.js';
 
 // Issue 12's attacks on what the file store keeps: every byte a sender can make it hold is bounded

@@ -1,6 +1,6 @@
 import type { Category } from '@csp-lens/schema';
 import { describe, expect, it } from 'vitest';
-import { categorize, severity } from '../../packages/receiver/src/classify.js';
+import { categorize, severity } from '../../packages/receiver/src/core/classify.js';
 
 const DOC = 'https://shop.example/cart?x=1';
 

@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } fr
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configFrom } from '../../packages/receiver/src/config.js';
-import { startServer, type ServerConfig } from '../../packages/receiver/src/server.js';
+import { configFrom } from '../../packages/receiver/src/server/config.js';
+import { startServer, type ServerConfig } from '../../packages/receiver/src/server/server.js';
 import { cliSandbox, reportUriBody, runCli, startCli } from '../helpers/server.js';
 
 // DESIGN §6's CLI contract, plus the receiver options the CLI exposes.

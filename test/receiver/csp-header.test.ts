@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import Koa from 'koa';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cspHeader, type CspHeaderOptions } from '../../packages/receiver/src/csp-header.js';
+import { cspHeader, type CspHeaderOptions } from '../../packages/receiver/src/http/csp-header.js';
 
 const servers: Server[] = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { describe, expect, it } from 'vitest';
 import type { ViolationRecord } from '@csp-lens/schema';
-import { recordCard } from '../../packages/receiver/src/dashboard/views/record.js';
+import { recordCard } from '../../packages/receiver/src/dashboard/client/views/record.js';
 
 const record: ViolationRecord = {
   id: 'r1',
@@ -41,7 +41,7 @@ describe('a record in the dashboard', () => {
 
 describe('the Not stored panel', () => {
   it('says what the store let go of to stay within its bounds', async () => {
-    const { unstoredPanel } = await import('../../packages/receiver/src/dashboard/views/coverage.js');
+    const { unstoredPanel } = await import('../../packages/receiver/src/dashboard/client/views/coverage.js');
     const panel = unstoredPanel({
       filtered: {}, otherReports: {}, invalid: 0, sdkDropped: 0,
       limits: { evictedForSpace: 12, groupsPruned: 3, policiesPruned: 40, frozenEarly: 5, liveBytes: 3 * 1024 * 1024, maxLiveBytes: 64 * 1024 * 1024 },

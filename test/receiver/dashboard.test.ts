@@ -7,7 +7,7 @@ import Router from '@koa/router';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { DASHBOARD_CSP, mountDashboard } from '../../packages/receiver/src/dashboard/server.js';
-import { visible } from '../../packages/receiver/src/dashboard/dom.js';
+import { visible } from '../../packages/receiver/src/dashboard/client/dom.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // Runs against the built client (dist/dashboard): `npm test` builds first.

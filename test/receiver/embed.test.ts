@@ -5,7 +5,7 @@ import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NormalizedViolation } from '@csp-lens/schema';
 import { createReceiver, openFileStore, type Store } from '../../packages/receiver/src/index.js';
-import { HEALTH_HOLD_MS } from '../../packages/receiver/src/http.js';
+import { HEALTH_HOLD_MS } from '../../packages/receiver/src/http/ingest.js';
 import { TOKEN, reportUriBody, tempDir } from '../helpers/server.js';
 
 // The receiver as a library: mounted in someone else's Koa app, beside that app's own routes.

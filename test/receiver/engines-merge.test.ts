@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ViolationRecord } from '@csp-lens/schema';
-import { createState, emptyData } from '../../packages/receiver/src/store/state.js';
-import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
-import { parseBody } from '../../packages/receiver/src/parse.js';
-import type { IngestBatch } from '../../packages/receiver/src/types.js';
+import { createState, emptyData } from '../../packages/receiver/src/core/state.js';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
+import { parseBody } from '../../packages/receiver/src/core/parse.js';
+import type { IngestBatch } from '../../packages/receiver/src/core/types.js';
 
 // One page view of the probe page with the SDK on it, as Firefox ESR 153 and WebKitGTK 2.50 sent it
 // (test/fixtures/<engine>/wire/f_sdk_*.json, scripts/capture-fixtures.mjs): every native report and

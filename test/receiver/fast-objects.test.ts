@@ -1,9 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
 import type { SdkBatch } from '@csp-lens/schema';
 import { describe, expect, it } from 'vitest';
-import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
-import { parseBody } from '../../packages/receiver/src/parse.js';
-import { createState, emptyData } from '../../packages/receiver/src/store/state.js';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
+import { parseBody } from '../../packages/receiver/src/core/parse.js';
+import { createState, emptyData } from '../../packages/receiver/src/core/state.js';
 
 // Violations and records are built key by key. Built with `delete` or with `obj[key] = …` over a
 // variable key, V8 turns such objects into slow dictionaries past a dozen properties: measured, 3 KB

@@ -1,6 +1,6 @@
 import type { NormalizedViolation } from '@csp-lens/schema';
 import { describe, expect, it } from 'vitest';
-import { createNoiseFilter, DEFAULT_NOISE_RULES, hostRule } from '../../packages/receiver/src/filter.js';
+import { createNoiseFilter, DEFAULT_NOISE_RULES, hostRule } from '../../packages/receiver/src/core/filter.js';
 
 const v = (over: Partial<NormalizedViolation> = {}): NormalizedViolation => ({
   stream: 'reportUri',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeNative } from '../../packages/receiver/src/normalize.js';
-import { createState, emptyData } from '../../packages/receiver/src/store/state.js';
-import { computeStats } from '../../packages/receiver/src/store/query.js';
+import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
+import { createState, emptyData } from '../../packages/receiver/src/core/state.js';
+import { computeStats } from '../../packages/receiver/src/core/query.js';
 
 // Names from payloads become keys of tallies: `constructor` & co. must count like any other name.
 describe('payload names used as keys', () => {

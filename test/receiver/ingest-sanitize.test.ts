@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
-import type { RequestMeta } from '../../packages/receiver/src/types.js';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
+import type { RequestMeta } from '../../packages/receiver/src/core/types.js';
 
 // Every string of a report is the sender's to choose. One rule (fields.ts cleanText) makes them
 // storable by either store: NUL removed, lone surrogates and the C0 controls but tab/LF/CR and DEL

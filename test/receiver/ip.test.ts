@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { anonymizeIp, clientKey } from '../../packages/receiver/src/ip.js';
+import { anonymizeIp, clientKey } from '../../packages/receiver/src/http/ip.js';
 
 describe('anonymizeIp', () => {
   it('truncates IPv4 to its /24', () => {

@@ -1,8 +1,8 @@
 // The other browsers' shapes of DESIGN §2, written from the formats described there.
 import { describe, expect, it } from 'vitest';
-import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
-import { parseBody } from '../../packages/receiver/src/parse.js';
-import { IngestError, type RequestMeta } from '../../packages/receiver/src/types.js';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
+import { parseBody } from '../../packages/receiver/src/core/parse.js';
+import { IngestError, type RequestMeta } from '../../packages/receiver/src/core/types.js';
 
 const meta: RequestMeta = { receivedAt: 1_800_000_000_000, userAgent: 'header-ua' };
 const ingest = (body: unknown, type = 'application/csp-report') =>

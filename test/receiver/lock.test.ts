@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openFileStore } from '../../packages/receiver/src/store/file.js';
+import { openFileStore } from '../../packages/receiver/src/store/file/index.js';
 import { requireBuiltCli, tempDir } from '../helpers/server.js';
 
 const CONTENDER = fileURLToPath(new URL('../helpers/lock-contender.mjs', import.meta.url));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NormalizedViolation, SdkBatch } from '@csp-lens/schema';
-import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
-import { createState, emptyData } from '../../packages/receiver/src/store/state.js';
-import { BUCKET_UNITS, WIDE_UNITS, addToBucket, newBucket } from '../../packages/receiver/src/store/bucket.js';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
+import { createState, emptyData } from '../../packages/receiver/src/core/state.js';
+import { BUCKET_UNITS, WIDE_UNITS, addToBucket, newBucket } from '../../packages/receiver/src/core/bucket.js';
 
 // Issue 12's attacks on the merge: the work one report can cause is bounded, and an SDK batch (which
 // anyone can send) cannot put its claims on another browser's report as facts.

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import type { ViolationRecord } from '@csp-lens/schema';
 import { describe, expect, it } from 'vitest';
-import { createState, emptyData } from '../../packages/receiver/src/store/state.js';
-import type { IngestBatch } from '../../packages/receiver/src/types.js';
+import { createState, emptyData } from '../../packages/receiver/src/core/state.js';
+import type { IngestBatch } from '../../packages/receiver/src/core/types.js';
 import { messages, violation } from '../helpers/violations.js';
 
 function ingest(batches: IngestBatch[]): ViolationRecord[] {

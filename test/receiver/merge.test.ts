@@ -2,11 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SdkBatch, ViolationRecord } from '@csp-lens/schema';
 import { describe, expect, it } from 'vitest';
-import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
-import { parseBody } from '../../packages/receiver/src/parse.js';
-import { createState, emptyData } from '../../packages/receiver/src/store/state.js';
-import { blockedCompatible } from '../../packages/receiver/src/merge.js';
-import type { IngestBatch } from '../../packages/receiver/src/types.js';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
+import { parseBody } from '../../packages/receiver/src/core/parse.js';
+import { createState, emptyData } from '../../packages/receiver/src/core/state.js';
+import { blockedCompatible } from '../../packages/receiver/src/core/merge.js';
+import type { IngestBatch } from '../../packages/receiver/src/core/types.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/chromium-156/', import.meta.url));
 const json = (file: string) => JSON.parse(readFileSync(FIXTURES + file, 'utf8'));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeSdk } from '../../packages/receiver/src/normalize.js';
-import { parseBody } from '../../packages/receiver/src/parse.js';
-import type { RequestMeta } from '../../packages/receiver/src/types.js';
+import { normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
+import { parseBody } from '../../packages/receiver/src/core/parse.js';
+import type { RequestMeta } from '../../packages/receiver/src/core/types.js';
 
 const meta: RequestMeta = { receivedAt: 1_800_000_010_000, userAgent: 'Chrome/156', clientIp: '198.51.100.0' };
 const POLICY = "default-src 'self'; report-uri /csp/report";

@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { NormalizedViolation, ReportFields } from '@csp-lens/schema';
 import { describe, expect, it } from 'vitest';
-import { normalizeNative } from '../../packages/receiver/src/normalize.js';
-import { parseBody } from '../../packages/receiver/src/parse.js';
-import type { RequestMeta } from '../../packages/receiver/src/types.js';
+import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
+import { parseBody } from '../../packages/receiver/src/core/parse.js';
+import type { RequestMeta } from '../../packages/receiver/src/core/types.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/chromium-156/', import.meta.url));
 const read = (file: string) => readFileSync(FIXTURES + file, 'utf8');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseBody } from '../../packages/receiver/src/parse.js';
-import { IngestError } from '../../packages/receiver/src/types.js';
+import { parseBody } from '../../packages/receiver/src/core/parse.js';
+import { IngestError } from '../../packages/receiver/src/core/types.js';
 
 const failure = (text: string, type = 'application/json') => {
   try {

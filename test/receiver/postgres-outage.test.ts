@@ -1,9 +1,9 @@
 import pg from 'pg';
 import type { ViolationRecord } from '@csp-lens/schema';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeNative } from '../../packages/receiver/src/normalize.js';
-import { openPostgresStore } from '../../packages/receiver/src/store/postgres.js';
-import type { Store } from '../../packages/receiver/src/types.js';
+import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
+import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
+import type { Store } from '../../packages/receiver/src/core/types.js';
 import { type PgCluster, startCluster } from '../../scripts/pg-cluster.mjs';
 import { type Child, TOKEN, reportUriBody, requireBuiltCli, startCli } from '../helpers/server.js';
 

@@ -1,9 +1,9 @@
 import type { NormalizedViolation, ViolationRecord } from '@csp-lens/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeNative } from '../../packages/receiver/src/normalize.js';
-import { openPostgresStore } from '../../packages/receiver/src/store/postgres.js';
-import type { IngestBatch } from '../../packages/receiver/src/types.js';
-import { MAX_UNIT_COUNT } from '../../packages/receiver/src/store/bucket.js';
+import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
+import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
+import type { IngestBatch } from '../../packages/receiver/src/core/types.js';
+import { MAX_UNIT_COUNT } from '../../packages/receiver/src/core/bucket.js';
 import { type TestServer, reportUriBody, startTestServer } from '../helpers/server.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeNative } from '../../packages/receiver/src/normalize.js';
-import { openPostgresStore } from '../../packages/receiver/src/store/postgres.js';
-import { prepare } from '../../packages/receiver/src/store/postgres-ingest.js';
-import { prunePolicies, pruneGroups } from '../../packages/receiver/src/store/postgres-prune.js';
-import { write } from '../../packages/receiver/src/store/postgres-write.js';
-import { policyHash } from '../../packages/receiver/src/store/state.js';
+import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
+import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
+import { prepare } from '../../packages/receiver/src/store/postgres/ingest.js';
+import { prunePolicies, pruneGroups } from '../../packages/receiver/src/store/postgres/prune.js';
+import { write } from '../../packages/receiver/src/store/postgres/write.js';
+import { policyHash } from '../../packages/receiver/src/core/state.js';
 import { reportUriBody } from '../helpers/server.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 

@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeNative } from '../../packages/receiver/src/normalize.js';
-import { openPostgresStore } from '../../packages/receiver/src/store/postgres.js';
-import { MIGRATIONS } from '../../packages/receiver/src/store/postgres-schema.js';
-import type { Store } from '../../packages/receiver/src/types.js';
+import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
+import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
+import { MIGRATIONS } from '../../packages/receiver/src/store/postgres/schema.js';
+import type { Store } from '../../packages/receiver/src/core/types.js';
 import { TOKEN, reportUriBody, sdkBatch } from '../helpers/server.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 

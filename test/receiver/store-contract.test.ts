@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import type { SdkBatch, ViolationRecord } from '@csp-lens/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
-import { openFileStore } from '../../packages/receiver/src/store/file.js';
-import { openPostgresStore } from '../../packages/receiver/src/store/postgres.js';
-import type { IngestBatch, Store } from '../../packages/receiver/src/types.js';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
+import { openFileStore } from '../../packages/receiver/src/store/file/index.js';
+import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
+import type { IngestBatch, Store } from '../../packages/receiver/src/core/types.js';
 import { fixture, fixtureNames, tempDir } from '../helpers/server.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 import { messages, snapshot, violation } from '../helpers/store-snapshot.js';
-import { MAX_UNIT_COUNT } from '../../packages/receiver/src/store/bucket.js';
+import { MAX_UNIT_COUNT } from '../../packages/receiver/src/core/bucket.js';
 
 // The same appends go to the file store and the PostgreSQL store; everything the read API can ask
 // must come back the same, ids included.

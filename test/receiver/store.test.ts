@@ -4,10 +4,10 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ViolationRecord } from '@csp-lens/schema';
-import { type FileStoreOptions, openFileStore } from '../../packages/receiver/src/store/file.js';
+import { type FileStoreOptions, openFileStore } from '../../packages/receiver/src/store/file/index.js';
 import { groupCommit } from '../../packages/receiver/src/store/commit.js';
-import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/normalize.js';
-import type { IngestBatch, Store } from '../../packages/receiver/src/types.js';
+import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
+import type { IngestBatch, Store } from '../../packages/receiver/src/core/types.js';
 import { archiveFiles, crashImage, fixture, readStoreFiles, reportUriBody, sdkBatch, sdkEventFrom, tempDir } from '../helpers/server.js';
 import { snapshot } from '../helpers/store-snapshot.js';
 

@@ -3,8 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { NormalizedViolation } from '@csp-lens/schema';
-import { createJsonlStream } from '../../packages/receiver/src/stream.js';
-import { groupOf } from '../../packages/receiver/src/alerts.js';
+import { createJsonlStream } from '../../packages/receiver/src/outputs/stream.js';
+import { groupOf } from '../../packages/receiver/src/outputs/alerts.js';
 import { tempDir } from '../helpers/server.js';
 
 const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);

@@ -1,7 +1,7 @@
-export { createReceiver, type Receiver, type ReceiverOptions } from './receiver.js';
-export { startServer, type ServerConfig, type RunningServer } from './server.js';
-export { openFileStore, type FileStoreOptions } from './store/file.js';
-export { createNoiseFilter, DEFAULT_NOISE_RULES, hostRule, schemeRule, type NoiseRule } from './filter.js';
-export { IngestError, type Store, type IngestBatch, type RecordFilter, type ViolationQuery, type GroupQuery } from './types.js';
-export { configFrom } from './config.js';
-export { cspHeader, policyParts } from './csp-header.js';
+export { createReceiver, type Receiver, type ReceiverOptions } from './http/receiver.js';
+export { startServer, type ServerConfig, type RunningServer } from './server/server.js';
+export { openFileStore, type FileStoreOptions } from './store/file/index.js';
+export { createNoiseFilter, DEFAULT_NOISE_RULES, hostRule, schemeRule, type NoiseRule } from './core/filter.js';
+export { IngestError, type Store, type IngestBatch, type RecordFilter, type ViolationQuery, type GroupQuery } from './core/types.js';
+export { configFrom } from './server/config.js';
+export { cspHeader, policyParts } from './http/csp-header.js';

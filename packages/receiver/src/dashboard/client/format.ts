@@ -27,7 +27,7 @@ export const reachText = (g: ViolationGroup): string =>
 /** Records counted by a coverage split (merged + SDK-only + native-only). */
 export const coverageTotal = (c: Coverage): number => c.merged + c.sdkOnly + c.nativeOnly;
 
-export { HOUR } from '../tally.js';
+export { HOUR } from '../../core/tally.js';
 export const pad = (n: number) => String(n).padStart(2, '0');
 export function dateTime(ms: unknown): string {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) return '–';

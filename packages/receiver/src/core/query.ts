@@ -1,4 +1,4 @@
-import { seqOf } from '../merge.js';
+import { seqOf } from './merge.js';
 import type {
   GroupPage,
   Stats,
@@ -6,10 +6,10 @@ import type {
   ViolationPage,
   ViolationRecord,
 } from '@csp-lens/schema';
-import type { GroupQuery, RecordFilter, ViolationQuery } from '../types.js';
-import { severityRank } from '../group.js';
+import type { GroupQuery, RecordFilter, ViolationQuery } from './types.js';
+import { severityRank } from './group.js';
 import type { Counters } from './state.js';
-import { coverageName, tally } from '../tally.js';
+import { coverageName, tally } from './tally.js';
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;

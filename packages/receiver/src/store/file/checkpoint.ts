@@ -1,5 +1,5 @@
 import type { Low } from 'lowdb';
-import type { State } from './state.js';
+import type { State } from '../../core/state.js';
 import type { Archive } from './archive.js';
 import type { Journal } from './journal.js';
 import type { FileData } from './livefile.js';

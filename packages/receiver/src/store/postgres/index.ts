@@ -1,8 +1,8 @@
 import pg from 'pg';
-import type { IngestBatch, Store } from '../types.js';
-import { migrate } from './postgres-schema.js';
-import { postgresCommits } from './postgres-commit.js';
-import * as read from './postgres-queries.js';
+import type { IngestBatch, Store } from '../../core/types.js';
+import { migrate } from './schema.js';
+import { postgresCommits } from './commit.js';
+import * as read from './queries.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:pass@host:5432/db`; every receiver instance of a site points at the same one. */

@@ -1,9 +1,9 @@
-import { seqOf } from '../merge.js';
+import { seqOf } from '../../core/merge.js';
 import type pg from 'pg';
 import type { GroupPage, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
-import type { GroupQuery, RecordFilter, ViolationQuery } from '../types.js';
-import { clampLimit, computeStats, queryGroups, queryViolations } from './query.js';
-import type { Counters } from './state.js';
+import type { GroupQuery, RecordFilter, ViolationQuery } from '../../core/types.js';
+import { clampLimit, computeStats, queryGroups, queryViolations } from '../../core/query.js';
+import type { Counters } from '../../core/state.js';
 
 // The read side: SQL narrows what query.ts's functions then page, sort and count exactly as the
 // file store does, so the read API cannot tell the stores apart.

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ServerConfig } from './server.js';
-import { spikeFrom, webhooksFrom } from './outputs.js';
-import { parseSize } from './size.js';
+import { spikeFrom, webhooksFrom } from '../outputs/index.js';
+import { parseSize } from '../http/size.js';
 
 // Every flag is also an environment variable: --rate-limit ⇔ CSP_LENS_RATE_LIMIT.
 const FLAGS = {
@@ -56,9 +56,17 @@ export function usage(): string {
   return `Usage: csp-lens serve [options]\n\nReceives CSP violation reports (report-uri, report-to, the csp-lens SDK) and serves the read API and dashboard.\n\nOptions:\n${rows.join('\n')}\n  --help, -h                   this text\n  --version                    the receiver's version\n`;
 }
 
-/** The receiver package's version (dist/ and src/ both sit beside its package.json). */
+/** The receiver package's version: from the package.json above this module (in dist/ or in src/). */
 export function version(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  for (const up of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === '@csp-lens/receiver') return pkg.version;
+    } catch {
+      // not this one
+    }
+  }
+  return 'unknown';
 }
 
 function integer(flag: Flag, value: string, min: number, max?: number): number {

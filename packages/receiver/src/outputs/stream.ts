@@ -2,7 +2,7 @@ import { createWriteStream, openSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { NormalizedViolation } from '@csp-lens/schema';
-import { groupIdFor } from './group.js';
+import { groupIdFor } from '../core/group.js';
 
 export interface JsonlStreamOptions {
   /** A file to append to, or `-` (the default) for stdout. */

@@ -1,9 +1,9 @@
 import type { NormalizedViolation, ViolationGroup } from '@csp-lens/schema';
-import { assignGroup, type GroupBook } from './group.js';
+import { assignGroup, type GroupBook } from '../core/group.js';
 import { alertBody } from './alert-body.js';
 import { createAlertLimit } from './alert-limit.js';
 import { createSender, type SenderOptions } from './alert-send.js';
-import type { Store } from './types.js';
+import type { Store } from '../core/types.js';
 
 export type AlertReason = 'new-group' | 'critical' | 'spike';
 export type AlertFormat = 'slack' | 'json';

@@ -1,7 +1,7 @@
 import type { NormalizedViolation } from '@csp-lens/schema';
 import { ALERT_REASONS, createAlerts, isHttpUrl, knownGroups, type AlertReason, type AlertsOptions, type WebhookConfig } from './alerts.js';
 import { createJsonlStream } from './stream.js';
-import type { Store } from './types.js';
+import type { Store } from '../core/types.js';
 
 export interface OutputConfig {
   webhooks?: WebhookConfig[];

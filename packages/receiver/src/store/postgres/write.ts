@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { type Unit, isWildcard, seqOf } from '../merge.js';
-import { REACH_CAP } from '../group.js';
-import { type Work, unitSig } from './postgres-ingest.js';
+import { type Unit, isWildcard, seqOf } from '../../core/merge.js';
+import { REACH_CAP } from '../../core/group.js';
+import { type Work, unitSig } from './ingest.js';
 
 const SEVERITIES = "ARRAY['low','medium','high','critical']";
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { clientKey } from './ip.js';
+import { clientKey } from '../http/ip.js';
 
 export interface ConnectionLimits {
   /** Open connections at most, all clients together. */

@@ -1,5 +1,5 @@
 import type { NormalizedViolation, ViolationRecord } from '@csp-lens/schema';
-import { type Unit, buildRecord, exactKey, isWildcard, matchUnits } from '../merge.js';
+import { type Unit, buildRecord, exactKey, isWildcard, matchUnits } from './merge.js';
 
 /**
  * The live units of one bucket (DESIGN §4) and the records they make. Shared by the file store's

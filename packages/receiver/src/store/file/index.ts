@@ -1,16 +1,16 @@
 import { unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Low } from 'lowdb';
-import type { IngestBatch, Store } from '../types.js';
-import { DEFAULT_LIMITS, type State, createState, emptyData } from './state.js';
-import { computeStats, groupsOn, queryGroups, queryViolations } from './query.js';
+import type { IngestBatch, Store } from '../../core/types.js';
+import { DEFAULT_LIMITS, type State, createState, emptyData } from '../../core/state.js';
+import { computeStats, groupsOn, queryGroups, queryViolations } from '../../core/query.js';
 import { acquireLock } from './lock.js';
 import { SyncedJSONFile, sizeOf } from './adapter.js';
 import { type ArchiveOptions, createArchive, openSegmentPath, sealedSegments } from './archive.js';
 import { type EntryBody, type Journal, type Paths, entryBody, openJournal, recover } from './journal.js';
 import { checkpoints } from './checkpoint.js';
 import { type FileData, liveFileChunks } from './livefile.js';
-import { groupCommit } from './commit.js';
+import { groupCommit } from '../commit.js';
 
 export interface FileStoreOptions {
   /** The lowdb JSON file. Records past `maxRecords` go to `<path>.archive.jsonl`. */

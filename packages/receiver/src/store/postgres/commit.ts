@@ -1,8 +1,8 @@
 import pg from 'pg';
-import { type IngestOptions, type Pending, prepare } from './postgres-ingest.js';
-import { write } from './postgres-write.js';
-import { evict } from './postgres-evict.js';
-import { pruneGroups } from './postgres-prune.js';
+import { type IngestOptions, type Pending, prepare } from './ingest.js';
+import { write } from './write.js';
+import { evict } from './evict.js';
+import { pruneGroups } from './prune.js';
 
 export interface CommitOptions extends IngestOptions {
   maxGroups: number;

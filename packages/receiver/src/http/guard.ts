@@ -1,6 +1,6 @@
 import type Koa from 'koa';
-import { IngestError } from './types.js';
-import type { IngestDeps } from './http.js';
+import { IngestError } from '../core/types.js';
+import type { IngestDeps } from './ingest.js';
 
 type GuardDeps = Pick<IngestDeps, 'bodyLimit' | 'allowOrigin' | 'clientOf' | 'rateLimit' | 'bodies'>;
 

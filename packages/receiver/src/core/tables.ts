@@ -1,5 +1,5 @@
 import type { PageContext, PolicyEntry } from '@csp-lens/schema';
-import { memoize, sha256 } from '../hash.js';
+import { memoize, sha256 } from './hash.js';
 
 // The shared tables of the live state: each policy text and each page context once, referenced by
 // the live records that use them, and let go with the last of those records. Sizes are UTF-8 bytes

@@ -2,15 +2,15 @@ import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { NormalizedViolation } from '@csp-lens/schema';
-import type { NoiseFilter, Store } from './types.js';
-import { jsonErrors, mountIngest } from './http.js';
+import type { NoiseFilter, Store } from '../core/types.js';
+import { jsonErrors, mountIngest } from './ingest.js';
 import { mountReadApi, mountSdkScript } from './read-api.js';
-import { mountDashboard } from './dashboard/server.js';
+import { mountDashboard } from '../dashboard/server.js';
 import { createRateLimiter } from './ratelimit.js';
-import { createNoiseFilter, type NoiseRule } from './filter.js';
+import { createNoiseFilter, type NoiseRule } from '../core/filter.js';
 import { clientKey, type IpMode } from './ip.js';
 import { createBodyBudget } from './budget.js';
-import { memoize } from './hash.js';
+import { memoize } from '../core/hash.js';
 import { parseSize } from './size.js';
 
 export interface ReceiverOptions {

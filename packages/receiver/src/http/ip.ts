@@ -1,4 +1,4 @@
-import { sha256 } from './hash.js';
+import { sha256 } from '../core/hash.js';
 import { isIPv4, isIPv6 } from 'node:net';
 
 export type IpMode = 'truncate' | 'hash' | 'full' | 'none';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { basename, dirname, join, resolve } from 'node:path';
-import { LockedError, realPath } from './store/lock.js';
+import { LockedError, realPath } from '../store/file/lock.js';
 
 /** A mistake in how the receiver was started: one line naming the flag and the fix; the CLI exits 2. */
 export class UsageError extends Error {

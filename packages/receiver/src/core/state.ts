@@ -1,9 +1,9 @@
 import type { NormalizedViolation, PageContext, PolicyEntry, StoreLimits, ViolationRecord } from '@csp-lens/schema';
-import type { IngestBatch } from '../types.js';
-import { bucketKey, exactKey, unitsOf } from '../merge.js';
+import type { IngestBatch } from './types.js';
+import { bucketKey, exactKey, unitsOf } from './merge.js';
 import { type Bucket, addUnit, freezeRecord, loadUnits, newBucket, rematch } from './bucket.js';
-import { bump, storedTypeName } from '../fields.js';
-import { type GroupBook, assignGroup, moveRecords, touchGroup } from '../group.js';
+import { bump, storedTypeName } from './fields.js';
+import { type GroupBook, assignGroup, moveRecords, touchGroup } from './group.js';
 import { createWindow } from './window.js';
 import { createPageTable, createPolicyTable, pageKey, utf8 } from './tables.js';
 

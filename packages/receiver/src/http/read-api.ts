@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type Koa from 'koa';
 import type Router from '@koa/router';
-import type { GroupQuery, RecordFilter, Store, ViolationQuery } from './types.js';
-import { IngestError } from './types.js';
+import type { GroupQuery, RecordFilter, Store, ViolationQuery } from '../core/types.js';
+import { IngestError } from '../core/types.js';
 
 /** Reads never work without the token: `Authorization: Bearer <token>`, compared in constant time. */
 export function requireToken(token: string): Koa.Middleware {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { prunePolicies } from './postgres-prune.js';
+import { prunePolicies } from './prune.js';
 
 /**
  * Keeps the live records at `maxRecords` (the file store's retention): adds this transaction's net

@@ -1,7 +1,7 @@
 import type { PageContext, ViolationRecord } from '@csp-lens/schema';
-import type { StoreData } from './state.js';
+import type { StoreData } from '../../core/state.js';
 import type { Checkpoint } from './journal.js';
-import { pageKey } from './tables.js';
+import { pageKey } from '../../core/tables.js';
 
 export type FileData = StoreData & { checkpoint?: Checkpoint };
 

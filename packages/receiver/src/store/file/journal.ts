@@ -3,10 +3,10 @@ import { access, open, truncate, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PageContext, ViolationRecord } from '@csp-lens/schema';
-import type { IngestBatch } from '../types.js';
-import type { State } from './state.js';
+import type { IngestBatch } from '../../core/types.js';
+import type { State } from '../../core/state.js';
 import { endTornLine, sizeOf, syncDir } from './adapter.js';
-import { policyHash } from './tables.js';
+import { policyHash } from '../../core/tables.js';
 import { segmentPath } from './archive.js';
 
 const exists = (file: string): Promise<boolean> => access(file).then(() => true, () => false);

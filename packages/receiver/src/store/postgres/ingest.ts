@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { NormalizedViolation, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
-import type { IngestBatch } from '../types.js';
-import { type Unit, bucketKey, isWildcard, recordId } from '../merge.js';
-import { type GroupBook, OVERFLOW_GROUP, applyChange, assignGroup, groupIdFor } from '../group.js';
-import { type Bucket, addToBucket, loadUnits, newBucket } from './bucket.js';
-import { policyHash } from './state.js';
-import { storedTypeName } from '../fields.js';
+import type { IngestBatch } from '../../core/types.js';
+import { type Unit, bucketKey, isWildcard, recordId } from '../../core/merge.js';
+import { type GroupBook, OVERFLOW_GROUP, applyChange, assignGroup, groupIdFor } from '../../core/group.js';
+import { type Bucket, addToBucket, loadUnits, newBucket } from '../../core/bucket.js';
+import { policyHash } from '../../core/state.js';
+import { storedTypeName } from '../../core/fields.js';
 
 export interface Pending {
   batch: IngestBatch;

@@ -2,13 +2,13 @@ import { createServer as createHttp, type Server } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
-import { createReceiver, type Receiver, type ReceiverOptions } from './receiver.js';
-import { openFileStore } from './store/file.js';
-import type { ArchiveOptions } from './store/archive.js';
-import { openOutputs, type OutputConfig, type Outputs } from './outputs.js';
+import { createReceiver, type Receiver, type ReceiverOptions } from '../http/receiver.js';
+import { openFileStore } from '../store/file/index.js';
+import type { ArchiveOptions } from '../store/file/archive.js';
+import { openOutputs, type OutputConfig, type Outputs } from '../outputs/index.js';
 import { answerClientErrors, connectionCap, limitConnections } from './connections.js';
 import { UsageError, listenError, prepareDb, readTls, storeError, type StartFiles } from './startup.js';
-import type { Store } from './types.js';
+import type { Store } from '../core/types.js';
 
 export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConfig {
   port?: number;
@@ -77,7 +77,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // Loaded only when asked for, so a file-store receiver never loads pg.
     store =
       config.store === 'postgres'
-        ? await (await import('./store/postgres.js')).openPostgresStore({ connectionString: config.databaseUrl ?? '', ...tuning, connectTimeoutMs: config.pgConnectTimeoutMs, queryTimeoutMs: config.pgQueryTimeoutMs })
+        ? await (await import('../store/postgres/index.js')).openPostgresStore({ connectionString: config.databaseUrl ?? '', ...tuning, connectTimeoutMs: config.pgConnectTimeoutMs, queryTimeoutMs: config.pgQueryTimeoutMs })
         : await openFileStore({ path: files!.db, ...tuning, maxLiveBytes: config.maxLiveBytes, journal: config.journal === false ? false : { checkpointMs: config.checkpointMs }, archive: config.archive });
   } catch (e) {
     await files?.remove();
