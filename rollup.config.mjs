@@ -71,7 +71,7 @@ const receiver = {
   output: { dir: 'packages/receiver/dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'shared-[name].js' },
   external: (id) => external.includes(id) || external.some((e) => id.startsWith(`${e}/`)),
   // cli is the bin, not an export: it needs no declarations.
-  plugins: [ts(), dts('receiver', { index: 'index', postgres: 'store/postgres' })],
+  plugins: [ts(), dts('receiver', { index: 'index', postgres: 'store/postgres/index' })],
 };
 
 // ES2020 for the SDK: native `?.`/`??` and object spread (no helpers) in every current browser.

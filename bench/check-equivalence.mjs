@@ -33,7 +33,9 @@ async function pipeline(root) {
     const verdicts = batch.violations.map((v) => filter(v) ?? null);
     const kept = batch.violations.filter((_, i) => verdicts[i] === null);
     const normalized = process.env.CHECK_BATCH_KEY_ORDER === 'ignore' ? sortedJson(batch) : JSON.stringify(batch);
-    const evicted = JSON.stringify(state.ingest({ ...batch, violations: kept }, {}));
+    // Since issue 15 ingest returns { evicted, stored }: the evicted records are what the archive gets.
+    const out = state.ingest({ ...batch, violations: kept }, {});
+    const evicted = JSON.stringify(Array.isArray(out) ? out : out.evicted);
     return { normalized, verdicts: verdicts.join(), evicted, snapshot: () => JSON.stringify(state.snapshot()) };
   };
 }

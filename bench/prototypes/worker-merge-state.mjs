@@ -14,7 +14,8 @@ parentPort.on('message', (items) => {
       for (let i = 0; i < refs.length; i += 2) texts.set(refs[i], refs[i + 1]);
       for (const v of b.violations) if (typeof v.originalPolicy === 'string' && texts.has(v.originalPolicy)) v.originalPolicy = texts.get(v.originalPolicy);
     }
-    for (const r of state.ingest(b, f)) archived += JSON.stringify(r).length;
+    const out = state.ingest(b, f);
+    for (const r of Array.isArray(out) ? out : out.evicted) archived += JSON.stringify(r).length;
   }
   parentPort.postMessage(items.length);
 });

@@ -3,6 +3,7 @@ import type { GroupPage, NormalizedViolation } from '@csp-lens/schema';
 import { createAlerts, type AlertsOptions } from '../../packages/receiver/src/outputs/alerts.js';
 import { slackEscape } from '../../packages/receiver/src/outputs/alert-body.js';
 import { startTestServer } from '../helpers/server.js';
+import { storing } from '../helpers/stored.js';
 
 const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
 const HOUR = 3_600_000;
@@ -51,15 +52,27 @@ function harness(options: Partial<AlertsOptions> & { statuses?: number[]; hang?:
     log: (m) => logs.push(m),
     ...options,
   });
-  return { alerts, calls, sleeps, logs, advance: (ms: number) => (now += ms), events: () => calls.map((c) => c.body.event) };
+  // Violations go through a store's state first: alerts get what it stored (groups, which are new).
+  const stored = storing();
+  return {
+    alerts,
+    calls,
+    sleeps,
+    logs,
+    /** Stored without alerts: what the store already held. */
+    seed: (vs: NormalizedViolation[]) => void stored(vs),
+    store: (vs: NormalizedViolation[]) => alerts.onStored(stored(vs)),
+    advance: (ms: number) => (now += ms),
+    events: () => calls.map((c) => c.body.event),
+  };
 }
 
 describe('alerts', () => {
   it('fires once for a new group, not for groups already stored', async () => {
-    const h = harness({ known: [] });
-    h.alerts.onStored([violation(), violation({ documentURL: 'https://shop.example/cart' })]);
+    const h = harness();
+    h.store([violation(), violation({ documentURL: 'https://shop.example/cart' })]);
     h.advance(120_000);
-    h.alerts.onStored([violation()]);
+    h.store([violation()]);
     await h.alerts.idle();
     expect(h.events()).toEqual(['new-group']);
     const body = h.calls[0].body as { group: { id: string; blocked: string }; violation: NormalizedViolation; at: string };
@@ -67,15 +80,16 @@ describe('alerts', () => {
     expect(body.violation.documentURL).toBe('https://shop.example/checkout');
     expect(body.at).toBe(new Date(T0).toISOString());
 
-    const seeded = harness({ known: [body.group.id] });
-    seeded.alerts.onStored([violation()]);
+    const seeded = harness();
+    seeded.seed([violation()]);
+    seeded.store([violation()]);
     await seeded.alerts.idle();
     expect(seeded.calls).toEqual([]);
   });
 
   it('fires on a critical violation, for webhooks that want it', async () => {
     const h = harness({ webhooks: [{ url: 'https://hooks.example/crit', format: 'json', on: ['critical'] }] });
-    h.alerts.onStored([violation(), violation({ effectiveDirective: 'connect-src', blockedURL: 'https://exfil.example/c', severity: 'critical' })]);
+    h.store([violation(), violation({ effectiveDirective: 'connect-src', blockedURL: 'https://exfil.example/c', severity: 'critical' })]);
     await h.alerts.idle();
     expect(h.calls.map((c) => [c.url, c.body.event])).toEqual([['https://hooks.example/crit', 'critical']]);
   });
@@ -83,8 +97,8 @@ describe('alerts', () => {
   it('sends a new critical group as one alert to a webhook that wants both', async () => {
     const h = harness({ minIntervalMs: 0 });
     const critical = violation({ effectiveDirective: 'connect-src', blockedURL: 'https://exfil.example/c', severity: 'critical' });
-    h.alerts.onStored([critical]);
-    h.alerts.onStored([critical]);
+    h.store([critical]);
+    h.store([critical]);
     await h.alerts.idle();
     expect(h.events()).toEqual(['new-group', 'critical']);
     expect((h.calls[0].body.group as { severity: string }).severity).toBe('critical');
@@ -93,14 +107,14 @@ describe('alerts', () => {
   it("fires on a spike: an hour far above the group's trailing average, once per hour", async () => {
     const h = harness({ webhooks: [{ url: 'https://hooks.example/s', format: 'json', on: ['spike'] }], spike: { factor: 10, minCount: 20 } });
     for (let hour = 0; hour < 6; hour++) {
-      h.alerts.onStored([violation({ count: 2 })]);
+      h.store([violation({ count: 2 })]);
       h.advance(HOUR);
     }
-    h.alerts.onStored([violation({ count: 15 })]); // 15 < minCount
+    h.store([violation({ count: 15 })]); // 15 < minCount
     await h.alerts.idle();
     expect(h.calls).toEqual([]);
-    h.alerts.onStored([violation({ count: 10 })]); // 25 this hour vs 2/h
-    h.alerts.onStored([violation({ count: 50 })]);
+    h.store([violation({ count: 10 })]); // 25 this hour vs 2/h
+    h.store([violation({ count: 50 })]);
     await h.alerts.idle();
     expect(h.calls.map((c) => c.body)).toEqual([expect.objectContaining({ event: 'spike', spike: { count: 25, average: 2 } })]);
   });
@@ -108,11 +122,11 @@ describe('alerts', () => {
   it('caps the alerts per webhook, and says how many it held back', async () => {
     const h = harness({ minIntervalMs: 60_000, maxPerWebhook: 1 });
     const other = (n: number) => violation({ blockedURL: `https://host${n}.example/x` });
-    h.alerts.onStored([other(1), other(2), other(3)]);
+    h.store([other(1), other(2), other(3)]);
     h.advance(30_000);
-    h.alerts.onStored([other(4)]);
+    h.store([other(4)]);
     h.advance(31_000);
-    h.alerts.onStored([other(5)]);
+    h.store([other(5)]);
     await h.alerts.idle();
     expect(h.calls.map((c) => [c.body.event, c.body.suppressed])).toEqual([['new-group', undefined], ['new-group', 3]]);
     expect(h.alerts.stats()).toMatchObject({ sent: 2, suppressed: 3 });
@@ -125,10 +139,10 @@ describe('alerts', () => {
     const decoy = violation({ effectiveDirective: 'connect-src', blockedURL: 'https://decoy.example/c', severity: 'critical' });
     const real = violation({ effectiveDirective: 'script-src-elem', blockedURL: 'https://skimmer.example/pay.js', severity: 'critical' });
     for (let k = 0; k < 6; k++) {
-      h.alerts.onStored([decoy]); // t = 0, 30, 60, 90, 120, 150 s
+      h.store([decoy]); // t = 0, 30, 60, 90, 120, 150 s
       if (k === 1) {
         h.advance(15_000);
-        h.alerts.onStored([real]); // t = 45 s, between two decoys
+        h.store([real]); // t = 45 s, between two decoys
         h.advance(15_000);
       } else h.advance(30_000);
     }
@@ -143,13 +157,13 @@ describe('alerts', () => {
   it('still caps a flood of distinct groups per webhook, and the next alert counts what it held back', async () => {
     const h = harness({ webhooks: [{ url: 'https://hooks.example/crit', format: 'json', on: ['critical'] }] });
     const flood = Array.from({ length: 1000 }, (_, i) => violation({ blockedURL: `https://h${i}.example/x`, severity: 'critical' }));
-    h.alerts.onStored(flood);
+    h.store(flood);
     h.advance(30_000);
-    h.alerts.onStored(flood.slice(0, 100).map((v) => ({ ...v, blockedURL: `${v.blockedURL}?again` })));
+    h.store(flood.slice(0, 100).map((v) => ({ ...v, blockedURL: `${v.blockedURL}?again` })));
     await h.alerts.idle();
     expect(h.calls).toHaveLength(10);
     h.advance(31_000);
-    h.alerts.onStored([violation({ blockedURL: 'https://late.example/x', severity: 'critical' })]);
+    h.store([violation({ blockedURL: 'https://late.example/x', severity: 'critical' })]);
     await h.alerts.idle();
     expect(h.calls).toHaveLength(11);
     expect(h.calls[10].body).toMatchObject({ event: 'critical', suppressed: 1090, group: { blocked: 'https://late.example' } });
@@ -158,21 +172,21 @@ describe('alerts', () => {
 
   it('retries a 500 with exponential backoff, then gives up after the last attempt', async () => {
     const h = harness({ statuses: [500, 503], backoffMs: 1000 });
-    h.alerts.onStored([violation()]);
+    h.store([violation()]);
     await h.alerts.idle();
     expect(h.calls).toHaveLength(3);
     expect(h.sleeps).toEqual([1000, 2000]);
     expect(h.alerts.stats()).toMatchObject({ sent: 1, failed: 0 });
 
     const down = harness({ statuses: [500, 500, 500, 500], maxAttempts: 4, backoffMs: 500 });
-    down.alerts.onStored([violation()]);
+    down.store([violation()]);
     await down.alerts.idle();
     expect(down.sleeps).toEqual([500, 1000, 2000]);
     expect(down.alerts.stats()).toMatchObject({ sent: 0, failed: 1 });
     expect(down.logs).toEqual(['csp-lens: webhook hooks.example failed after 4 attempt(s): HTTP 500']);
 
     const gone = harness({ statuses: [410] });
-    gone.alerts.onStored([violation()]);
+    gone.store([violation()]);
     await gone.alerts.idle();
     expect([gone.calls.length, gone.sleeps]).toEqual([1, []]);
   });
@@ -188,13 +202,13 @@ describe('alerts', () => {
       ],
     });
     const many = Array.from({ length: 2000 }, (_, i) => violation({ blockedURL: `https://h${i}.example/` }));
-    h.alerts.onStored(many);
+    h.store(many);
     // Counted and queued, no request begun: the network is never on the caller's path.
     expect(h.calls).toHaveLength(0);
     expect(h.alerts.stats().dropped).toBe(2000 - 5);
     await vi.waitFor(() => expect(h.calls).toHaveLength(1)); // one in flight, hanging; 5 wait behind it
     // The other webhook is not stuck behind it.
-    h.alerts.onStored([violation({ severity: 'critical' })]);
+    h.store([violation({ severity: 'critical' })]);
     await vi.waitFor(() => expect(h.alerts.stats().sent).toBe(1));
     expect(h.calls.map((c) => c.url)).toEqual(['https://hooks.example/hangs', 'https://hooks.example/works']);
     await h.alerts.close(); // does not wait for the hung request
@@ -203,7 +217,7 @@ describe('alerts', () => {
   it('escapes attacker text in Slack bodies: no mentions, links or extra lines', async () => {
     const hostile = '<!channel> @here <@U024BE7LH> <https://evil.example|click me> & `x`\n*fake line*';
     const h = harness({ webhooks: [{ url: 'https://hooks.slack.com/services/T/B/X', format: 'slack' }] });
-    h.alerts.onStored([violation({ documentURL: `https://shop.example/?q=${hostile}`, blockedURL: hostile, sample: hostile, effectiveDirective: 'script-src' })]);
+    h.store([violation({ documentURL: `https://shop.example/?q=${hostile}`, blockedURL: hostile, sample: hostile, effectiveDirective: 'script-src' })]);
     await h.alerts.idle();
     const body = h.calls[0].body as { text: string; blocks: unknown[]; unfurl_links: boolean };
     const all = JSON.stringify(body);

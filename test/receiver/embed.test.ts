@@ -3,9 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { NormalizedViolation } from '@csp-lens/schema';
-import { createReceiver, openFileStore, type Store } from '../../packages/receiver/src/index.js';
-import { HEALTH_HOLD_MS } from '../../packages/receiver/src/http/ingest.js';
+import { createReceiver, openFileStore, type Store, type StoredViolation } from '../../packages/receiver/src/index.js';
+import { HEALTH_HOLD_MS } from '../../packages/receiver/src/store/health.js';
 import { TOKEN, reportUriBody, tempDir } from '../helpers/server.js';
 
 // The receiver as a library: mounted in someone else's Koa app, beside that app's own routes.
@@ -17,7 +16,7 @@ describe('createReceiver mounted in a Koa app', () => {
   let now: number;
   /** Set to make every store write fail, as a full disk does. */
   let broken: Error | undefined;
-  const stored: NormalizedViolation[][] = [];
+  const stored: StoredViolation[][] = [];
 
   beforeEach(async () => {
     tmp = await tempDir();
@@ -97,6 +96,6 @@ describe('createReceiver mounted in a Koa app', () => {
     expect((await report(kept.body)).status).toBe(204);
     expect(await health()).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(await documents()).toEqual([kept.document]);
-    expect(stored.flat().map((v) => v.documentURL)).toEqual([kept.document]);
+    expect(stored.flat().map((s) => s.violation.documentURL)).toEqual([kept.document]);
   });
 });

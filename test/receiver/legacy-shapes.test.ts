@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
 import { parseBody } from '../../packages/receiver/src/core/parse.js';
-import { IngestError, type RequestMeta } from '../../packages/receiver/src/core/types.js';
+import { ClientError } from '../../packages/receiver/src/core/errors.js';
+import { type RequestMeta } from '../../packages/receiver/src/core/types.js';
 
 const meta: RequestMeta = { receivedAt: 1_800_000_000_000, userAgent: 'header-ua' };
 const ingest = (body: unknown, type = 'application/csp-report') =>
@@ -20,7 +21,7 @@ const rejects = (body: unknown, message: RegExp, type?: string) => {
       return e;
     }
   })();
-  expect(err).toBeInstanceOf(IngestError);
+  expect(err).toBeInstanceOf(ClientError);
   expect(err).toMatchObject({ status: 400, message: expect.stringMatching(message) });
 };
 
@@ -248,15 +249,15 @@ describe('arbitrary input', () => {
     return Object.fromEntries(Array.from({ length: Math.floor(rand() * 6) }, () => [KEYS[Math.floor(rand() * KEYS.length)]!, value(depth + 1)]));
   };
 
-  it('never throws anything but a 400 IngestError, for native and SDK bodies', () => {
+  it('never throws anything but a 400 ClientError, for native and SDK bodies', () => {
     for (let i = 0; i < 3000; i++) {
       const body = value(0);
       for (const fn of [normalizeNative, normalizeSdk]) {
         try {
           fn(body, meta);
         } catch (e) {
-          expect(e).toBeInstanceOf(IngestError);
-          expect((e as IngestError).status).toBe(400);
+          expect(e).toBeInstanceOf(ClientError);
+          expect((e as ClientError).status).toBe(400);
         }
       }
     }

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseBody } from '../../packages/receiver/src/core/parse.js';
-import { IngestError } from '../../packages/receiver/src/core/types.js';
+import { ClientError } from '../../packages/receiver/src/core/errors.js';
 
 const failure = (text: string, type = 'application/json') => {
   try {
     parseBody(text, type);
   } catch (e) {
-    expect(e).toBeInstanceOf(IngestError);
-    return { status: (e as IngestError).status, message: (e as IngestError).message };
+    expect(e).toBeInstanceOf(ClientError);
+    return { status: (e as ClientError).status, message: (e as ClientError).message };
   }
   throw new Error('expected parseBody to throw');
 };

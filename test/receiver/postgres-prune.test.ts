@@ -6,6 +6,7 @@ import { prepare } from '../../packages/receiver/src/store/postgres/ingest.js';
 import { prunePolicies, pruneGroups } from '../../packages/receiver/src/store/postgres/prune.js';
 import { write } from '../../packages/receiver/src/store/postgres/write.js';
 import { policyHash } from '../../packages/receiver/src/core/state.js';
+import { coreOptions } from '../../packages/receiver/src/core/options.js';
 import { reportUriBody } from '../helpers/server.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 
@@ -124,7 +125,7 @@ describe('PostgreSQL store limits', () => {
 });
 
 describe('pruning next to a transaction that adds to what it prunes', () => {
-  const OPTS = { maxRecords: 1, mergeWindowMs: 10_000, groupCapPerMinute: 100 };
+  const OPTS = coreOptions({ maxRecords: 1 });
   const report = (tag: string, over: Record<string, unknown> = {}) => normalizeNative(JSON.parse(reportUriBody(tag, over).body), { receivedAt: T });
 
   /** Two connections to `url`, A (pruning) and B (ingesting, as postgres-commit.ts does), ended after `fn`. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ViolationRecord } from '@csp-lens/schema';
 import { type FileStoreOptions, openFileStore } from '../../packages/receiver/src/store/file/index.js';
-import { groupCommit } from '../../packages/receiver/src/store/commit.js';
+import { type Outcome, groupCommit } from '../../packages/receiver/src/store/commit.js';
 import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
 import type { IngestBatch, Store } from '../../packages/receiver/src/core/types.js';
 import { archiveFiles, crashImage, fixture, readStoreFiles, reportUriBody, sdkBatch, sdkEventFrom, tempDir } from '../helpers/server.js';
@@ -518,15 +518,17 @@ describe('file store', () => {
     it('runs a read issued during a write once that write is durable, on what it acknowledged', async () => {
       const applied: string[] = [];
       const finish: (() => void)[] = [];
-      const commits = groupCommit<string>({
-        apply: (x) => {
-          if (x === 'bad') throw new Error('unreadable batch');
-          applied.push(x);
+      // Each item applied in memory as its write starts (one that throws fails alone), durable when `finish` is called.
+      const commits = groupCommit<string, string>({
+        async write(items) {
+          const outcomes = items.map((x): Outcome<string> => {
+            if (x === 'bad') return { ok: false, error: new Error('unreadable batch') };
+            applied.push(x);
+            return { ok: true, value: x };
+          });
+          await new Promise<void>((r) => finish.push(r));
+          return outcomes;
         },
-        write: () => new Promise<void>((r) => finish.push(r)),
-        due: () => false,
-        housekeep: async () => {},
-        idle: () => {},
       });
       const a = commits.add('a');
       // Not written yet, not applied either: a read now does not see it.

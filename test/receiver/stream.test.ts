@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { NormalizedViolation } from '@csp-lens/schema';
 import { createJsonlStream } from '../../packages/receiver/src/outputs/stream.js';
-import { groupOf } from '../../packages/receiver/src/outputs/alerts.js';
 import { tempDir } from '../helpers/server.js';
+import { storing } from '../helpers/stored.js';
 
 const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
 const violation = (over: Partial<NormalizedViolation> = {}): NormalizedViolation => ({
@@ -36,20 +36,21 @@ function slowSink(delay: number) {
 }
 
 describe('JSON-lines stream', () => {
-  it('appends one line per stored violation to a file, with its time and group', async () => {
+  it('appends one line per stored violation to a file, with its time, and the group and record the store gave it', async () => {
     const { dir, remove } = await tempDir();
     try {
       const path = join(dir, 'violations.jsonl');
       await writeFile(path, '{"earlier":true}\n');
       const s = createJsonlStream({ path });
       const hostile = violation({ sample: 'line1\nline2\u2028"}{', documentURL: 'https://shop.example/?q=\r\n{"forged":1}' });
-      s.onStored([violation(), hostile]);
+      const stored = storing()([violation(), hostile]);
+      s.onStored(stored);
       await s.close();
       const lines = (await readFile(path, 'utf8')).split('\n');
       expect(lines).toHaveLength(4);
       expect(lines[3]).toBe('');
       expect(JSON.parse(lines[0])).toEqual({ earlier: true });
-      expect(JSON.parse(lines[1])).toEqual({ at: new Date(T0).toISOString(), groupId: groupOf(violation()).id, ...violation() });
+      expect(JSON.parse(lines[1])).toEqual({ at: new Date(T0).toISOString(), groupId: stored[0].group.id, recordId: stored[0].record.id, ...violation() });
       expect(JSON.parse(lines[2]).sample).toBe('line1\nline2\u2028"}{');
       expect(s.stats()).toEqual({ written: 2, dropped: 0 });
     } finally {
@@ -61,7 +62,8 @@ describe('JSON-lines stream', () => {
     const sink = slowSink(2);
     const s = createJsonlStream({ out: sink.out, maxPending: 50 });
     // Handed over at once, without waiting on the destination: one line written, 50 held, 49 dropped.
-    for (let i = 0; i < 100; i++) s.onStored([violation({ lineNumber: i + 1 })]);
+    const store = storing();
+    for (let i = 0; i < 100; i++) s.onStored(store([violation({ lineNumber: i + 1 })]));
     expect(s.stats()).toEqual({ written: 1, dropped: 49 });
     await s.close();
     const lines = sink.text().trim().split('\n').map((l) => JSON.parse(l) as NormalizedViolation);
@@ -74,9 +76,10 @@ describe('JSON-lines stream', () => {
     const logs: string[] = [];
     const out = new Writable({ write: (_c, _e, done) => done(new Error('EPIPE')) });
     const s = createJsonlStream({ out, log: (m) => logs.push(m) });
-    s.onStored([violation()]);
+    const store = storing();
+    s.onStored(store([violation()]));
     await vi.waitFor(() => expect(logs).toHaveLength(1));
-    expect(() => s.onStored([violation(), violation()])).not.toThrow();
+    expect(() => s.onStored(store([violation(), violation()]))).not.toThrow();
     await s.close();
     expect(s.stats().dropped).toBe(2);
     expect(logs).toEqual(['csp-lens: the JSON-lines stream failed, lines are dropped from now on: EPIPE']);

@@ -70,20 +70,22 @@ export function freezeRecords(bucket: Bucket, ids: Set<string>): void {
 export const freezeRecord = (bucket: Bucket, recordId: string): void => freezeRecords(bucket, new Set([recordId]));
 
 /**
- * Adds one violation to its bucket, without matching (see `rematch`). An SDK repeat in the same
- * page view adds to the unit it already has (the SDK sends counts since its last batch): then the
- * unit's record is returned as `repeatOf`, to be rebuilt however old it is.
+ * Adds one violation to its bucket, without matching (see `rematch`), and returns its unit (after
+ * the matching, `unit.rid` is its record). An SDK repeat in the same page view adds to the unit it
+ * already has (the SDK sends counts since its last batch): `repeat`, and that unit's record is to be
+ * rebuilt however old it is.
  */
-export function addUnit(bucket: Bucket, v: NormalizedViolation, policyHash: string | undefined, nextSeq: () => number): { repeatOf?: string } {
+export function addUnit(bucket: Bucket, v: NormalizedViolation, policyHash: string | undefined, nextSeq: () => number): { unit: Unit; repeat: boolean } {
   const same = v.stream === 'sdk' ? bucket.sdk.get(sdkKey(v)) : undefined;
   if (same) {
     same.count = Math.min(MAX_UNIT_COUNT, same.count + v.count);
     same.at = Math.min(same.at, v.occurredAt);
     same.lastReceivedAt = Math.max(same.lastReceivedAt, v.receivedAt);
-    return { repeatOf: same.rid };
+    return { unit: same, repeat: true };
   }
-  track(bucket, { seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: Math.min(MAX_UNIT_COUNT, v.count), firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash });
-  return {};
+  const unit: Unit = { seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: Math.min(MAX_UNIT_COUNT, v.count), firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash };
+  track(bucket, unit);
+  return { unit, repeat: false };
 }
 
 /** The oldest and newest unit time of each record in `units` (a unit's `rid` is its record). */
@@ -180,8 +182,8 @@ export function addToBucket(
   policyHash: string | undefined,
   nextSeq: () => number,
   mergeWindowMs: number,
-): { before: string[]; after: ViolationRecord[] } {
-  const { repeatOf } = addUnit(bucket, v, policyHash, nextSeq);
-  const { before, after } = rematch(bucket, new Set([exactKey(v)]), new Set([repeatOf]), v.occurredAt, mergeWindowMs);
-  return { before, after };
+): { before: string[]; after: ViolationRecord[]; unit: Unit } {
+  const { unit, repeat } = addUnit(bucket, v, policyHash, nextSeq);
+  const { before, after } = rematch(bucket, new Set([exactKey(v)]), new Set(repeat ? [unit.rid] : []), v.occurredAt, mergeWindowMs);
+  return { before, after, unit };
 }

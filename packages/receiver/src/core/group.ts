@@ -33,14 +33,14 @@ export function fingerprint(v: NormalizedViolation): string {
 export const groupIdFor = (v: NormalizedViolation): string => groupIdOf(fingerprint(v));
 
 /**
- * The group a new bucket of units belongs to. Creating a group past `capPerMinute` new groups in
+ * The group a new bucket of units belongs to, and whether this call made it. Creating a group past `capPerMinute` new groups in
  * the current minute sends the violation to the overflow group instead, so a flood of unique hosts
  * cannot grow the group table faster than that; critical violations are never sent there.
  */
-export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number, capPerMinute: number): string {
+export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number, capPerMinute: number): { gid: string; created: boolean } {
   const fp = fingerprint(v);
   const id = groupIdOf(fp);
-  if (book.groups[id]) return id;
+  if (book.groups[id]) return { gid: id, created: false };
   const minute = Math.floor(now / 60_000);
   if (book.minute.at !== minute) book.minute = { at: minute, created: 0 };
   // A critical violation always gets its own group: a flood of junk hosts filling the minute's cap
@@ -48,7 +48,8 @@ export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number
   const overflow = v.severity !== 'critical' && book.minute.created >= capPerMinute;
   if (!overflow) book.minute.created++;
   const gid = overflow ? OVERFLOW_GROUP : id;
-  if (!book.groups[gid]) {
+  const created = !book.groups[gid];
+  if (created) {
     book.groups[gid] = {
       id: gid,
       fingerprint: overflow ? 'overflow' : fp,
@@ -70,7 +71,7 @@ export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number
     };
     book.reach[gid] = { documents: [], pageViews: [], userAgents: [], nativeOnly: 0 };
   }
-  return gid;
+  return { gid, created };
 }
 
 /** Moves a group's totals from the bucket's old records to its new ones (re-matching may re-pair). */

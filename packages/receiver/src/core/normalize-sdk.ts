@@ -1,7 +1,8 @@
 import type { NoElementReason, NormalizedViolation, PageContext, SdkElement } from '@csp-lens/schema';
 import { CAP, clampNum, cleanText, FORBIDDEN_KEYS, int, isObject, own, saturate, str, type Obj } from './fields.js';
 import { readReport, redactNonces, toViolation } from './report.js';
-import { IngestError, type IngestBatch, type RequestMeta } from './types.js';
+import { ClientError } from './errors.js';
+import { type IngestBatch, type RequestMeta } from './types.js';
 
 /** The SDK keeps batches ≤ 16 KiB (DESIGN §2): a few dozen events. Far more is not our SDK. */
 const MAX_SDK_EVENTS = 500;
@@ -14,16 +15,16 @@ const NO_ELEMENT = new Set<NoElementReason>(['none', 'ambiguous', 'not-found']);
 
 /** Our own batch (SdkBatch v1, wire.ts) ⇒ normalized violations; 400 when it is not one. */
 export function normalizeSdk(body: unknown, meta: RequestMeta): IngestBatch {
-  if (!isObject(body)) throw new IngestError(400, 'not an SDK batch: expected an object');
-  if (own(body, 'v') !== 1) throw new IngestError(400, 'not an SDK batch: "v" must be 1');
+  if (!isObject(body)) throw new ClientError(400, 'not an SDK batch: expected an object');
+  if (own(body, 'v') !== 1) throw new ClientError(400, 'not an SDK batch: "v" must be 1');
   const events = own(body, 'events');
-  if (!Array.isArray(events)) throw new IngestError(400, 'not an SDK batch: "events" must be an array');
+  if (!Array.isArray(events)) throw new ClientError(400, 'not an SDK batch: "events" must be an array');
   if (events.length > MAX_SDK_EVENTS) {
-    throw new IngestError(400, `too many events in one batch: ${events.length} (max ${MAX_SDK_EVENTS})`);
+    throw new ClientError(400, `too many events in one batch: ${events.length} (max ${MAX_SDK_EVENTS})`);
   }
   const rawPage = own(body, 'page');
   const pageId = isObject(rawPage) ? str(own(rawPage, 'id'), CAP.id) : undefined;
-  if (!isObject(rawPage) || !pageId) throw new IngestError(400, 'not an SDK batch: "page" must be an object with a string "id"');
+  if (!isObject(rawPage) || !pageId) throw new ClientError(400, 'not an SDK batch: "page" must be an object with a string "id"');
 
   const page = pageContext(rawPage, pageId);
   const rawPolicies = own(rawPage, 'policies');

@@ -1,7 +1,8 @@
 import type { NormalizedViolation } from '@csp-lens/schema';
 import { bump, CAP, clampNum, FORBIDDEN_KEYS, isObject, own, str, type Obj } from './fields.js';
 import { readReport, toViolation } from './report.js';
-import { IngestError, type IngestBatch, type RequestMeta } from './types.js';
+import { ClientError } from './errors.js';
+import { type IngestBatch, type RequestMeta } from './types.js';
 
 export { normalizeSdk } from './normalize-sdk.js';
 
@@ -54,9 +55,9 @@ function typeKey(type: unknown, seen: Obj): string {
 export function normalizeNative(body: unknown, meta: RequestMeta): IngestBatch {
   const batch: IngestBatch = { violations: [], otherReports: {}, invalid: 0 };
   if (Array.isArray(body)) {
-    if (body.length === 0) throw new IngestError(400, 'not a CSP report: empty array');
+    if (body.length === 0) throw new ClientError(400, 'not a CSP report: empty array');
     if (body.length > MAX_NATIVE_BATCH) {
-      throw new IngestError(400, `too many reports in one batch: ${body.length} (max ${MAX_NATIVE_BATCH})`);
+      throw new ClientError(400, `too many reports in one batch: ${body.length} (max ${MAX_NATIVE_BATCH})`);
     }
     let recognized = 0;
     for (const item of body) {
@@ -73,15 +74,15 @@ export function normalizeNative(body: unknown, meta: RequestMeta): IngestBatch {
         add(batch, fromReportUri(own(item, 'csp-report') as Obj, meta));
       } else batch.invalid++;
     }
-    if (recognized === 0) throw new IngestError(400, 'not a CSP report: no item of the array is a report');
+    if (recognized === 0) throw new ClientError(400, 'not a CSP report: no item of the array is a report');
     return batch;
   }
-  if (!isObject(body)) throw new IngestError(400, `not a CSP report: body is ${body === null ? 'null' : typeof body}`);
+  if (!isObject(body)) throw new ClientError(400, `not a CSP report: body is ${body === null ? 'null' : typeof body}`);
   let v: NormalizedViolation | undefined;
   let what: string;
   if (Object.hasOwn(body, 'csp-report')) {
     const report = own(body, 'csp-report');
-    if (!isObject(report)) throw new IngestError(400, 'not a CSP report: "csp-report" is not an object');
+    if (!isObject(report)) throw new ClientError(400, 'not a CSP report: "csp-report" is not an object');
     [v, what] = [fromReportUri(report, meta), '"csp-report"'];
   } else if (isReportingApi(body)) {
     // Safari: one Reporting API report, not in an array (sometimes as application/csp-report).
@@ -93,9 +94,9 @@ export function normalizeNative(body: unknown, meta: RequestMeta): IngestBatch {
   } else if (isLegacy(body)) {
     [v, what] = [fromReportUri(body, meta), 'the report'];
   } else {
-    throw new IngestError(400, 'not a CSP report: expected "csp-report", a Reporting API report or an array of them');
+    throw new ClientError(400, 'not a CSP report: expected "csp-report", a Reporting API report or an array of them');
   }
-  if (!v) throw new IngestError(400, `not a CSP report: ${what} lacks a document URL or a directive`);
+  if (!v) throw new ClientError(400, `not a CSP report: ${what} lacks a document URL or a directive`);
   batch.violations.push(v);
   return batch;
 }

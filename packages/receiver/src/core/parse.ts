@@ -1,5 +1,5 @@
 import { FORBIDDEN_KEYS } from './fields.js';
-import { IngestError } from './types.js';
+import { ClientError } from './errors.js';
 
 /** Real reports nest 3 levels; SDK context a few more. Deeper is a bomb. */
 const MAX_DEPTH = 32;
@@ -9,6 +9,8 @@ const JSON_TYPES = new Set(['application/csp-report', 'application/reports+json'
 const FORM = 'application/x-www-form-urlencoded';
 /** Every type a browser sends reports as (DESIGN §2): what `parseBody` reads. */
 export const REPORT_TYPES = [...JSON_TYPES, FORM];
+/** What the SDK posts: text/plain, a CORS-safelisted type, so sendBeacon needs no preflight cross-site. */
+export const SDK_TYPES = ['text/plain', 'application/json'];
 
 /**
  * Request body text ⇒ JSON value. The HTTP layer decodes the bytes (invalid UTF-8 becomes U+FFFD,
@@ -22,7 +24,7 @@ export function parseBody(text: string, contentType: string): unknown {
   if (JSON_TYPES.has(type)) return parseJson(body);
   if (type === FORM) return parseJson(formJson(body));
   const shown = type ? JSON.stringify(type.slice(0, 100)) : '(none)';
-  throw new IngestError(415, `unsupported content type ${shown}: send application/csp-report, application/reports+json, application/json or text/plain`);
+  throw new ClientError(415, `unsupported content type ${shown}: send application/csp-report, application/reports+json, application/json or text/plain`);
 }
 
 /**
@@ -37,23 +39,23 @@ function formJson(body: string): string {
   if (fields.length === 1 && fields[0]![1] === '' && json(fields[0]![0])) return fields[0]![0];
   const values = fields.filter(([, value]) => json(value));
   if (values.length === 1) return values[0]![1];
-  throw new IngestError(
+  throw new ClientError(
     400,
     values.length === 0 ? 'form body carries no JSON field' : `form body carries ${values.length} JSON fields, expected one`,
   );
 }
 
 function parseJson(body: string): unknown {
-  if (body === '') throw new IngestError(400, 'empty body');
+  if (body === '') throw new ClientError(400, 'empty body');
   // Measure nesting before parsing: JSON.parse and any walk of its result recurse, so a 100k-deep
   // array would cost a stack overflow or a long pause. One flat pass, no recursion.
   const depth = maxDepth(body);
-  if (depth > MAX_DEPTH) throw new IngestError(400, `body nests deeper than ${MAX_DEPTH} levels`);
+  if (depth > MAX_DEPTH) throw new ClientError(400, `body nests deeper than ${MAX_DEPTH} levels`);
   let value: unknown;
   try {
     value = JSON.parse(body);
   } catch (e) {
-    throw new IngestError(400, `body is not valid JSON: ${String((e as Error).message).slice(0, 200)}`);
+    throw new ClientError(400, `body is not valid JSON: ${String((e as Error).message).slice(0, 200)}`);
   }
   // Keys like __proto__ poison objects when later merged or assigned: refuse the whole body. A walk
   // of the result costs a fraction of a JSON.parse reviver (a call per value).
@@ -64,7 +66,7 @@ function parseJson(body: string): unknown {
       if (forbidden === undefined && FORBIDDEN_KEYS.has(key)) forbidden = key;
       return v;
     });
-    throw new IngestError(400, `body contains the forbidden key "${forbidden}"`);
+    throw new ClientError(400, `body contains the forbidden key "${forbidden}"`);
   }
   return value;
 }

@@ -1,11 +1,13 @@
-import type { NormalizedViolation, PageContext, PolicyEntry, StoreLimits, ViolationRecord } from '@csp-lens/schema';
-import type { IngestBatch } from './types.js';
+import type { NormalizedViolation, PageContext, PolicyEntry, StoreLimits, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
+import type { IngestBatch, StoredViolation } from './types.js';
+import type { Unit } from './merge.js';
 import { bucketKey, exactKey, unitsOf } from './merge.js';
 import { type Bucket, addUnit, freezeRecord, loadUnits, newBucket, rematch } from './bucket.js';
 import { bump, storedTypeName } from './fields.js';
 import { type GroupBook, assignGroup, moveRecords, touchGroup } from './group.js';
 import { createWindow } from './window.js';
 import { createPageTable, createPolicyTable, pageKey, utf8 } from './tables.js';
+import { type CoreOptions, coreOptions } from './options.js';
 
 export { policyHash } from './tables.js';
 
@@ -32,19 +34,6 @@ export interface Counters {
   limits?: StoreLimits;
 }
 
-export interface StateOptions {
-  /** Max distance in time between the streams' accounts of one violation (DESIGN §4). */
-  mergeWindowMs: number;
-  /** Live records kept; older ones are handed back by `ingest` for the archive. */
-  maxRecords: number;
-  groupCapPerMinute: number;
-  /** UTF-8 bytes of live content (records, groups, policies, pages) kept; past it the oldest go. */
-  maxLiveBytes?: number;
-  /** Groups without a live record kept, the most recently seen; older ones are let go. */
-  maxGroups?: number;
-}
-
-export const DEFAULT_LIMITS = { maxLiveBytes: 64 * 1024 * 1024, maxGroups: 10_000 };
 
 export function emptyData(): StoreData {
   return {
@@ -81,12 +70,8 @@ const reachValues = (book: GroupBook, gid: string) => {
 export type State = ReturnType<typeof createState>;
 
 /** The in-memory heart of the store: merge and grouping over plain data, no I/O. */
-export function createState(data: StoreData, options: StateOptions) {
-  const opts = {
-    ...options,
-    maxLiveBytes: options.maxLiveBytes ?? DEFAULT_LIMITS.maxLiveBytes,
-    maxGroups: options.maxGroups ?? DEFAULT_LIMITS.maxGroups,
-  };
+export function createState(data: StoreData, options: CoreOptions = {}) {
+  const opts = coreOptions(options);
   const records = createWindow();
   const buckets = new Map<string, Bucket>();
   // Each live record's bucket key: the very string `buckets` was keyed with, whose hash V8 has
@@ -185,10 +170,17 @@ export function createState(data: StoreData, options: StateOptions) {
     }
   }
 
-  /** Adds a batch's violations to their buckets, then matches each touched bucket once. */
-  function add(violations: NormalizedViolation[]): Set<string> {
+  /**
+   * Adds a batch's violations to their buckets, then matches each touched bucket once. Returns the
+   * policies they used, the unit of each (its `rid` is its record now), the records made, and the
+   * groups created.
+   */
+  function add(violations: NormalizedViolation[]) {
     const touched = new Map<Bucket, { key: string; keys: Set<string>; repeats: Set<string | undefined>; newest: number }>();
     const usedPolicies = new Set<string>();
+    const units: Unit[] = [];
+    const made = new Map<string, ViolationRecord>();
+    const created = new Set<string>();
     for (const v of violations) {
       let hash: string | undefined;
       if (v.originalPolicy) {
@@ -202,17 +194,19 @@ export function createState(data: StoreData, options: StateOptions) {
       const key = bucketKey(v);
       let bucket = buckets.get(key);
       if (!bucket) {
-        const gid = assignGroup(book, v, v.receivedAt, opts.groupCapPerMinute);
+        const { gid, created: isNew } = assignGroup(book, v, v.receivedAt, opts.groupCapPerMinute);
+        if (isNew) created.add(gid);
         sizeGroup(gid);
         if (!live.get(gid)) dormant.set(gid, true);
         buckets.set(key, (bucket = newBucket(gid)));
       }
-      const { repeatOf } = addUnit(bucket, v, hash, nextSeq);
+      const { unit, repeat } = addUnit(bucket, v, hash, nextSeq);
+      units.push(unit);
       let t = touched.get(bucket);
       if (!t) touched.set(bucket, (t = { key, keys: new Set(), repeats: new Set(), newest: v.occurredAt }));
       t.keys.add(exactKey(v));
       t.newest = Math.max(t.newest, v.occurredAt);
-      if (repeatOf) t.repeats.add(repeatOf);
+      if (repeat) t.repeats.add(unit.rid);
       const reachBefore = reachValues(book, bucket.groupId);
       touchGroup(book, bucket.groupId, v);
       groupTotal += REACH_VALUE_BYTES * (reachValues(book, bucket.groupId) - reachBefore);
@@ -220,10 +214,11 @@ export function createState(data: StoreData, options: StateOptions) {
     for (const [bucket, t] of touched) {
       const { before: ids, after, frozen } = rematch(bucket, t.keys, t.repeats, t.newest, opts.mergeWindowMs);
       if (frozen) limits.frozenEarly = (limits.frozenEarly ?? 0) + frozen;
-      const made = new Set(after.map((r) => r.id));
+      const rebuilt = new Set(after.map((r) => r.id));
       const before = ids.map((id) => records.get(id)!);
-      for (const r of before) if (!made.has(r.id)) drop(r.id);
+      for (const r of before) if (!rebuilt.has(r.id)) drop(r.id);
       for (const r of after) {
+        made.set(r.id, r);
         // A unit's own policy can outlive its table entry (pruned while another unit's policy
         // stood for their merged record): its text comes back with the record that needs it.
         if (r.policyHash && !policies.map.has(r.policyHash)) {
@@ -236,7 +231,7 @@ export function createState(data: StoreData, options: StateOptions) {
       moveRecords(book, bucket.groupId, before, after);
       if (!bucket.units.length) buckets.delete(t.key);
     }
-    return usedPolicies;
+    return { usedPolicies, units, made, created };
   }
 
   /** Keeps the live window within its bounds; returns the records that left it. */
@@ -279,19 +274,34 @@ export function createState(data: StoreData, options: StateOptions) {
     records,
     data,
     policies,
-    /** Applies a batch in memory; returns the records that fell out of the live window. */
-    ingest(batch: IngestBatch, filtered: Record<string, number> = {}): ViolationRecord[] {
+    /**
+     * Applies a batch in memory. Returns the records that fell out of the live window (for the
+     * archive), and what was stored of each violation (for alerts and streams; not when `quiet`:
+     * a replay at start).
+     */
+    ingest(batch: IngestBatch, filtered: Record<string, number> = {}, quiet = false): { evicted: ViolationRecord[]; stored: StoredViolation[] } {
       const c = data.counters;
       for (const [type, n] of Object.entries(batch.otherReports)) bump(c.otherReports, storedTypeName(otherTypes, type), n);
       for (const [rule, n] of Object.entries(filtered)) bump(c.filtered, rule, n);
       c.invalid += batch.invalid;
       c.sdkDropped += batch.sdkDropped ?? 0;
-      const used = add(batch.violations);
+      const { usedPolicies, units, made, created } = add(batch.violations);
+      // Groups as this batch leaves them, copied (they change in place with the next one).
+      const groups = new Map<string, ViolationGroup>();
+      const stored: StoredViolation[] = [];
+      if (!quiet) {
+        batch.violations.forEach((violation, i) => {
+          const record = made.get(units[i]!.rid!)!;
+          let group = groups.get(record.groupId);
+          if (!group) groups.set(record.groupId, (group = { ...book.groups[record.groupId]!, sources: { ...book.groups[record.groupId]!.sources } }));
+          stored.push({ violation, record, group, newGroup: created.has(record.groupId) });
+        });
+      }
       const evicted = bound();
       // A policy whose every report was merged away or evicted in this very batch.
-      limits.policiesPruned = (limits.policiesPruned ?? 0) + policies.prune(used);
+      limits.policiesPruned = (limits.policiesPruned ?? 0) + policies.prune(usedPolicies);
       c.archived += evicted.length;
-      return evicted;
+      return { evicted, stored };
     },
     /** The bytes of live content now, and where the bounds are. */
     limits(): StoreLimits {

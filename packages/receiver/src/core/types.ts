@@ -8,17 +8,6 @@ import type {
   ViolationRecord,
 } from '@csp-lens/schema';
 
-/** A client error with the HTTP status it maps to; its message is sent as `{ error }`. */
-export class IngestError extends Error {
-  constructor(
-    readonly status: 400 | 403 | 413 | 415 | 429 | 503,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'IngestError';
-  }
-}
-
 /** What the HTTP layer knows about a request, passed down to normalization. */
 export interface RequestMeta {
   /** Server clock, ms. */
@@ -79,13 +68,24 @@ export interface GroupQuery {
   cursor?: string;
 }
 
+/** What an append stored of one violation: the record it is part of now, and that record's group. */
+export interface StoredViolation {
+  violation: NormalizedViolation;
+  /** As the append left it (a record may change again when a later report joins it). */
+  record: ViolationRecord;
+  group: ViolationGroup;
+  /** The append created the group. */
+  newGroup: boolean;
+}
+
 /**
- * The storage engine. `append` resolves only once everything it was given is durable (group commit:
- * one write in flight, later appends share the next one). Merge and grouping happen inside it, so an
- * engine with a real database can do them transactionally.
+ * The storage engine, which every store adapts (store/file, store/postgres). `append` resolves only
+ * once everything it was given is durable (group commit: one write in flight, later appends share
+ * the next one), with what it stored. Merge and grouping happen inside it, so an engine with a real
+ * database can do them transactionally.
  */
 export interface Store {
-  append(batch: IngestBatch, filtered?: Record<string, number>): Promise<void>;
+  append(batch: IngestBatch, filtered?: Record<string, number>): Promise<StoredViolation[]>;
   violations(query: ViolationQuery): Promise<ViolationPage>;
   groups(query: GroupQuery): Promise<GroupPage>;
   group(id: string): Promise<{ group: ViolationGroup; records: ViolationRecord[]; policy?: string } | undefined>;

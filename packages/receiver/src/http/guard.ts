@@ -1,5 +1,5 @@
 import type Koa from 'koa';
-import { IngestError } from '../core/types.js';
+import { ClientError } from '../core/errors.js';
 import type { IngestDeps } from './ingest.js';
 
 type GuardDeps = Pick<IngestDeps, 'bodyLimit' | 'allowOrigin' | 'clientOf' | 'rateLimit' | 'bodies'>;
@@ -18,9 +18,9 @@ export function createGuard(deps: GuardDeps) {
 
   // Refusals read (and drop) the body first: answering mid-upload makes the socket close under a
   // client that is still sending, which then sees a reset instead of our answer.
-  const refuse = async (ctx: Koa.Context, status: IngestError['status'], message: string): Promise<never> => {
+  const refuse = async (ctx: Koa.Context, status: ClientError['status'], message: string): Promise<never> => {
     await drain(ctx.req, deps.bodyLimit);
-    throw new IngestError(status, message);
+    throw new ClientError(status, message);
   };
 
   const guard = (types: string[]) => async (ctx: Koa.Context, next: Koa.Next) => {
@@ -29,14 +29,14 @@ export function createGuard(deps: GuardDeps) {
     const wait = deps.rateLimit(client);
     if (wait) {
       ctx.set('Retry-After', String(wait));
-      throw new IngestError(429, 'rate limit exceeded for this client');
+      throw new ClientError(429, 'rate limit exceeded for this client');
     }
     // --cors-origins is enforced, not only advertised: a browser never reads our answer to a
     // cross-origin POST anyway, so the header alone kept nothing out. No Origin is accepted:
     // report-uri from Chromium and WebKit is often sent without one.
     const origin = ctx.get('origin');
     if (origin && !deps.allowOrigin(origin)) await refuse(ctx, 403, `origin ${JSON.stringify(origin.slice(0, 200))} is not allowed to post reports here`);
-    if (!ctx.request.length && !ctx.get('transfer-encoding')) throw new IngestError(400, 'empty body');
+    if (!ctx.request.length && !ctx.get('transfer-encoding')) throw new ClientError(400, 'empty body');
     if (!ctx.is(types)) {
       await refuse(ctx, 415, `unsupported content type ${JSON.stringify(ctx.get('content-type') || '(none)')}; expected one of ${types.join(', ')}`);
     }

@@ -1,9 +1,10 @@
 import type Koa from 'koa';
 import type Router from '@koa/router';
 import { koaBody } from 'koa-body';
-import type { NormalizedViolation } from '@csp-lens/schema';
-import { IngestError, type IngestBatch, type NoiseFilter, type RequestMeta, type Store } from '../core/types.js';
-import { parseBody, REPORT_TYPES } from '../core/parse.js';
+import { ClientError } from '../core/errors.js';
+import type { IngestBatch, NoiseFilter, RequestMeta, StoredViolation } from '../core/types.js';
+import type { WatchedStore } from '../store/health.js';
+import { parseBody, REPORT_TYPES, SDK_TYPES } from '../core/parse.js';
 import { normalizeNative, normalizeSdk } from '../core/normalize.js';
 import { bump } from '../core/fields.js';
 import { memoize } from '../core/hash.js';
@@ -11,18 +12,10 @@ import { anonymizeIp, type IpMode } from './ip.js';
 import type { BodyBudget } from './budget.js';
 import { createGuard } from './guard.js';
 
-// The SDK posts text/plain: a CORS-safelisted type, so sendBeacon needs no preflight cross-site.
-const SDK_TYPES = ['text/plain', 'application/json'];
 
-/**
- * How long `/health` answers 503 after a failed store write that no write has succeeded since. A
- * load balancer that stops sending reports must get the instance back to find out whether the store
- * recovered, so the failure is not held forever.
- */
-export const HEALTH_HOLD_MS = 30_000;
 
 export interface IngestDeps {
-  store: Store;
+  store: WatchedStore;
   filter: NoiseFilter;
   clock: () => number;
   /** Largest accepted body, in bytes. */
@@ -35,7 +28,7 @@ export interface IngestDeps {
   clientOf: (ip: string) => string;
   rateLimit: (client: string) => number;
   bodies: BodyBudget;
-  onStored?: (violations: NormalizedViolation[]) => void;
+  onStored?: (stored: StoredViolation[]) => void;
 }
 
 /** JSON errors with the right status for anything a client did wrong; never a 5xx for bad input. */
@@ -44,7 +37,7 @@ export async function jsonErrors(ctx: Koa.Context, next: Koa.Next): Promise<void
     await next();
   } catch (e) {
     const err = e as { status?: number; expose?: boolean; message?: string; type?: string };
-    const status = e instanceof IngestError ? e.status : err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    const status = e instanceof ClientError ? e.status : err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
     ctx.status = status;
     ctx.body = { error: status === 500 ? 'internal error' : describe(err) };
     // A body left unread (over the limit, rate-limited) ends this connection: say so, or a
@@ -65,7 +58,7 @@ function describe(err: { status?: number; message?: string; type?: string }): st
 // still the client's broken body, so a 400, not a 500.
 function bodyError(e: Error & { status?: number }): never {
   if (e.status) throw e;
-  throw new IngestError(400, `body could not be decoded: ${String(e.message).slice(0, 100)}`);
+  throw new ClientError(400, `body could not be decoded: ${String(e.message).slice(0, 100)}`);
 }
 
 export function mountIngest(router: Router, deps: IngestDeps): void {
@@ -83,9 +76,6 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
     clientIp: clientIp(ctx.ip),
   });
 
-  // The last failed store write, while no write has succeeded since.
-  let failedAt: number | undefined;
-
   const store = async (ctx: Koa.Context, batch: IngestBatch): Promise<void> => {
     const filtered: Record<string, number> = {};
     const kept = batch.violations.filter((v) => {
@@ -93,17 +83,16 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
       if (rule) bump(filtered, rule);
       return !rule;
     });
+    let stored: StoredViolation[];
     try {
-      await deps.store.append({ ...batch, violations: kept }, filtered);
+      stored = await deps.store.append({ ...batch, violations: kept }, filtered);
     } catch (e) {
-      failedAt = deps.clock();
       ctx.app.emit('error', e, ctx);
       ctx.status = 503;
       ctx.body = { error: 'storage unavailable; retry later' };
       return;
     }
-    failedAt = undefined;
-    deps.onStored?.(kept);
+    deps.onStored?.(stored);
     // 204 for every batch that parses, filtered reports included: anything else makes Chromium
     // retry the whole batch and back off the endpoint.
     ctx.status = 204;
@@ -121,7 +110,7 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
   // restart does not empty a full disk.
   router.get('/health', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    const failing = failedAt !== undefined && deps.clock() - failedAt < HEALTH_HOLD_MS;
+    const failing = !deps.store.healthy();
     ctx.status = failing ? 503 : 200;
     ctx.body = failing ? { status: 'failing', error: 'the last write to the store failed; reports are answered 503 until one succeeds' } : { status: 'ok' };
   });

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type Koa from 'koa';
 import type Router from '@koa/router';
 import type { GroupQuery, RecordFilter, Store, ViolationQuery } from '../core/types.js';
-import { IngestError } from '../core/types.js';
+import { ClientError } from '../core/errors.js';
 
 /** Reads never work without the token: `Authorization: Bearer <token>`, compared in constant time. */
 export function requireToken(token: string): Koa.Middleware {
@@ -26,26 +26,26 @@ export function requireToken(token: string): Koa.Middleware {
 const oneOf = <T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined => {
   if (value === undefined || value === '') return undefined;
   if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new IngestError(400, `${name} must be one of ${allowed.join(', ')}`);
+  throw new ClientError(400, `${name} must be one of ${allowed.join(', ')}`);
 };
 
 function time(name: string, value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(n)) throw new IngestError(400, `${name} must be a time in ms since the epoch or an ISO date`);
+  if (!Number.isFinite(n)) throw new ClientError(400, `${name} must be a time in ms since the epoch or an ISO date`);
   return n;
 }
 
 function limit(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 500) throw new IngestError(400, 'limit must be an integer from 1 to 500');
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw new ClientError(400, 'limit must be an integer from 1 to 500');
   return n;
 }
 
 function str(ctx: Koa.Context, name: string): string | undefined {
   const v = ctx.query[name];
-  if (Array.isArray(v)) throw new IngestError(400, `${name} may be given once`);
+  if (Array.isArray(v)) throw new ClientError(400, `${name} may be given once`);
   return v === undefined ? undefined : String(v).slice(0, 4096);
 }
 
@@ -112,7 +112,7 @@ export function mountReadApi(router: Router, store: Store, token: string): void 
 
 function cursor(value: string | undefined, shape: RegExp): string | undefined {
   if (value === undefined || value === '') return undefined;
-  if (!shape.test(value)) throw new IngestError(400, 'cursor is not one this API returned');
+  if (!shape.test(value)) throw new ClientError(400, 'cursor is not one this API returned');
   return value;
 }
 

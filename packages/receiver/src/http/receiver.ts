@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
-import type { NormalizedViolation } from '@csp-lens/schema';
-import type { NoiseFilter, Store } from '../core/types.js';
+import type { NoiseFilter, Store, StoredViolation } from '../core/types.js';
+import { withHealth } from '../store/health.js';
 import { jsonErrors, mountIngest } from './ingest.js';
 import { mountReadApi, mountSdkScript } from './read-api.js';
 import { mountDashboard } from '../dashboard/server.js';
@@ -44,8 +44,11 @@ export interface ReceiverOptions {
   clock?: () => number;
   /** The built SDK IIFE served at `{prefix}/sdk.js`. Default: `sdk.js` of @csp-lens/browser (a dependency). */
   sdkScriptPath?: string | URL;
-  /** Called after a batch is durably stored (alerts, streams); errors are caught. */
-  onStored?: (violations: NormalizedViolation[]) => void;
+  /**
+   * Called after a batch is durably stored (alerts, streams) with what the store stored: each
+   * violation, the record it is part of and its group; errors are caught.
+   */
+  onStored?: (stored: StoredViolation[]) => void;
   /** Extra routes under the prefix (the dashboard mounts itself here). */
   extend?: (router: Router, ctx: { token: string; prefix: string; store: Store }) => void;
 }
@@ -65,8 +68,10 @@ function fail(message: string): never {
 
 export function createReceiver(options: ReceiverOptions): Receiver {
   if (!options || typeof options !== 'object') fail('createReceiver needs an options object');
-  const { store } = options;
-  if (!store || typeof store.append !== 'function') fail('createReceiver needs a store (see openFileStore)');
+  if (!options.store || typeof options.store.append !== 'function') fail('createReceiver needs a store (see openFileStore)');
+  const clock = options.clock ?? Date.now;
+  // /health answers from the store's last writes.
+  const store = withHealth(options.store, clock);
   const prefix = (options.prefix ?? '/csp').replace(/\/+$/, '');
   if (prefix && !/^\/[\w\-./~]*$/.test(prefix)) fail(`prefix must start with "/" and be a plain path, got ${JSON.stringify(options.prefix)}`);
   const token = options.token ?? randomBytes(24).toString('base64url');
@@ -92,7 +97,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   mountIngest(router, {
     store,
     filter,
-    clock: options.clock ?? Date.now,
+    clock,
     bodyLimit,
     ipMode,
     ipSalt: options.ipSalt ?? randomBytes(16).toString('hex'),
@@ -119,7 +124,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   };
 }
 
-function guardCallback(fn: (v: NormalizedViolation[]) => void): (v: NormalizedViolation[]) => void {
+function guardCallback(fn: (stored: StoredViolation[]) => void): (stored: StoredViolation[]) => void {
   return (v) => {
     try {
       fn(v);

@@ -1,5 +1,21 @@
-import type { NormalizedViolation } from '@csp-lens/schema';
-import type { AlertEvent, AlertFormat } from './alerts.js';
+import type { NormalizedViolation, ViolationGroup } from '@csp-lens/schema';
+
+export type AlertReason = 'new-group' | 'critical' | 'spike';
+export type AlertFormat = 'slack' | 'json';
+
+export type AlertGroup = Pick<ViolationGroup, 'id' | 'fingerprint' | 'effectiveDirective' | 'category' | 'blocked' | 'severity'> & { sourceFile?: string };
+
+/** One alert: why, about which group, the violation that set it off. */
+export interface AlertEvent {
+  reason: AlertReason;
+  group: AlertGroup;
+  violation: NormalizedViolation;
+  /** ISO time of the alert. */
+  at: string;
+  spike?: { count: number; average: number };
+  /** Alerts of this reason the rate limits held back (for any group) since the last one sent. */
+  suppressed?: number;
+}
 
 const TITLES: Record<AlertEvent['reason'], string> = {
   'new-group': 'New CSP violation group',

@@ -1,12 +1,10 @@
 import type { NormalizedViolation, ViolationGroup } from '@csp-lens/schema';
-import { assignGroup, type GroupBook } from '../core/group.js';
-import { alertBody } from './alert-body.js';
+import { type AlertEvent, type AlertFormat, type AlertGroup, type AlertReason, alertBody } from './alert-body.js';
 import { createAlertLimit } from './alert-limit.js';
 import { createSender, type SenderOptions } from './alert-send.js';
-import type { Store } from '../core/types.js';
+import type { StoredViolation } from '../core/types.js';
 
-export type AlertReason = 'new-group' | 'critical' | 'spike';
-export type AlertFormat = 'slack' | 'json';
+export type { AlertEvent, AlertFormat, AlertGroup, AlertReason } from './alert-body.js';
 export const ALERT_REASONS: AlertReason[] = ['new-group', 'critical', 'spike'];
 
 export interface WebhookConfig {
@@ -14,19 +12,6 @@ export interface WebhookConfig {
   format: AlertFormat;
   /** Default: every reason. */
   on?: AlertReason[];
-}
-
-export type AlertGroup = Pick<ViolationGroup, 'id' | 'fingerprint' | 'effectiveDirective' | 'category' | 'blocked' | 'severity'> & { sourceFile?: string };
-
-export interface AlertEvent {
-  reason: AlertReason;
-  group: AlertGroup;
-  violation: NormalizedViolation;
-  /** ISO time of the alert. */
-  at: string;
-  spike?: { count: number; average: number };
-  /** Alerts of this reason the rate limits held back (for any group) since the last one sent. */
-  suppressed?: number;
 }
 
 export interface AlertsOptions extends SenderOptions {
@@ -40,13 +25,12 @@ export interface AlertsOptions extends SenderOptions {
    * 10): distinct groups are free to make, so per-group limits alone would let a flood through.
    */
   maxPerWebhook?: number;
-  /** Group ids already stored: they are not new (see `knownGroups`). */
-  known?: Iterable<string>;
   clock?: () => number;
 }
 
 export interface Alerts {
-  onStored(violations: NormalizedViolation[]): void;
+  /** What a store append stored: new groups (the store says which are new), critical violations, spikes. */
+  onStored(stored: StoredViolation[]): void;
   /** Resolves once every queued alert was sent or gave up (tests, graceful shutdown). */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -57,26 +41,10 @@ const HOUR = 3_600_000;
 /** Groups tracked for spikes and novelty; the oldest are forgotten past it (memory stays bounded). */
 const MAX_TRACKED = 20_000;
 
-/**
- * The group a violation falls in, by the store's own rule (group.ts) on a scratch book. The store
- * may still have put it in the overflow group during a flood of new groups.
- */
-export function groupOf(v: NormalizedViolation): AlertGroup {
-  const book: GroupBook = { groups: {}, reach: {}, minute: { at: 0, created: 0 } };
-  const g = book.groups[assignGroup(book, v, v.receivedAt, Infinity)];
-  return { id: g.id, fingerprint: g.fingerprint, effectiveDirective: g.effectiveDirective, category: g.category, blocked: g.blocked, severity: v.severity, sourceFile: g.sourceFile };
-}
-
-/** Every group id in the store, to seed `known` at start. */
-export async function knownGroups(store: Store): Promise<string[]> {
-  const ids: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.groups({ limit: 500, cursor, sort: 'lastSeen' });
-    ids.push(...page.items.map((g) => g.id));
-    cursor = page.next;
-  } while (cursor);
-  return ids;
+/** The group as an alert shows it, with the severity of the violation at hand. */
+function alertGroup(g: ViolationGroup, v: NormalizedViolation): AlertGroup {
+  const { id, fingerprint, effectiveDirective, category, blocked, sourceFile } = g;
+  return { id, fingerprint, effectiveDirective, category, blocked, severity: v.severity, ...(sourceFile !== undefined ? { sourceFile } : {}) };
 }
 
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
@@ -91,8 +59,6 @@ export function createAlerts(options: AlertsOptions): Alerts {
   const clock = options.clock ?? Date.now;
   const interval = options.minIntervalMs ?? 60_000;
   const { factor = 10, minCount = 50, hours = 24 } = options.spike ?? {};
-  const known = new Map<string, true>();
-  for (const id of options.known ?? []) remember(known, id, true);
   /** Per group: counts per hour for the trailing window, and the hour a spike last fired. */
   const rates = new Map<string, { first: number; counts: Map<number, number>; fired: number }>();
   const limit = createAlertLimit({ intervalMs: interval, maxPerWebhook: options.maxPerWebhook ?? 10, maxTracked: MAX_TRACKED });
@@ -135,15 +101,17 @@ export function createAlerts(options: AlertsOptions): Alerts {
   }
 
   return {
-    onStored(violations) {
+    onStored(stored) {
       if (sender.closed) return;
       // Runs inside ingest: only counting here; formatting and network happen in the queue.
       try {
         const now = clock();
-        for (const v of violations) {
-          const group = groupOf(v);
-          const isNew = !known.has(group.id);
-          if (isNew) remember(known, group.id, true);
+        // A batch may hold several violations of the group it created: one new-group alert.
+        const announced = new Set<string>();
+        for (const { violation: v, group: g, newGroup } of stored) {
+          const group = alertGroup(g, v);
+          const isNew = newGroup && !announced.has(g.id);
+          if (isNew) announced.add(g.id);
           // A new critical group is one alert (its severity is in it), not two.
           const reasons: AlertReason[] = [];
           if (isNew) reasons.push('new-group');

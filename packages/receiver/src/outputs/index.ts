@@ -1,26 +1,27 @@
-import type { NormalizedViolation } from '@csp-lens/schema';
-import { ALERT_REASONS, createAlerts, isHttpUrl, knownGroups, type AlertReason, type AlertsOptions, type WebhookConfig } from './alerts.js';
+import { ALERT_REASONS, createAlerts, isHttpUrl, type AlertReason, type AlertsOptions, type WebhookConfig } from './alerts.js';
 import { createJsonlStream } from './stream.js';
-import type { Store } from '../core/types.js';
+import type { StoredViolation } from '../core/types.js';
 
 export interface OutputConfig {
   webhooks?: WebhookConfig[];
   spike?: AlertsOptions['spike'];
   /** A file to append JSON lines to, or `-` for stdout. */
   stream?: string;
-  onStored?: (violations: NormalizedViolation[]) => void;
+  onStored?: (stored: StoredViolation[]) => void;
 }
 
 export interface Outputs {
-  onStored?: (violations: NormalizedViolation[]) => void;
+  onStored?: (stored: StoredViolation[]) => void;
   close(): Promise<void>;
 }
 
-/** Alerts and the JSON-lines stream, composed with the embedder's own `onStored` into one. */
-export async function openOutputs(config: OutputConfig, store: Store): Promise<Outputs> {
-  const alerts = config.webhooks?.length
-    ? createAlerts({ webhooks: config.webhooks, spike: config.spike, known: await knownGroups(store) })
-    : undefined;
+/**
+ * Where stored violations go after an append: webhooks (alerts), the JSON-lines stream, and the
+ * embedder's own `onStored`, composed into one. They get what the store stored, with the record and
+ * group it decided: nothing here recomputes a group.
+ */
+export function openOutputs(config: OutputConfig): Outputs {
+  const alerts = config.webhooks?.length ? createAlerts({ webhooks: config.webhooks, spike: config.spike }) : undefined;
   const stream = config.stream ? createJsonlStream({ path: config.stream }) : undefined;
   // Ours never throw; the embedder's goes last so that a throw in it cannot skip ours.
   const sinks = [alerts?.onStored, stream?.onStored, config.onStored].filter((f) => f !== undefined);

@@ -1,8 +1,7 @@
 import { createWriteStream, openSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import type { NormalizedViolation } from '@csp-lens/schema';
-import { groupIdFor } from '../core/group.js';
+import type { StoredViolation } from '../core/types.js';
 
 export interface JsonlStreamOptions {
   /** A file to append to, or `-` (the default) for stdout. */
@@ -15,7 +14,7 @@ export interface JsonlStreamOptions {
 }
 
 export interface JsonlStream {
-  onStored(violations: NormalizedViolation[]): void;
+  onStored(stored: StoredViolation[]): void;
   /** Writes what is pending and closes a file (stdout stays open). */
   close(): Promise<void>;
   /** Lines handed to the destination, and lines dropped (full buffer, broken destination). */
@@ -24,8 +23,9 @@ export interface JsonlStream {
 
 /**
  * One JSON object per line for every stored violation (SIEM, log shippers): the normalized report
- * plus `at` (ISO time it happened, server clock) and `groupId`. Never throws into ingest: a slow
- * destination buffers up to `maxPending` lines, a broken one drops them and says so once.
+ * plus `at` (ISO time it happened, server clock), and the `groupId` and `recordId` the store gave
+ * it. Never throws into ingest: a slow destination buffers up to `maxPending` lines, a broken one
+ * drops them and says so once.
  */
 export function createJsonlStream(options: JsonlStreamOptions = {}): JsonlStream {
   const log = options.log ?? ((m: string) => console.error(m));
@@ -64,15 +64,15 @@ export function createJsonlStream(options: JsonlStreamOptions = {}): JsonlStream
   });
 
   return {
-    onStored(violations) {
-      for (const v of violations) {
+    onStored(stored) {
+      for (const { violation: v, record } of stored) {
         if (broken || pending.length >= maxPending) {
           dropped++;
           continue;
         }
         let line: string;
         try {
-          line = `${JSON.stringify({ at: new Date(v.occurredAt).toISOString(), groupId: groupIdFor(v), ...v })}\n`;
+          line = `${JSON.stringify({ at: new Date(v.occurredAt).toISOString(), groupId: record.groupId, recordId: record.id, ...v })}\n`;
         } catch {
           dropped++;
           continue;

@@ -9,8 +9,9 @@ import { openOutputs, type OutputConfig, type Outputs } from '../outputs/index.j
 import { answerClientErrors, connectionCap, limitConnections } from './connections.js';
 import { UsageError, listenError, prepareDb, readTls, storeError, type StartFiles } from './startup.js';
 import type { Store } from '../core/types.js';
+import type { CoreOptions } from '../core/options.js';
 
-export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConfig {
+export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConfig, CoreOptions {
   port?: number;
   host?: string;
   /** The JSON store file; its folder is created when missing. */
@@ -18,11 +19,6 @@ export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConf
   /** `postgres`: records live in the PostgreSQL database at `databaseUrl` (several instances share it). */
   store?: 'file' | 'postgres';
   databaseUrl?: string;
-  maxRecords?: number;
-  /** Bytes of live content the file store keeps (default 64 MiB): see FileStoreOptions.maxLiveBytes. */
-  maxLiveBytes?: number;
-  /** Groups without a live record kept (default 10,000). */
-  maxGroups?: number;
   /** PostgreSQL: ms to get a connection, and ms a statement may take (defaults 3 s, 5 s). */
   pgConnectTimeoutMs?: number;
   pgQueryTimeoutMs?: number;
@@ -32,8 +28,6 @@ export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConf
   checkpointMs?: number;
   /** Archive segments of the file store: sealed at `segmentBytes` (default 64 MiB), the newest `keep` kept (default 0: all). */
   archive?: ArchiveOptions;
-  mergeWindowMs?: number;
-  groupCapPerMinute?: number;
   /** PEM text, or a path to a PEM file; both or neither. */
   tlsCert?: string;
   tlsKey?: string;
@@ -70,7 +64,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const tls = readTls(config.tlsCert, config.tlsKey);
   const hops = config.trustProxy === true ? 1 : Number(config.trustProxy || 0);
   const headerTimeoutMs = config.headerTimeoutMs ?? 5_000;
-  const tuning = { maxRecords: config.maxRecords, mergeWindowMs: config.mergeWindowMs, groupCapPerMinute: config.groupCapPerMinute, maxGroups: config.maxGroups };
+  const { maxRecords, mergeWindowMs, groupCapPerMinute, maxGroups, maxLiveBytes } = config;
+  const tuning: CoreOptions = { maxRecords, mergeWindowMs, groupCapPerMinute, maxGroups, maxLiveBytes };
   const files: StartFiles | undefined = config.store === 'postgres' ? undefined : await prepareDb(config.db, config.stream);
   let store: Store;
   try {
@@ -78,7 +73,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     store =
       config.store === 'postgres'
         ? await (await import('../store/postgres/index.js')).openPostgresStore({ connectionString: config.databaseUrl ?? '', ...tuning, connectTimeoutMs: config.pgConnectTimeoutMs, queryTimeoutMs: config.pgQueryTimeoutMs })
-        : await openFileStore({ path: files!.db, ...tuning, maxLiveBytes: config.maxLiveBytes, journal: config.journal === false ? false : { checkpointMs: config.checkpointMs }, archive: config.archive });
+        : await openFileStore({ path: files!.db, ...tuning, journal: config.journal === false ? false : { checkpointMs: config.checkpointMs }, archive: config.archive });
   } catch (e) {
     await files?.remove();
     throw storeError(e, config.db);
@@ -87,9 +82,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   let server: Server | undefined;
   try {
     // Alerts and the JSON-lines stream hang off onStored (after a batch is durable).
-    outputs = await openOutputs(config, store).catch((e: Error) => {
-      throw e.message.startsWith('csp-lens: --') ? new UsageError(e.message) : e;
-    });
+    try {
+      outputs = openOutputs(config);
+    } catch (e) {
+      throw (e as Error).message.startsWith('csp-lens: --') ? new UsageError((e as Error).message) : e;
+    }
     const receiver = createReceiver({ ...config, store, onStored: outputs.onStored });
     // maxIpsCount: of X-Forwarded-For only the last `hops` entries, the ones our proxies appended.
     const app = new Koa({ proxy: hops > 0, maxIpsCount: hops });

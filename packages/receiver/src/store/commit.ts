@@ -1,97 +1,71 @@
-export interface CommitSteps<T> {
+/** One item's outcome in a commit: what it stored, or why it failed (the others may still succeed). */
+export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+export interface CommitSteps<T, R> {
+  /** Makes `items` durable; returns each one's outcome, in order. Throws: every item failed. */
+  write(items: T[]): Promise<Outcome<R>[]>;
+  /** How many of the waiting items the next commit takes (default: all). */
+  take?(waiting: T[]): number;
   /**
-   * Makes a commit's items durable before they are applied (a journal), or nothing. Throws: every
-   * item of the commit fails, and none was applied.
+   * After a commit that threw, what waits behind it fails at once instead of trying again (a
+   * database that is down or hung would only keep it waiting for the same answer).
    */
-  log?(items: T[]): Promise<void>;
-  /** Applies one item in memory. May throw: that item's append fails. */
-  apply(item: T): void;
-  /** After the items were applied: makes them durable, if `log` did not. */
-  write(): Promise<void>;
-  /** `write` failed after the items were applied: takes them back out of memory. */
-  undo?(): Promise<void>;
-  /** Whether housekeeping (a checkpoint) is due between writes. It must change nothing a read sees. */
-  due(): boolean;
-  housekeep(): Promise<void>;
+  failWaiting?: boolean;
+  /** Housekeeping between commits (a checkpoint) when due. It must change nothing a read sees. */
+  due?(): boolean;
+  housekeep?(): Promise<void>;
   /** The loop ran dry. */
-  idle(): void;
+  idle?(): void;
 }
 
-interface Queued<T> {
+interface Waiting<T, R> {
   item: T;
-  failed?: { error: unknown };
-}
-
-interface Commit {
-  promise: Promise<void>;
-  resolve(): void;
+  resolve(value: R): void;
   reject(e: unknown): void;
 }
 
-function newCommit(): Commit {
-  let resolve!: () => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
-  return { promise, resolve, reject };
-}
-
-/** Applying a big commit gives the event loop a turn this often (ms): no request waits on one. */
-const SLICE_MS = 8;
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
 /**
- * Group commit (DESIGN §5): at most one write in flight; everything added meanwhile rides the next.
- * Outside a commit, memory holds exactly what was acknowledged: a read runs at once, or right after
- * the commit in flight, and never sees a record that a crash or a failed write could still take back.
+ * Group commit (DESIGN §5), shared by the stores: at most one write in flight; everything added
+ * meanwhile rides the next. Reads run on acknowledged data only: at once, or right after the write
+ * in flight (the file store applies a commit in memory while it writes; PostgreSQL reads its tables).
  */
-export function groupCommit<T>(steps: CommitSteps<T>) {
-  let queue: Queued<T>[] = [];
-  let next: Commit | undefined;
+export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
+  let queue: Waiting<T, R>[] = [];
   let writing = false;
   const readers: (() => void)[] = [];
   let running: Promise<void> | undefined;
 
-  async function commit(items: Queued<T>[]): Promise<unknown> {
+  async function commit(items: Waiting<T, R>[]): Promise<boolean> {
     try {
-      await steps.log?.(items.map((q) => q.item));
+      const outcomes = await steps.write(items.map((w) => w.item));
+      items.forEach((w, i) => {
+        const o = outcomes[i]!;
+        if (o.ok) w.resolve(o.value);
+        else w.reject(o.error);
+      });
+      return true;
     } catch (e) {
-      return e;
+      for (const w of items) w.reject(e);
+      return false;
     }
-    let slice = performance.now();
-    for (const q of items) {
-      try {
-        steps.apply(q.item);
-      } catch (error) {
-        q.failed = { error };
-      }
-      // Readers and later appends wait for the whole commit; the event loop does not.
-      if (performance.now() - slice > SLICE_MS) {
-        await turn();
-        slice = performance.now();
-      }
-    }
-    try {
-      await steps.write();
-    } catch (e) {
-      await steps.undo?.().catch((u: Error) => console.error(`csp-lens: could not take back a failed commit: ${u.message}`));
-      return e;
-    }
-    return undefined;
   }
 
   async function drain(): Promise<void> {
     // Yields first: whoever started the loop stores `running` before the loop can end and clear it.
     await null;
-    while (next || steps.due()) {
-      const current = next;
-      if (current) {
-        next = undefined;
-        const items = queue;
-        queue = [];
+    while (queue.length || steps.due?.()) {
+      if (queue.length) {
+        const n = Math.max(1, Math.min(queue.length, steps.take?.(queue.map((w) => w.item)) ?? queue.length));
+        const items = queue.slice(0, n);
+        queue = queue.slice(n);
         writing = true;
-        const error = await commit(items);
-        if (error === undefined) current.resolve();
-        else current.reject(error);
+        const ok = await commit(items);
+        if (!ok && steps.failWaiting) {
+          const e = new Error('csp-lens: the store failed the commit ahead of this one');
+          for (const w of queue.splice(0)) w.reject(e);
+        }
         writing = false;
         if (readers.length) {
           for (const read of readers.splice(0)) read();
@@ -100,26 +74,23 @@ export function groupCommit<T>(steps: CommitSteps<T>) {
           await turn();
         }
       }
-      if (steps.due()) await steps.housekeep();
+      if (steps.due?.()) await steps.housekeep!();
     }
     running = undefined;
-    steps.idle();
+    steps.idle?.();
   }
 
   return {
-    /** Resolves once the write holding `item` is durable. */
-    add(item: T): Promise<void> {
-      const q: Queued<T> = { item };
-      queue.push(q);
-      const commit = (next ??= newCommit());
-      running ??= drain();
-      return commit.promise.then(() => {
-        if (q.failed) throw q.failed.error;
+    /** Resolves, with what the write stored of it, once the write holding `item` is durable. */
+    add(item: T): Promise<R> {
+      return new Promise<R>((resolve, reject) => {
+        queue.push({ item, resolve, reject });
+        running ??= drain();
       });
     },
     /** `fn` over acknowledged data only: now, or as soon as the write in flight is done. */
-    read<R>(fn: () => R): Promise<R> {
-      return new Promise<R>((resolve, reject) => {
+    read<V>(fn: () => V): Promise<V> {
+      return new Promise<V>((resolve, reject) => {
         const run = () => {
           try {
             resolve(fn());
@@ -131,9 +102,23 @@ export function groupCommit<T>(steps: CommitSteps<T>) {
         else run();
       });
     },
-    /** Runs the loop (pending commit, due housekeeping) and resolves when it is dry. */
+    /** Runs the loop (pending commits, due housekeeping) and resolves when it is dry. */
     kick(): Promise<void> {
       return (running ??= drain());
     },
+    /** Whether a write is in flight (its items are being applied or made durable). */
+    get busy(): boolean {
+      return writing;
+    },
+  };
+}
+
+/** Gives the event loop a turn when this much (ms) of synchronous work has gone by since the last. */
+export function slicer(ms: number) {
+  let since = performance.now();
+  return async (): Promise<void> => {
+    if (performance.now() - since < ms) return;
+    await turn();
+    since = performance.now();
   };
 }

@@ -1,8 +1,9 @@
 import { unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Low } from 'lowdb';
-import type { IngestBatch, Store } from '../../core/types.js';
-import { DEFAULT_LIMITS, type State, createState, emptyData } from '../../core/state.js';
+import type { IngestBatch, Store, StoredViolation } from '../../core/types.js';
+import { type State, createState, emptyData } from '../../core/state.js';
+import { type CoreOptions, coreOptions } from '../../core/options.js';
 import { computeStats, groupsOn, queryGroups, queryViolations } from '../../core/query.js';
 import { acquireLock } from './lock.js';
 import { SyncedJSONFile, sizeOf } from './adapter.js';
@@ -10,22 +11,11 @@ import { type ArchiveOptions, createArchive, openSegmentPath, sealedSegments } f
 import { type EntryBody, type Journal, type Paths, entryBody, openJournal, recover } from './journal.js';
 import { checkpoints } from './checkpoint.js';
 import { type FileData, liveFileChunks } from './livefile.js';
-import { groupCommit } from '../commit.js';
+import { type Outcome, groupCommit, slicer } from '../commit.js';
 
-export interface FileStoreOptions {
+export interface FileStoreOptions extends CoreOptions {
   /** The lowdb JSON file. Records past `maxRecords` go to `<path>.archive.jsonl`. */
   path: string;
-  maxRecords?: number;
-  /**
-   * UTF-8 bytes of live content kept in memory and in the live file (records, groups, policies,
-   * page contexts); past it the oldest records of the client holding the most bytes go to the
-   * archive early. Default 64 MiB; the live file stays within about this size.
-   */
-  maxLiveBytes?: number;
-  /** Groups without a live record kept (the most recently seen). Default 10,000. */
-  maxGroups?: number;
-  mergeWindowMs?: number;
-  groupCapPerMinute?: number;
   /**
    * DESIGN §5. On (default): the durable step of a group commit is an fdatasync'd append of its
    * batches to `<path>.journal.jsonl`; the live file is a checkpoint rewritten from memory every
@@ -40,25 +30,17 @@ export interface FileStoreOptions {
 
 type Item = { batch: IngestBatch; filtered?: Record<string, number>; body?: EntryBody };
 
+/** Applying a big commit gives the event loop a turn this often (ms): no request waits on one. */
+const SLICE_MS = 8;
+
 /** Evicted records held in memory, at most, before a journal commit appends them to the archive. */
 const ARCHIVE_EVERY = 1000;
-/** The live file is read whole at open: its budget stays well inside what one string can hold. */
-const MAX_LIVE_BYTES = 256 * 1024 * 1024;
 
 /** The default store: one lowdb JSON file, group commits, a journal, an append-only archive. */
 export async function openFileStore(options: FileStoreOptions): Promise<Store> {
   if (typeof options.path !== 'string' || !options.path) throw new Error('csp-lens: the store needs a file path (--db)');
-  const maxLiveBytes = options.maxLiveBytes ?? DEFAULT_LIMITS.maxLiveBytes;
-  if (!Number.isSafeInteger(maxLiveBytes) || maxLiveBytes < 1024 * 1024 || maxLiveBytes > MAX_LIVE_BYTES) {
-    throw new Error(`csp-lens: maxLiveBytes must be an integer from 1 MiB to 256 MiB, got ${JSON.stringify(options.maxLiveBytes)}`);
-  }
-  const tuning = {
-    maxRecords: options.maxRecords ?? 10_000,
-    mergeWindowMs: options.mergeWindowMs ?? 10_000,
-    groupCapPerMinute: options.groupCapPerMinute ?? 100,
-    maxLiveBytes,
-    maxGroups: options.maxGroups ?? DEFAULT_LIMITS.maxGroups,
-  };
+  // The live file is read whole at open: coreOptions keeps its budget within what one string holds.
+  const tuning = coreOptions(options);
   const path = resolve(options.path);
   const release = await acquireLock(path);
   let journal: Journal | undefined;
@@ -104,44 +86,68 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
     let closed = false;
     let broken: Error | undefined;
 
-    const commits = groupCommit<Item>({
+    /** Memory back to what the files hold: a whole-file rewrite failed after memory took its commit. */
+    async function undo(): Promise<void> {
+      try {
+        ({ state, archive, batches, rewrite } = await load());
+        live.rebase(batches);
+        if (rewrite) await live.write();
+      } catch (e) {
+        // Memory may now hold what was never acknowledged: take nothing more until a restart.
+        broken = new Error(`csp-lens: ${path}: a failed write could not be taken back (${(e as Error).message}); restart the receiver`);
+        console.error(`csp-lens: could not take back a failed commit: ${(e as Error).message}`);
+      }
+    }
+
+    /** With the journal: evictions go to the archive alongside a commit once enough are queued to matter for memory. */
+    async function archiveAlongside(): Promise<void> {
+      // The journal alone makes a commit durable (a replay evicts again what the archive lacks), so
+      // evictions otherwise wait for the checkpoint; a failed archive append only keeps them queued.
+      if (archive.queued < ARCHIVE_EVERY) return;
+      await archive.flush().then(
+        () => void (archiveFailing = false),
+        (e: Error) => {
+          if (!archiveFailing) console.error(`csp-lens: archive append failed (retrying): ${e.message}`);
+          archiveFailing = true;
+        },
+      );
+    }
+
+    const commits = groupCommit<Item, StoredViolation[]>({
       // With the journal, a batch is durable before memory sees it; without it, the live file is
-      // rewritten after, and a failed rewrite takes memory back to the files (`undo`).
-      async log(items) {
-        if (!journal) return;
-        const first = live.reserve(items.length);
-        items.forEach((item, i) => journal!.entry(first + i, item.body!));
-        await journal.append();
-      },
-      apply({ batch, filtered }) {
-        archive.push(state.ingest(batch, filtered));
-        if (!journal) live.reserve(1);
-        live.changed();
-      },
-      async write() {
-        if (!journal) return live.write();
-        // The journal alone makes a commit durable (a replay evicts again what the archive lacks), so
-        // evictions wait for the checkpoint, or go alongside once enough are queued to matter for
-        // memory; a failed archive append only keeps them queued.
-        if (archive.queued < ARCHIVE_EVERY) return;
-        await archive.flush().then(
-          () => void (archiveFailing = false),
-          (e: Error) => {
-            if (!archiveFailing) console.error(`csp-lens: archive append failed (retrying): ${e.message}`);
-            archiveFailing = true;
-          },
-        );
-      },
-      async undo() {
-        try {
-          ({ state, archive, batches, rewrite } = await load());
-          live.rebase(batches);
-          if (rewrite) await live.write();
-        } catch (e) {
-          // Memory may now hold what was never acknowledged: take nothing more until a restart.
-          broken = new Error(`csp-lens: ${path}: a failed write could not be taken back (${(e as Error).message}); restart the receiver`);
-          throw broken;
+      // rewritten after, and a failed rewrite takes memory back to the files.
+      async write(items) {
+        if (broken) throw broken;
+        if (journal) {
+          const first = live.reserve(items.length);
+          items.forEach((item, i) => journal!.entry(first + i, item.body!));
+          await journal.append();
         }
+        const outcomes: Outcome<StoredViolation[]>[] = [];
+        const breathe = slicer(SLICE_MS);
+        for (const { batch, filtered } of items) {
+          try {
+            const { evicted, stored } = state.ingest(batch, filtered);
+            archive.push(evicted);
+            outcomes.push({ ok: true, value: stored });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+          if (!journal) live.reserve(1);
+          live.changed();
+          // Readers and later appends wait for the whole commit; the event loop does not.
+          await breathe();
+        }
+        if (journal) await archiveAlongside();
+        else {
+          try {
+            await live.write();
+          } catch (e) {
+            await undo();
+            throw e;
+          }
+        }
+        return outcomes;
       },
       due: () => live.due(),
       housekeep: () => live.run(path),

@@ -201,7 +201,7 @@ export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, 
     try {
       if (entry.v === 2) resolvePolicies(entry.b, policies);
       if (Array.isArray(entry.p)) resolvePages(entry.b, entry.p);
-      for (const r of state.ingest(entry.b, entry.f)) evicted.push(r);
+      for (const r of state.ingest(entry.b, entry.f, true).evicted) evicted.push(r);
       replayed++;
     } catch (e) {
       console.error(`csp-lens: skipped journal entry ${entry.n} of ${paths.journal}: ${(e as Error).message}`);

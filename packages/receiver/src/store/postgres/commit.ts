@@ -1,15 +1,14 @@
 import pg from 'pg';
+import type { StoredViolation } from '../../core/types.js';
+import { type Outcome, groupCommit } from '../commit.js';
 import { type IngestOptions, type Pending, prepare } from './ingest.js';
 import { write } from './write.js';
 import { evict } from './evict.js';
 import { pruneGroups } from './prune.js';
 
 export interface CommitOptions extends IngestOptions {
-  maxGroups: number;
   onCommit?: (info: { appends: number; violations: number; archived: number }) => void;
 }
-
-type Queued = Pending & { resolve(): void; reject(e: unknown): void };
 
 // One transaction holds at most this many violations; the rest wait for the next.
 const MAX_BATCH = 2000;
@@ -26,17 +25,15 @@ const codeOf = (e: unknown) => (e instanceof pg.DatabaseError ? (e.code ?? '') :
 const isPoison = (e: unknown) => POISON_CLASSES.has(codeOf(e).slice(0, 2)) || e instanceof TypeError || e instanceof RangeError;
 
 /**
- * Group commit on PostgreSQL, as the file store does: at most one transaction in flight per
- * instance, and everything appended meanwhile rides the next. `db` is the writer's own pool, so
+ * Group commit on PostgreSQL (store/commit.ts, as the file store): at most one transaction in flight
+ * per instance, and everything appended meanwhile rides the next. `db` is the writer's own pool, so
  * that read API load never makes an append wait for a connection (and time out).
  */
 export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
-  let queue: Queued[] = [];
-  let writing: Promise<void> | undefined;
   // Sequence values reserved by this instance; unused ones carry over, so ids stay dense.
   let seqs: number[] = [];
 
-  async function transaction(items: Pending[]): Promise<number> {
+  async function transaction(items: Pending[]): Promise<{ archived: number; stored: StoredViolation[][] }> {
     const client = await db.connect();
     // The pool listens for errors on idle connections only: without this, a connection dropped
     // while checked out (PostgreSQL stopped) is an unhandled 'error' event that ends the process.
@@ -52,12 +49,18 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
       }
       await client.query('BEGIN');
       const work = await prepare(client, items, opts, seqs);
-      const delta = await write(client, work);
-      const archived = await evict(client, delta, opts.maxRecords);
+      const { live, groups } = await write(client, work);
+      const archived = await evict(client, live, opts.maxRecords);
       if (work.created.size) await pruneGroups(client, opts.maxGroups);
       await client.query('COMMIT');
       seqs = seqs.slice(work.usedSeqs);
-      return archived;
+      const stored = items.map((item, i) =>
+        work.units[i]!.map((unit, j) => {
+          const record = work.records.get(unit.rid!)!;
+          return { violation: item.batch.violations[j]!, record, group: groups.get(record.groupId)!, newGroup: work.created.has(record.groupId) };
+        }),
+      );
+      return { archived, stored };
     } catch (e) {
       // After a server error the connection is fine once rolled back. After a timeout or a lost
       // connection it is not (a statement may still be running): the pool drops it, and the server
@@ -77,54 +80,33 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
    * others are stored (report-uri and beacons are never retried, so a 503 loses them). Throws on a
    * failure of the database itself.
    */
-  async function commit(items: Queued[]): Promise<void> {
+  async function commit(items: Pending[]): Promise<Outcome<StoredViolation[]>[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const archived = await transaction(items);
-        for (const i of items) i.resolve();
+        const { archived, stored } = await transaction(items);
         opts.onCommit?.({ appends: items.length, violations: items.reduce((n, i) => n + i.batch.violations.length, 0), archived });
-        return;
+        return stored.map((value) => ({ ok: true, value }));
       } catch (e) {
         if (attempt < RETRIES && RETRYABLE.has(codeOf(e))) continue;
         if (!isPoison(e)) throw e;
-        if (items.length === 1) return items[0].reject(e);
+        if (items.length === 1) return [{ ok: false, error: e }];
         const half = Math.ceil(items.length / 2);
-        await commit(items.slice(0, half));
-        await commit(items.slice(half));
-        return;
+        return [...(await commit(items.slice(0, half))), ...(await commit(items.slice(half)))];
       }
     }
   }
 
-  async function drain(): Promise<void> {
-    while (queue.length) {
+  return groupCommit<Pending, StoredViolation[]>({
+    write: commit,
+    // At most MAX_BATCH violations a transaction (and always at least one append).
+    take(waiting) {
       let n = 0;
       let take = 0;
-      while (take < queue.length && (take === 0 || n + queue[take].batch.violations.length <= MAX_BATCH)) n += queue[take++].batch.violations.length;
-      const items = queue.slice(0, take);
-      queue = queue.slice(take);
-      try {
-        await commit(items);
-      } catch (e) {
-        // The database is down, hung or refusing: what queued meanwhile would wait just as long for
-        // the same answer, so it gets it now. The next append tries the database again.
-        const waiting = queue;
-        queue = [];
-        for (const i of [...items, ...waiting]) i.reject(e);
-      }
-    }
-    writing = undefined;
-  }
-
-  return {
-    /** Resolves once the transaction holding `item` has committed. */
-    add(item: Pending): Promise<void> {
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ ...item, resolve, reject });
-        writing ??= drain();
-      });
+      while (take < waiting.length && (take === 0 || n + waiting[take]!.batch.violations.length <= MAX_BATCH)) n += waiting[take++]!.batch.violations.length;
+      return take;
     },
-    /** Resolves when nothing is queued or in flight. */
-    settled: (): Promise<void> => writing ?? Promise.resolve(),
-  };
+    // The database is down, hung or refusing: what queued meanwhile would wait just as long for the
+    // same answer, so it gets it now. The next append tries the database again.
+    failWaiting: true,
+  });
 }

@@ -3,15 +3,12 @@ import type { IngestBatch, Store } from '../../core/types.js';
 import { migrate } from './schema.js';
 import { postgresCommits } from './commit.js';
 import * as read from './queries.js';
+import { type CoreOptions, coreOptions } from '../../core/options.js';
 
-export interface PostgresStoreOptions {
+/** The core's options (maxLiveBytes aside: PostgreSQL's tables are its own), and the connection. */
+export interface PostgresStoreOptions extends CoreOptions {
   /** `postgres://user:pass@host:5432/db`; every receiver instance of a site points at the same one. */
   connectionString: string;
-  maxRecords?: number;
-  mergeWindowMs?: number;
-  groupCapPerMinute?: number;
-  /** Most groups kept: past it, groups with no live record go, least recently seen first. Default 10,000. */
-  maxGroups?: number;
   /** Connections per instance: one for the writer, the rest for the read API. Default 4. */
   poolSize?: number;
   /**
@@ -40,6 +37,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   if (typeof options?.connectionString !== 'string' || !options.connectionString) {
     throw new Error('csp-lens: the PostgreSQL store needs a connection string (--database-url)');
   }
+  const tuning = coreOptions(options);
   const connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
   const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
   const connection = { connectionString: options.connectionString, types, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true };
@@ -73,13 +71,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await admin.end().catch(() => {});
   }
 
-  const commits = postgresCommits(writer, {
-    maxRecords: options.maxRecords ?? 10_000,
-    mergeWindowMs: options.mergeWindowMs ?? 10_000,
-    groupCapPerMinute: options.groupCapPerMinute ?? 100,
-    maxGroups: options.maxGroups ?? 10_000,
-    onCommit: options.onCommit,
-  });
+  const commits = postgresCommits(writer, { ...tuning, onCommit: options.onCommit });
   let closed = false;
   return {
     append(batch: IngestBatch, filtered?: Record<string, number>) {
@@ -94,7 +86,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
-      await commits.settled();
+      await commits.kick();
       // Ending a connection waits for the server's goodbye, which a hung server never sends.
       await end();
     },

@@ -7,17 +7,14 @@ import { type GroupBook, OVERFLOW_GROUP, applyChange, assignGroup, groupIdFor } 
 import { type Bucket, addToBucket, loadUnits, newBucket } from '../../core/bucket.js';
 import { policyHash } from '../../core/state.js';
 import { storedTypeName } from '../../core/fields.js';
+import type { CoreOptions } from '../../core/options.js';
 
 export interface Pending {
   batch: IngestBatch;
   filtered?: Record<string, number>;
 }
 
-export interface IngestOptions {
-  mergeWindowMs: number;
-  maxRecords: number;
-  groupCapPerMinute: number;
-}
+export type IngestOptions = Required<CoreOptions>;
 
 /** What one transaction decided, for postgres-write.ts to store. */
 export interface Work {
@@ -36,6 +33,8 @@ export interface Work {
   /** Set when this transaction may create groups (it holds the creation lock): the last `pos`. */
   creating?: { top: number };
   usedSeqs: number;
+  /** Per item, the unit of each of its violations (its `rid` is its record at the end). */
+  units: Unit[][];
 }
 
 // The lock every instance takes before creating groups, so the per-minute cap holds across them.
@@ -124,7 +123,7 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
     book.reach[id] = { documents: [], pageViews: [], userAgents: [], nativeOnly: 0 };
   }
 
-  const work: Work = { buckets: new Map(), records: new Map(), locks: new Map(), fresh: new Set(), book, created: new Set(), touched: new Set(), policies: new Map(), counters: new Map(), creating, usedSeqs: 0 };
+  const work: Work = { buckets: new Map(), records: new Map(), locks: new Map(), fresh: new Set(), book, created: new Set(), touched: new Set(), policies: new Map(), counters: new Map(), creating, usedSeqs: 0, units: [] };
   const rowsOf = new Map<string, typeof unitRows>();
   for (const u of unitRows) rowsOf.get(u.bucket)?.push(u) ?? rowsOf.set(u.bucket, [u]);
   for (const [key, w] of want) {
@@ -155,6 +154,8 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
   }
 
   for (const { batch, filtered = {} } of items) {
+    const itemUnits: Unit[] = [];
+    work.units.push(itemUnits);
     for (const [type, n] of Object.entries(batch.otherReports)) {
       const name = storedTypeName(otherTypes, type);
       otherTypes.add(name);
@@ -173,12 +174,13 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
       const key = keyOf.get(v)!;
       let b = work.buckets.get(key);
       if (!b) {
-        const gid = assignGroup(book, v, v.receivedAt, opts.groupCapPerMinute);
+        const { gid } = assignGroup(book, v, v.receivedAt, opts.groupCapPerMinute);
         // Not in the database: assignGroup made it in this transaction.
         if (!exists.has(gid)) work.created.add(gid);
         work.buckets.set(key, (b = { ...keysOf(key), bucket: newBucket(gid), stored: false, loaded: new Map() }));
       }
-      const { before, after } = addToBucket(b.bucket, v, hash, nextSeq, opts.mergeWindowMs);
+      const { before, after, unit } = addToBucket(b.bucket, v, hash, nextSeq, opts.mergeWindowMs);
+      itemUnits.push(unit);
       const old = before.map((id) => current(id)!);
       const made = new Set(after.map((r) => r.id));
       for (const r of old) if (!made.has(r.id)) work.records.set(r.id, null);

@@ -49,7 +49,7 @@ export async function violations(db: pg.Pool, q: ViolationQuery): Promise<Violat
   );
 }
 
-interface GroupRow {
+export interface GroupRow {
   id: string;
   meta: Pick<ViolationGroup, 'fingerprint' | 'effectiveDirective' | 'category' | 'blocked' | 'sourceFile' | 'overflow'>;
   severity: ViolationGroup['severity'];
@@ -69,7 +69,7 @@ interface GroupRow {
   reach_user_agents: number;
 }
 
-function toGroup(r: GroupRow): ViolationGroup {
+export function toGroup(r: GroupRow): ViolationGroup {
   const { fingerprint, effectiveDirective, category, blocked, sourceFile, overflow } = r.meta;
   return {
     id: r.id,

@@ -1,18 +1,21 @@
 import type pg from 'pg';
+import type { ViolationGroup } from '@csp-lens/schema';
 import { type Unit, isWildcard, seqOf } from '../../core/merge.js';
 import { REACH_CAP } from '../../core/group.js';
 import { type Work, unitSig } from './ingest.js';
+import { type GroupRow, toGroup } from './queries.js';
 
 const SEVERITIES = "ARRAY['low','medium','high','critical']";
 
 const unitJson = (u: Unit) => ({ ...u, rid: undefined, v: { ...u.v, originalPolicy: undefined } });
 
 /**
- * Writes what `prepare` decided, inside its transaction; returns the change in live records. Rows
- * shared by every instance (groups, policies, counters) are updated last, in one global order,
- * with `n = n + delta`: exact under concurrency, and their row locks held only until COMMIT.
+ * Writes what `prepare` decided, inside its transaction; returns the change in live records, and
+ * the groups it touched as they now stand (every instance's counts included). Rows shared by every
+ * instance (groups, policies, counters) are updated last, in one global order, with `n = n +
+ * delta`: exact under concurrency, and their row locks held only until COMMIT.
  */
-export async function write(client: pg.PoolClient, work: Work): Promise<number> {
+export async function write(client: pg.PoolClient, work: Work): Promise<{ live: number; groups: Map<string, ViolationGroup> }> {
   const units: object[] = [];
   const dropUnits: number[] = [];
   const newBuckets: { key: string; group_id: string }[] = [];
@@ -119,6 +122,9 @@ export async function write(client: pg.PoolClient, work: Work): Promise<number> 
       [JSON.stringify(counters)],
     );
   }
-  return live;
+  const touched = work.touched.size
+    ? (await client.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE id = ANY($1)', [[...work.touched]])).rows
+    : [];
+  return { live, groups: new Map(touched.map((r) => [r.id, toGroup(r)])) };
 }
 
