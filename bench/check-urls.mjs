@@ -8,7 +8,9 @@ import { loadSource } from './source.mjs';
 const CASES = Number(process.argv[2] ?? 1_000_000);
 const mod = await loadSource();
 const { urlParts } = await mod('core/url.js');
-const { blockedOrigin, isCutToOrigin } = await mod('core/merge.js');
+// URL helpers moved from merge.js to url.js with issue 15: either layout.
+const urlMod = await mod('core/url.js');
+const { blockedOrigin, isCutToOrigin } = urlMod.blockedOrigin ? urlMod : await mod('core/merge.js');
 const { webOrigin } = await mod('core/classify.js');
 const WEB_SCHEME = { 'http:': 'http:', 'https:': 'https:', 'ws:': 'http:', 'wss:': 'https:' };
 // classify.ts's comparison as it was, on new URL.

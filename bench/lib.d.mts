@@ -1,3 +1,5 @@
+/** The read token of every receiver the benchmarks and the torture tests start. */
+export const TOKEN: string;
 import type { ChildProcess } from 'node:child_process';
 export const ROOT: string;
 export const CLI: string;

@@ -4,6 +4,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+/** The read token of every receiver the benchmarks and the torture tests start. */
+export const TOKEN = 'bench-token-0123456789abcdef';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = fileURLToPath(new URL('../packages/receiver/bin/csp-lens.js', import.meta.url));
 const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
@@ -61,7 +63,7 @@ export function startProcess(args, { ready = /(http:\/\/127\.0\.0\.\d+:\d+)/, en
 /** `csp-lens serve` on 127.0.0.1, an ephemeral port, the given db; resolves with the base URL. */
 export function startReceiver(db, { maxRecords = 10_000, rateLimit = 0, extra = [], env, nodeArgs } = {}) {
   return startProcess(
-    [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--rate-limit', String(rateLimit), '--max-records', String(maxRecords), '--token', 'bench-token-0123456789abcdef', ...extra],
+    [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--rate-limit', String(rateLimit), '--max-records', String(maxRecords), '--token', TOKEN, ...extra],
     { ready: /receiving at (http:\/\/127\.0\.0\.1:\d+)\/csp\/report/, env, nodeArgs },
   );
 }

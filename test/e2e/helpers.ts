@@ -1,5 +1,6 @@
 import { request } from 'node:https';
 import type { ViolationPage, ViolationRecord } from '@csp-lens/schema';
+import { allRecords } from '../helpers/records.js';
 
 /** GET a read-API URL with the token; https is verified against the demo's generated certificate. */
 export async function getJson<T>(url: string, token: string, ca: string): Promise<T> {
@@ -25,17 +26,8 @@ export async function getJson<T>(url: string, token: string, ca: string): Promis
 }
 
 /** Every stored record (all cursor pages). */
-export async function allViolations(api: string, token: string, ca: string): Promise<ViolationRecord[]> {
-  const out: ViolationRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const q = `limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const page = await getJson<ViolationPage>(`${api}/violations?${q}`, token, ca);
-    out.push(...page.items);
-    cursor = page.next;
-  } while (cursor);
-  return out;
-}
+export const allViolations = (api: string, token: string, ca: string): Promise<ViolationRecord[]> =>
+  allRecords((cursor) => getJson<ViolationPage>(`${api}/violations?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, token, ca));
 
 /** Polls until `done(records)` holds or the time is up; returns the last records either way. */
 export async function pollRecords(

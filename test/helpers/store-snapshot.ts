@@ -1,16 +1,11 @@
 import type { Stats } from '@csp-lens/schema';
 import type { GroupQuery, Store, ViolationQuery } from '../../packages/receiver/src/core/types.js';
 import { T0 } from './violations.js';
+import { allPages, readStore } from './records.js';
 
 /** Everything the read API can ask a store, as plain JSON (the file store's objects are live). */
 export async function snapshot(store: Store) {
-  const pages = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.violations({ limit: 7, cursor });
-    pages.push(page);
-    cursor = page.next;
-  } while (cursor);
+  const pages = await allPages(readStore(store, 7));
   const filters: ViolationQuery[] = [
     { source: 'sdk' }, { source: 'reportUri' }, { source: 'reportTo' }, { directive: 'img-src' }, { disposition: 'report' },
     { severity: 'high' }, { since: T0 + 5_000, until: T0 + 15_000 }, { document: 'https://s.test/a' },

@@ -6,6 +6,7 @@ import { openFileStore, type FileStoreOptions } from '../../packages/receiver/sr
 import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
 import type { IngestBatch, Store } from '../../packages/receiver/src/core/types.js';
 import { tempDir } from '../helpers/server.js';
+import { allRecords, readStore } from '../helpers/records.js';
 
 // Issue 12's attacks on what the file store keeps: every byte a sender can make it hold is bounded
 // by configuration, and what happens at a bound is counted in /api/stats.
@@ -153,12 +154,7 @@ describe('what a sender can make the file store keep', () => {
       }
       await store.append(flood);
     }
-    const live: ViolationRecord[] = [];
-    for (let cursor: string | undefined; ; ) {
-      const page = await store.violations({ limit: 500, cursor });
-      live.push(...page.items);
-      if (!(cursor = page.next)) break;
-    }
+    const live = await allRecords(readStore(store));
     expect(live).toHaveLength(1000);
     const docs = new Set(live.map((r) => r.documentURL));
     expect(honest.filter((d) => !docs.has(d))).toEqual([]);

@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFrom } from '../../packages/receiver/src/server/config.js';
 import { startServer, type ServerConfig } from '../../packages/receiver/src/server/server.js';
-import { cliSandbox, reportUriBody, runCli, startCli } from '../helpers/server.js';
+import { cliSandbox, runCli, startCli } from '../helpers/cli.js';
+import { reportUriBody } from '../helpers/bodies.js';
 
 // DESIGN §6's CLI contract, plus the receiver options the CLI exposes.
 const FLAGS = [

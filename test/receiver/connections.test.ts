@@ -2,7 +2,8 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { post } from '../torture/helpers.js';
-import { reportUriBody, startTestServer, type TestServer } from '../helpers/server.js';
+import { reportUriBody } from '../helpers/bodies.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // All of 127.0.0.0/8 is this machine: sockets bound to different sources are different clients.
 const ATTACKER = '127.0.0.2';

@@ -2,7 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ViolationPage, ViolationRecord } from '@csp-lens/schema';
-import { cliSandbox, readStoreFiles, reportUriBody, startCli, TOKEN, type Child } from '../helpers/server.js';
+import { cliSandbox, startCli, type Child } from '../helpers/cli.js';
+import { readStoreFiles } from '../helpers/files.js';
+import { reportUriBody } from '../helpers/bodies.js';
+import { TOKEN } from '../helpers/server.js';
+import { allRecords, readApi } from '../helpers/records.js';
 
 const CYCLES = 3;
 const SENDERS = 8;
@@ -14,20 +18,7 @@ const ACKS_BEFORE_KILL = [300, 420, 260];
 const STORE_FLAGS = [[], ['--checkpoint-ms', '20'], ['--journal', 'false'], []];
 
 /** Every record the receiver serves, through the read API. */
-async function served(url: string): Promise<ViolationRecord[]> {
-  const out: ViolationRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const res = await fetch(`${url}/api/violations?limit=500${cursor ? `&cursor=${cursor}` : ''}`, {
-      headers: { authorization: `Bearer ${TOKEN}` },
-    });
-    expect(res.status).toBe(200);
-    const page = (await res.json()) as ViolationPage;
-    out.push(...page.items);
-    cursor = page.next;
-  } while (cursor);
-  return out;
-}
+const served = (url: string) => allRecords(readApi(url, TOKEN));
 
 /**
  * Distinct reports from several concurrent senders until `target` are acknowledged; then kill -9

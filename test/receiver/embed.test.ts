@@ -5,7 +5,8 @@ import Koa from 'koa';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createReceiver, openFileStore, type Store, type StoredViolation } from '../../packages/receiver/src/index.js';
 import { HEALTH_HOLD_MS } from '../../packages/receiver/src/store/health.js';
-import { TOKEN, reportUriBody, tempDir } from '../helpers/server.js';
+import { TOKEN, tempDir } from '../helpers/server.js';
+import { reportUriBody } from '../helpers/bodies.js';
 
 // The receiver as a library: mounted in someone else's Koa app, beside that app's own routes.
 describe('createReceiver mounted in a Koa app', () => {

@@ -4,17 +4,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { GroupPage, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
-import {
-  browserHeaders,
-  fixture,
-  fixtureNames,
-  reportUriBody,
-  sdkBatch,
-  sdkEventFrom,
-  startTestServer,
-  tempDir,
-  type TestServer,
-} from '../helpers/server.js';
+import { browserHeaders, fixture, fixtureNames, reportUriBody, sdkBatch, sdkEventFrom } from '../helpers/bodies.js';
+import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
 const MODES = ['enforce', 'report-only'] as const;
 const CHROMIUM_UA =
@@ -242,7 +233,8 @@ describe('ingest: bad input gets a JSON error, is not stored, and is never a 5xx
     ['a csp-report body at /sdk', '/sdk', 'application/csp-report', valid, 415, /^unsupported content type "application\/csp-report"/],
   ];
 
-  it.each(table)('%s → %i', async (_name, path, type, body, status, error) => {
+  // Titled `<case> → <status>` (the row's order has the path second: a printf title printed it as NaN).
+  it.each(table.map((row) => [`${row[0]} → ${row[4]}`, ...row] as const))('%s', async (_title, _name, path, type, body, status, error) => {
     // Bytes, not a string: fetch would otherwise add text/plain itself.
     const res = await s.post(path, new TextEncoder().encode(body), type);
     await expectJsonError(res, status, error);

@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openFileStore } from '../../packages/receiver/src/store/file/index.js';
-import { requireBuiltCli, tempDir } from '../helpers/server.js';
+import { requireBuiltCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/server.js';
 
 const CONTENDER = fileURLToPath(new URL('../helpers/lock-contender.mjs', import.meta.url));
 

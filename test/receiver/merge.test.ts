@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
 import { parseBody } from '../../packages/receiver/src/core/parse.js';
 import { createState, emptyData } from '../../packages/receiver/src/core/state.js';
-import { blockedCompatible } from '../../packages/receiver/src/core/merge.js';
+import { blockedCompatible } from '../../packages/receiver/src/core/url.js';
 import type { IngestBatch } from '../../packages/receiver/src/core/types.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/chromium-156/', import.meta.url));

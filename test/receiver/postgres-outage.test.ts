@@ -5,7 +5,9 @@ import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
 import type { Store } from '../../packages/receiver/src/core/types.js';
 import { type PgCluster, startCluster } from '../../scripts/pg-cluster.mjs';
-import { type Child, TOKEN, reportUriBody, requireBuiltCli, startCli } from '../helpers/server.js';
+import { type Child, requireBuiltCli, startCli } from '../helpers/cli.js';
+import { TOKEN } from '../helpers/server.js';
+import { reportUriBody } from '../helpers/bodies.js';
 
 // PostgreSQL going away (stopped, crashed) or hanging (SIGSTOP: connections open, no answers) under
 // load: the receiver stays up, answers 503 within its timeouts, says so on /health, and goes on by

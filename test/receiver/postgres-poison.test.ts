@@ -4,7 +4,8 @@ import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
 import type { IngestBatch } from '../../packages/receiver/src/core/types.js';
 import { MAX_UNIT_COUNT } from '../../packages/receiver/src/core/bucket.js';
-import { type TestServer, reportUriBody, startTestServer } from '../helpers/server.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+import { reportUriBody } from '../helpers/bodies.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 
 // One report PostgreSQL cannot take must cost only its own append, never the honest reports that

@@ -7,7 +7,7 @@ import { prunePolicies, pruneGroups } from '../../packages/receiver/src/store/po
 import { write } from '../../packages/receiver/src/store/postgres/write.js';
 import { policyHash } from '../../packages/receiver/src/core/state.js';
 import { coreOptions } from '../../packages/receiver/src/core/options.js';
-import { reportUriBody } from '../helpers/server.js';
+import { reportUriBody } from '../helpers/bodies.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 
 // Issue 12: distinct 16 KiB policies, or distinct fingerprints, one per report, grew the policy and

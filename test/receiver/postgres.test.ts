@@ -8,8 +8,10 @@ import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
 import { MIGRATIONS } from '../../packages/receiver/src/store/postgres/schema.js';
 import type { Store } from '../../packages/receiver/src/core/types.js';
-import { TOKEN, reportUriBody, sdkBatch } from '../helpers/server.js';
+import { TOKEN } from '../helpers/server.js';
+import { reportUriBody, sdkBatch } from '../helpers/bodies.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
+import { allRecords, readApi } from '../helpers/records.js';
 
 const CLI = fileURLToPath(new URL('../../packages/receiver/bin/csp-lens.js', import.meta.url));
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) csp-lens-test';
@@ -40,17 +42,7 @@ function serve(url: string): Promise<string> {
   });
 }
 
-async function all(base: string): Promise<ViolationRecord[]> {
-  const out: ViolationRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const res = await fetch(`${base}/api/violations?limit=500${cursor ? `&cursor=${cursor}` : ''}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    const page = (await res.json()) as ViolationPage;
-    out.push(...page.items);
-    cursor = page.next;
-  } while (cursor);
-  return out;
-}
+const all = (base: string) => allRecords(readApi(base, TOKEN));
 
 /** Runs the tasks with at most `n` in flight. */
 async function pool<T>(tasks: (() => Promise<T>)[], n: number): Promise<T[]> {

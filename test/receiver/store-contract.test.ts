@@ -7,7 +7,8 @@ import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/
 import { openFileStore } from '../../packages/receiver/src/store/file/index.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
 import type { IngestBatch, Store } from '../../packages/receiver/src/core/types.js';
-import { fixture, fixtureNames, tempDir } from '../helpers/server.js';
+import { fixture, fixtureNames } from '../helpers/bodies.js';
+import { tempDir } from '../helpers/server.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 import { messages, snapshot, violation } from '../helpers/store-snapshot.js';
 import { MAX_UNIT_COUNT } from '../../packages/receiver/src/core/bucket.js';

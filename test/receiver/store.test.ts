@@ -8,8 +8,11 @@ import { type FileStoreOptions, openFileStore } from '../../packages/receiver/sr
 import { type Outcome, groupCommit } from '../../packages/receiver/src/store/commit.js';
 import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
 import type { IngestBatch, Store } from '../../packages/receiver/src/core/types.js';
-import { archiveFiles, crashImage, fixture, readStoreFiles, reportUriBody, sdkBatch, sdkEventFrom, tempDir } from '../helpers/server.js';
+import { archiveFiles, crashImage, readStoreFiles } from '../helpers/files.js';
+import { fixture, reportUriBody, sdkBatch, sdkEventFrom } from '../helpers/bodies.js';
+import { tempDir } from '../helpers/server.js';
 import { snapshot } from '../helpers/store-snapshot.js';
+import { manualClock } from '../helpers/clock.js';
 
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36';
 
@@ -21,7 +24,6 @@ function nativeBatch(receivedAt = Date.now()): { batch: IngestBatch; document: s
 
 const docs = (records: ViolationRecord[]) => records.map((r) => r.documentURL);
 const sorted = (xs: Iterable<string>) => [...xs].sort();
-const tick = () => new Promise((r) => setTimeout(r, 1));
 
 /** Every document a store serves, newest first (all pages). */
 async function served(store: Store): Promise<string[]> {
@@ -32,8 +34,15 @@ describe('file store', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let db: string;
   const open: Store[] = [];
+  // The stores' checkpoint timers run on this clock: time is advanced, never waited for.
+  let clock = manualClock();
+  /** A millisecond on: checkpoints at `checkpointMs: 1` come due; then what can run, runs. */
+  const tick = async () => {
+    clock.advance(1);
+    await new Promise((r) => setImmediate(r));
+  };
   const openStore = async (opts: Omit<FileStoreOptions, 'path'> = {}, path = db) => {
-    const store = await openFileStore({ path, ...opts });
+    const store = await openFileStore({ path, clock, ...opts });
     open.push(store);
     return store;
   };
@@ -47,6 +56,7 @@ describe('file store', () => {
   beforeEach(async () => {
     tmp = await tempDir();
     db = join(tmp.dir, 'db.json');
+    clock = manualClock();
   });
   afterEach(async () => {
     vi.restoreAllMocks();
@@ -336,10 +346,12 @@ describe('file store', () => {
       expect(await served(crashed)).toEqual(all.slice(7).reverse());
 
       await rm(archive, { recursive: true });
+      // A failed checkpoint is retried 5 s later: that time goes by at once.
+      clock.advance(5_000);
       const { batch, document } = nativeBatch();
       all.push(document);
       await store.append(batch);
-      // The retried checkpoint archives them after this commit is acknowledged: wait for it, not for the clock.
+      // The retried checkpoint archives them after this commit is acknowledged: wait for it (its fsyncs), not for the clock.
       await vi.waitFor(() => expect(docs(readStoreFiles(db).archived)).toEqual(all.slice(0, 8)), { timeout: 10_000 });
       await store.close();
       const { live, archived } = readStoreFiles(db);

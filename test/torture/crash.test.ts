@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createGenerator } from '../../bench/bodies.mjs';
 import { startReceiver, type Started } from '../../bench/lib.mjs';
 import { archived, documentsOf, post, served } from './helpers.js';
-import { archiveFiles } from '../helpers/server.js';
+import { archiveFiles } from '../helpers/files.js';
 
 const CYCLES = 10;
 const SENDERS = 8;

@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ViolationRecord } from '@csp-lens/schema';
-import { cliSandbox, readStoreFiles, reportUriBody, startCli, type Child } from '../helpers/server.js';
+import { cliSandbox, startCli, type Child } from '../helpers/cli.js';
+import { readStoreFiles } from '../helpers/files.js';
+import { reportUriBody } from '../helpers/bodies.js';
 import { served, TOKEN } from './helpers.js';
 
 // A full disk, made real for one process: with a file size limit (RLIMIT_FSIZE), a write past it

@@ -1,8 +1,11 @@
 import { request, type Agent } from 'node:http';
 import type { ViolationPage, ViolationRecord } from '@csp-lens/schema';
-import { archiveLines } from '../helpers/server.js';
+import { archiveLines } from '../helpers/files.js';
+import { allRecords, readApi } from '../helpers/records.js';
 
-export const TOKEN = 'bench-token-0123456789abcdef';
+// The read token of the receivers bench/lib.mjs starts.
+import { TOKEN } from '../../bench/lib.mjs';
+export { TOKEN };
 
 export interface Reply {
   status: number;
@@ -50,19 +53,8 @@ export function post(
   });
 }
 
-/** Every record the receiver serves, through the read API. */
-export async function served(base: string): Promise<ViolationRecord[]> {
-  const out: ViolationRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const res = await fetch(`${base}/csp/api/violations?limit=500${cursor ? `&cursor=${cursor}` : ''}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    if (res.status !== 200) throw new Error(`GET violations: ${res.status}`);
-    const page = (await res.json()) as ViolationPage;
-    out.push(...page.items);
-    cursor = page.next;
-  } while (cursor);
-  return out;
-}
+/** Every record the receiver serves, through the read API (`base`: without the prefix). */
+export const served = (base: string) => allRecords(readApi(`${base}/csp`, TOKEN));
 
 /** The archive's records; lines a crash tore are counted, not parsed. */
 export function archived(db: string): { records: ViolationRecord[]; torn: number } {

@@ -1,5 +1,5 @@
 import type { NormalizedViolation, Severity, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
-import { blockedOrigin } from './merge.js';
+import { blockedOrigin } from './url.js';
 import { memoize, sha256 } from './hash.js';
 
 export const OVERFLOW_GROUP = 'g_overflow';

@@ -5,7 +5,8 @@ import type {
   StreamCounts,
   ViolationRecord,
 } from '@csp-lens/schema';
-import { urlParts } from './url.js';
+import { blockedCompatible, blockedOrigin, isCutToOrigin } from './url.js';
+import { recordId, seqOf } from './records.js';
 import { copyReportFields } from './report.js';
 
 /**
@@ -26,9 +27,6 @@ export interface Unit {
   rid?: string;
 }
 
-/** Record ids are `r` + the anchor unit's sequence number in base 36: ordered, short, unique. */
-export const recordId = (seq: number): string => `r${seq.toString(36)}`;
-export const seqOf = (id: string): number => parseInt(id.slice(1), 36);
 
 const REPORT_FIELDS = [
   'documentURL',
@@ -43,41 +41,6 @@ const REPORT_FIELDS = [
   'sample',
   'statusCode',
 ] as const satisfies readonly (keyof ReportFields)[];
-
-/** The blocked URL reduced to what survives Chromium's and Safari's cutting: origin or keyword. */
-export function blockedOrigin(blocked: string | undefined): string {
-  if (!blocked) return '';
-  const origin = tupleOrigin(blocked);
-  if (origin !== undefined) return origin;
-  const colon = blocked.indexOf(':');
-  return colon === -1 ? blocked : blocked.slice(0, colon);
-}
-
-/** A URL the browser cut to its origin (`https://a.example`, no path, query or fragment). */
-export function isCutToOrigin(blocked: string): boolean {
-  const origin = tupleOrigin(blocked);
-  return origin !== undefined && (blocked.endsWith('/') ? blocked.slice(0, -1) : blocked) === origin;
-}
-
-const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
-/** Schemes whose URLs have a tuple origin (`blob:` through the URL inside it); the rest, `null`. */
-const TUPLE_SCHEMES = new Set(['http', 'https', 'ws', 'wss', 'ftp', 'blob', 'file']);
-
-/** `new URL(s).origin` when the URL parses and its origin is not opaque (`null`), else undefined. */
-function tupleOrigin(s: string): string | undefined {
-  // data:, inline, eval, extension schemes: opaque or no URL at all, without parsing.
-  const m = SCHEME.exec(s);
-  if (m ? !TUPLE_SCHEMES.has(m[1]!.toLowerCase()) : !s.includes(':')) return undefined;
-  const u = urlParts(s);
-  return u && u.origin !== 'null' ? u.origin : undefined;
-}
-
-/** Blocked URLs describe the same thing when equal, or same origin when one side was cut. */
-export function blockedCompatible(a: string | undefined, b: string | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b) return false;
-  return (isCutToOrigin(a) || isCutToOrigin(b)) && blockedOrigin(a) === blockedOrigin(b);
-}
 
 /**
  * Units that may describe the same violation share a bucket: the fields every stream of every engine

@@ -1,4 +1,4 @@
-import { seqOf } from './merge.js';
+import { seqOf } from './records.js';
 import type {
   GroupPage,
   Stats,
@@ -9,7 +9,8 @@ import type {
 import type { GroupQuery, RecordFilter, ViolationQuery } from './types.js';
 import { severityRank } from './group.js';
 import type { Counters } from './state.js';
-import { coverageName, tally } from './tally.js';
+import { tally } from './tally.js';
+import { coverageOf, groupCoverage } from './coverage.js';
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
@@ -22,7 +23,7 @@ export function recordFilter(q: RecordFilter): ((r: ViolationRecord) => boolean)
   return (r) =>
     (!directive || r.effectiveDirective === directive) &&
     (!source || r.sources[source] > 0) &&
-    (!coverage || coverageName(r) === coverage) &&
+    (!coverage || coverageOf(r.sources) === coverage) &&
     (!groupId || r.groupId === groupId) &&
     (!document || r.documentURL === document) &&
     (!disposition || r.disposition === disposition) &&
@@ -46,8 +47,6 @@ export function queryViolations(records: Iterable<ViolationRecord>, q: Violation
   return items.length > limit ? { items: page, next: page[page.length - 1].id } : { items: page };
 }
 
-const coverageOf = (g: ViolationGroup): 'merged' | 'sdk-only' | 'native-only' =>
-  g.merged > 0 ? 'merged' : g.sources.sdk > 0 ? 'sdk-only' : 'native-only';
 
 const SORTS: Record<NonNullable<GroupQuery['sort']>, (a: ViolationGroup, b: ViolationGroup) => number> = {
   lastSeen: (a, b) => b.lastSeen - a.lastSeen,
@@ -78,7 +77,7 @@ export function queryGroups(groups: Record<string, ViolationGroup>, q: GroupQuer
       (!q.directive || g.effectiveDirective === q.directive) &&
       (!q.severity || g.severity === q.severity) &&
       (!q.disposition || g.dispositions.includes(q.disposition)) &&
-      (!q.coverage || coverageOf(g) === q.coverage) &&
+      (!q.coverage || groupCoverage(g) === q.coverage) &&
       (q.since === undefined || g.lastSeen >= q.since) &&
       (q.until === undefined || g.firstSeen < q.until),
   );

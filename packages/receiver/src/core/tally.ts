@@ -1,4 +1,5 @@
-import type { Coverage, HourBucket, Stats, ViolationRecord } from '@csp-lens/schema';
+import type { HourBucket, Stats, ViolationRecord } from '@csp-lens/schema';
+import { coverageKey, coverageOf } from './coverage.js';
 
 // Pure: the file store counts with it directly, PostgreSQL over the columns it selects, so the two
 // stores' /api/stats can never disagree.
@@ -15,16 +16,6 @@ export interface Tally {
   violations: number;
 }
 
-/** Which streams a record was seen by. */
-export function coverageKind(r: ViolationRecord): keyof Coverage {
-  const native = r.sources.reportUri + r.sources.reportTo > 0;
-  return r.sources.sdk > 0 ? (native ? 'merged' : 'sdkOnly') : 'nativeOnly';
-}
-
-const NAMES = { merged: 'merged', sdkOnly: 'sdk-only', nativeOnly: 'native-only' } as const;
-
-/** The same, as the read API's `coverage` filter spells it. */
-export const coverageName = (r: ViolationRecord): (typeof NAMES)[keyof Coverage] => NAMES[coverageKind(r)];
 
 /** Per-hour counts and stream coverage of `records` (those `keep` accepts). */
 export function tally(records: Iterable<ViolationRecord>, keep?: (r: ViolationRecord) => boolean): Tally {
@@ -42,7 +33,7 @@ export function tally(records: Iterable<ViolationRecord>, keep?: (r: ViolationRe
     if (!h) hours.set(hour, (h = { hour, total: 0, bySeverity: { critical: 0, high: 0, medium: 0, low: 0 } }));
     h.total += r.count;
     if (Object.hasOwn(h.bySeverity, r.severity)) h.bySeverity[r.severity] += r.count;
-    const kind = coverageKind(r);
+    const kind = coverageKey(coverageOf(r.sources));
     coverage[kind]++;
     (coverage.byDirective[r.effectiveDirective] ??= { merged: 0, sdkOnly: 0, nativeOnly: 0 })[kind]++;
   }

@@ -65,3 +65,38 @@ export function urlParts(s: string): UrlParts | undefined {
   if (o && !SPECIAL_SCHEMES.has(o[1]!.toLowerCase())) return { protocol: `${o[1]!.toLowerCase()}:`, host: '', hostname: '', origin: 'null' };
   return parseSlow(s);
 }
+
+/** The blocked URL reduced to what survives Chromium's and Safari's cutting: origin or keyword. */
+export function blockedOrigin(blocked: string | undefined): string {
+  if (!blocked) return '';
+  const origin = tupleOrigin(blocked);
+  if (origin !== undefined) return origin;
+  const colon = blocked.indexOf(':');
+  return colon === -1 ? blocked : blocked.slice(0, colon);
+}
+
+/** A URL the browser cut to its origin (`https://a.example`, no path, query or fragment). */
+export function isCutToOrigin(blocked: string): boolean {
+  const origin = tupleOrigin(blocked);
+  return origin !== undefined && (blocked.endsWith('/') ? blocked.slice(0, -1) : blocked) === origin;
+}
+
+const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
+/** Schemes whose URLs have a tuple origin (`blob:` through the URL inside it); the rest, `null`. */
+const TUPLE_SCHEMES = new Set(['http', 'https', 'ws', 'wss', 'ftp', 'blob', 'file']);
+
+/** `new URL(s).origin` when the URL parses and its origin is not opaque (`null`), else undefined. */
+function tupleOrigin(s: string): string | undefined {
+  // data:, inline, eval, extension schemes: opaque or no URL at all, without parsing.
+  const m = SCHEME.exec(s);
+  if (m ? !TUPLE_SCHEMES.has(m[1]!.toLowerCase()) : !s.includes(':')) return undefined;
+  const u = urlParts(s);
+  return u && u.origin !== 'null' ? u.origin : undefined;
+}
+
+/** Blocked URLs describe the same thing when equal, or same origin when one side was cut. */
+export function blockedCompatible(a: string | undefined, b: string | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return (isCutToOrigin(a) || isCutToOrigin(b)) && blockedOrigin(a) === blockedOrigin(b);
+}

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type Koa from 'koa';
 import type Router from '@koa/router';
+import { COVERAGES } from '../core/coverage.js';
 import type { GroupQuery, RecordFilter, Store, ViolationQuery } from '../core/types.js';
 import { ClientError } from '../core/errors.js';
 
@@ -51,10 +52,9 @@ function str(ctx: Koa.Context, name: string): string | undefined {
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 const DISPOSITIONS = ['enforce', 'report', 'unknown'] as const;
-const COVERAGES = ['merged', 'sdk-only', 'native-only'] as const;
 
 /** The record filters `/api/violations` and `/api/stats` share. */
-const recordFilter = (ctx: Koa.Context): RecordFilter => ({
+const parseRecordFilter = (ctx: Koa.Context): RecordFilter => ({
   directive: str(ctx, 'directive'),
   source: oneOf('source', str(ctx, 'source'), ['sdk', 'reportUri', 'reportTo'] as const),
   coverage: oneOf('coverage', str(ctx, 'coverage'), COVERAGES),
@@ -70,7 +70,7 @@ export function mountReadApi(router: Router, store: Store, token: string): void 
   const auth = requireToken(token);
   router.get('/api/violations', auth, async (ctx) => {
     const q: ViolationQuery = {
-      ...recordFilter(ctx),
+      ...parseRecordFilter(ctx),
       limit: limit(str(ctx, 'limit')),
       cursor: cursor(str(ctx, 'cursor'), /^r[0-9a-z]{1,12}$/),
     };
@@ -106,7 +106,7 @@ export function mountReadApi(router: Router, store: Store, token: string): void 
     ctx.body = policy === undefined ? { error: 'no such policy' } : { hash: ctx.params.hash, policy };
   });
   router.get('/api/stats', auth, async (ctx) => {
-    ctx.body = await store.stats(recordFilter(ctx));
+    ctx.body = await store.stats(parseRecordFilter(ctx));
   });
 }
 

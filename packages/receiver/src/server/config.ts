@@ -3,6 +3,9 @@ import { parseArgs } from 'node:util';
 import type { ServerConfig } from './server.js';
 import { spikeFrom, webhooksFrom } from '../outputs/index.js';
 import { parseSize } from '../http/size.js';
+import { CORE_DEFAULTS } from '../core/options.js';
+
+const MiB = 1024 * 1024;
 
 // Every flag is also an environment variable: --rate-limit ⇔ CSP_LENS_RATE_LIMIT.
 const FLAGS = {
@@ -15,9 +18,9 @@ const FLAGS = {
   token: ['bearer token for the read API and dashboard (generated and printed when absent)', ''],
   'rate-limit': ['requests per second per client; 0 turns it off', '100'],
   'ipv6-prefix': ['IPv6 clients are counted per prefix of this length (rate limit, connection and memory caps): a subscriber usually has a whole /64', '64'],
-  'max-records': ['records kept in the live file', '10000'],
-  'max-live-mb': ['MiB of live content (records, groups, policies, page contexts) kept in memory and the live file, whatever arrives; past it the oldest records of the client holding the most go to the archive early (file store; 1 to 256)', '64'],
-  'max-groups': ['groups without a live record kept, the most recently seen; older ones are let go (their records stay in the archive)', '10000'],
+  'max-records': ['records kept in the live file', String(CORE_DEFAULTS.maxRecords)],
+  'max-live-mb': ['MiB of live content (records, groups, policies, page contexts) kept in memory and the live file, whatever arrives; past it the oldest records of the client holding the most go to the archive early (file store; 1 to 256)', String(CORE_DEFAULTS.maxLiveBytes / MiB)],
+  'max-groups': ['groups without a live record kept, the most recently seen; older ones are let go (their records stay in the archive)', String(CORE_DEFAULTS.maxGroups)],
   journal: ["true: a commit is an fsync'd append to <db>.journal.jsonl and the live file a periodic checkpoint; false: every commit rewrites the live file (default true)", ''],
   'checkpoint-ms': ['with --journal true: rewrite the live file from memory at least this often, in ms (default 30000)', ''],
   'archive-segment-mb': ['seal the open archive segment (<db>.archive.jsonl) as <db>.archive.<n>.jsonl at this size, in MiB; 0: one file (default 64)', ''],
@@ -31,8 +34,8 @@ const FLAGS = {
   'cors-origins': ['origins allowed to post reports, comma-separated, or *; a POST with another Origin is refused (403), one without Origin accepted', '*'],
   'ip-mode': ['what is kept of client IPs: truncate (/24, /48), hash, full, none', 'truncate'],
   'ip-salt': ['salt for --ip-mode hash (random per process when absent: hashes then change on restart)', ''],
-  'merge-window': ['ms within which an SDK event and a native report can be one violation', '10000'],
-  'group-cap': ['new groups allowed per minute before the overflow group takes the rest', '100'],
+  'merge-window': ['ms within which an SDK event and a native report can be one violation', String(CORE_DEFAULTS.mergeWindowMs)],
+  'group-cap': ['new groups allowed per minute before the overflow group takes the rest', String(CORE_DEFAULTS.groupCapPerMinute)],
   'tls-cert': ['PEM certificate file: serve https (report-to only reaches https endpoints)', ''],
   'tls-key': ['PEM key file for --tls-cert', ''],
   'trust-proxy': ['reverse proxies in front whose X-Forwarded-For is trusted: a count (1: one proxy; true means 1) or false; the client is the address the outermost one appended', 'false'],
@@ -166,7 +169,7 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     headerTimeoutMs: integer('header-timeout', get('header-timeout'), 1),
     bodyTimeoutMs: integer('body-timeout', get('body-timeout'), 1),
     maxRecords: integer('max-records', get('max-records'), 1),
-    maxLiveBytes: integer('max-live-mb', get('max-live-mb'), 1, 256) * 1024 * 1024,
+    maxLiveBytes: integer('max-live-mb', get('max-live-mb'), 1, 256) * MiB,
     maxGroups: integer('max-groups', get('max-groups'), 1),
     ...(store === 'postgres'
       ? { pgConnectTimeoutMs: integer('pg-connect-timeout', get('pg-connect-timeout'), 1), pgQueryTimeoutMs: integer('pg-query-timeout', get('pg-query-timeout'), 1) }

@@ -3,6 +3,7 @@ import type { State } from '../../core/state.js';
 import type { Archive } from './archive.js';
 import type { Journal } from './journal.js';
 import type { FileData } from './livefile.js';
+import type { Clock } from '../clock.js';
 
 interface Setup {
   db: Low<FileData>;
@@ -14,19 +15,20 @@ interface Setup {
   batches: number;
   checkpointMs: number;
   checkpointBytes: number;
+  clock: Clock;
 }
 
 /**
  * When and how the live file is rewritten from memory: with the journal, every `checkpointMs`,
  * every `checkpointBytes` of journal, when idle and on close; without it, on every commit.
  */
-export function checkpoints({ db, state, archive: arch, journal, batches, checkpointMs, checkpointBytes }: Setup) {
+export function checkpoints({ db, state, archive: arch, journal, batches, checkpointMs, checkpointBytes, clock }: Setup) {
   let applied = batches;
   let dirty = false; // applied since the last checkpoint
   let force = false;
-  let last = Date.now();
+  let last = clock.now();
   let retryAt = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: unknown;
 
   // At most one seal between two checkpoints that landed: open can then tell the one segment sealed
   // after the last checkpoint it reads (see `recover`).
@@ -43,7 +45,7 @@ export function checkpoints({ db, state, archive: arch, journal, batches, checkp
     sealedSince = false;
     await journal?.reset();
     dirty = false;
-    last = Date.now();
+    last = clock.now();
     // Deleting old segments is housekeeping: a failure is reported and tried again next time.
     await archive.prune().then(
       (files) => files.forEach((f) => console.log(`csp-lens: deleted archive segment ${f} (past --archive-keep)`)),
@@ -75,29 +77,28 @@ export function checkpoints({ db, state, archive: arch, journal, batches, checkp
     due(): boolean {
       if (!dirty) return false;
       if (force || !journal) return force;
-      const now = Date.now();
+      const now = clock.now();
       return now >= retryAt && (journal.bytes >= checkpointBytes || now - last >= checkpointMs);
     },
     async run(path: string): Promise<void> {
       force = false;
       // The journal (without it, the last good live file) stays the durable copy: report, keep serving.
       await write().catch((e: Error) => {
-        retryAt = Date.now() + 5_000;
+        retryAt = clock.now() + 5_000;
         console.error(`csp-lens: checkpoint of ${path} failed (retrying): ${e.message}`);
       });
     },
     /** A quiet receiver still gets its live file up to date (or a failed write retried) within checkpointMs. */
     idle(kick: () => void): void {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       if (!dirty) return;
-      timer = setTimeout(() => ((force = true), kick()), checkpointMs);
-      timer.unref();
+      timer = clock.setTimeout(() => ((force = true), kick()), checkpointMs);
     },
     /** On close: the next due() asks for a last checkpoint if anything is not in the live file. */
     final(): void {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       force = true;
     },
-    stop: () => clearTimeout(timer),
+    stop: () => clock.clearTimeout(timer),
   };
 }

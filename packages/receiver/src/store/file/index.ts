@@ -12,6 +12,7 @@ import { type EntryBody, type Journal, type Paths, entryBody, openJournal, recov
 import { checkpoints } from './checkpoint.js';
 import { type FileData, liveFileChunks } from './livefile.js';
 import { type Outcome, groupCommit, slicer } from '../commit.js';
+import { type Clock, realClock } from '../clock.js';
 
 export interface FileStoreOptions extends CoreOptions {
   /** The lowdb JSON file. Records past `maxRecords` go to `<path>.archive.jsonl`. */
@@ -26,6 +27,8 @@ export interface FileStoreOptions extends CoreOptions {
   journal?: boolean | { checkpointMs?: number; checkpointBytes?: number };
   /** Sealing and keeping archive segments (by default sealed at 64 MiB, all kept). */
   archive?: ArchiveOptions;
+  /** The checkpoints' timers: the real clock unless a test passes one it advances. */
+  clock?: Clock;
 }
 
 type Item = { batch: IngestBatch; filtered?: Record<string, number>; body?: EntryBody };
@@ -81,6 +84,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       archive: () => archive,
       checkpointMs: timing.checkpointMs ?? 30_000,
       checkpointBytes: timing.checkpointBytes ?? 32 * 1024 * 1024,
+      clock: options.clock ?? realClock,
     });
     let archiveFailing = false;
     let closed = false;

@@ -1,4 +1,4 @@
-import { seqOf } from '../../core/merge.js';
+import { seqOf } from '../../core/records.js';
 import type pg from 'pg';
 import type { GroupPage, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import type { GroupQuery, RecordFilter, ViolationQuery } from '../../core/types.js';
@@ -9,7 +9,7 @@ import type { Counters } from '../../core/state.js';
 // file store does, so the read API cannot tell the stores apart.
 
 const SOURCE_COLUMN = { sdk: 'sdk', reportUri: 'report_uri', reportTo: 'report_to' } as const;
-// tally.ts's coverageKind in SQL: the SDK saw it, a native stream did, or both.
+// coverage.ts's coverageOf in SQL: the SDK saw it, a native stream did, or both.
 const COVERAGE_SQL = {
   merged: 'sdk > 0 AND report_uri + report_to > 0',
   'sdk-only': 'sdk > 0 AND report_uri + report_to = 0',

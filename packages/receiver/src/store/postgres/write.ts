@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { ViolationGroup } from '@csp-lens/schema';
-import { type Unit, isWildcard, seqOf } from '../../core/merge.js';
+import { type Unit, isWildcard } from '../../core/merge.js';
+import { seqOf } from '../../core/records.js';
 import { REACH_CAP } from '../../core/group.js';
 import { type Work, unitSig } from './ingest.js';
 import { type GroupRow, toGroup } from './queries.js';
