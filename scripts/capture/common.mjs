@@ -1,5 +1,5 @@
-// What the engine launchers share: the missing-browser error and the page poll.
-import { existsSync } from 'node:fs';
+// What the engine launchers share: the missing-browser error, the page poll, the cleanup at death.
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 
 export const need = (path, pkg, what) => {
   if (!existsSync(path)) {
@@ -57,4 +57,26 @@ export function onDeath(fn) {
   process.once('exit', once);
   for (const s of SIGNALS) process.once(s, onSignal);
   return off;
+}
+
+/**
+ * Deletes a browser profile when this process dies: first every process still using it (a browser
+ * that got the same signal is still shutting down, writing into it: removing the folder under it
+ * left it behind, recreated), then the folder, retried while files vanish under the removal.
+ */
+export function removeProfile(profile) {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (Number(pid) !== process.pid && cmdline.includes(profile)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {}
+    }
+  }
+  rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 }

@@ -11,11 +11,10 @@
 //   await page.close(); // pagehide runs: the SDK flushes
 //   await engine.close(); // browser, driver, Xvfb and profile gone, even after a failure
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { majorOf, need, onDeath, poll } from './common.mjs';
+import { majorOf, need, onDeath, poll, removeProfile } from './common.mjs';
 import { launchWebKit } from './webkit.mjs';
 
 export { launchWebKit, MINIBROWSER, WEBKIT_DRIVER, XVFB } from './webkit.mjs';
@@ -51,7 +50,7 @@ export async function launchChromium() {
   const { chromium } = await import('playwright-core');
   const profile = await mkdtemp(join(tmpdir(), 'csp-lens-chromium-'));
   // playwright ends the browser itself when this process exits or gets a signal; the profile is ours.
-  const unwatch = onDeath(() => rmSync(profile, { recursive: true, force: true }));
+  const unwatch = onDeath(() => removeProfile(profile));
   let context;
   try {
     context = await chromium.launchPersistentContext(profile, {
@@ -111,7 +110,7 @@ export async function launchFirefox() {
   const { default: puppeteer } = await import('puppeteer-core');
   const profile = await mkdtemp(join(tmpdir(), 'csp-lens-firefox-'));
   // puppeteer ends the browser itself when this process exits or gets a signal; the profile is ours.
-  const unwatch = onDeath(() => rmSync(profile, { recursive: true, force: true }));
+  const unwatch = onDeath(() => removeProfile(profile));
   let browser;
   try {
     browser = await puppeteer.launch({

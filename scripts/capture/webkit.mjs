@@ -4,12 +4,11 @@
 // crash of the calling process ends them and everything they started (MiniBrowser, its web and
 // network processes). See engines.mjs for the interface.
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { majorOf, need, onDeath, poll } from './common.mjs';
+import { majorOf, need, onDeath, poll, removeProfile } from './common.mjs';
 
 export const WEBKIT_DRIVER = '/usr/bin/WebKitWebDriver';
 export const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
@@ -91,7 +90,7 @@ export async function launchWebKit() {
   need(MINIBROWSER, 'webkit2gtk-driver', 'MiniBrowser comes with libwebkit2gtk-4.1');
   const { Builder } = await import('selenium-webdriver');
   const profile = await mkdtemp(join(tmpdir(), 'csp-lens-webkit-'));
-  const unwatch = onDeath(() => rmSync(profile, { recursive: true, force: true }));
+  const unwatch = onDeath(() => removeProfile(profile));
   const stops = [];
   const cleanup = async () => {
     for (const stop of stops.splice(0).reverse()) {
