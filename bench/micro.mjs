@@ -10,7 +10,8 @@ import { loadSource } from './source.mjs';
 const REQUESTS = Number(process.argv[2] ?? 20_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
 
-const mod = await loadSource();
+// SOURCE_ROOT=DIR: another checkout (say the commit before a change), for a before/after.
+const mod = await loadSource(process.env.SOURCE_ROOT || undefined);
 const { parseBody } = await mod('core/parse.js');
 const { normalizeNative, normalizeSdk } = await mod('core/normalize.js');
 const { createNoiseFilter } = await mod('core/filter.js');

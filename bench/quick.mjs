@@ -18,6 +18,8 @@ const START = {
   worker: (db) => startProcess(['bench/prototypes/worker-merge.mjs', db], { ready: /receiving at (http:\/\/127\.0\.0\.1:\d+)\/csp\/report/ }),
   naive: (db) => startProcess(['bench/servers/naive-lowdb.mjs', db]),
   journal: (db) => startJournalReceiver(db, { maxRecords: 10_000 }),
+  // QUICK_BASE=DIST: the same receiver from another build (say the commit before a change).
+  base: (db) => startJournalReceiver(db, { maxRecords: 10_000, dist: process.env.QUICK_BASE }),
 };
 // CPU seconds a process has used (user + system, all threads): /proc/PID/stat, 100 ticks a second.
 const cpuOf = (pid) => {

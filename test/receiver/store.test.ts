@@ -90,6 +90,40 @@ describe('file store', () => {
       expect(existsSync(join(tmp.dir, 'db.journal.jsonl'))).toBe(false);
     });
 
+    it('says a batch is durable once the synced journal holds it, before merging it: a read asked then sees it, a crash then replays it', async () => {
+      const store = await openStore();
+      const { batch, document } = nativeBatch();
+      let merged = false;
+      let seen: { merged: boolean; journaled: string[]; read: Promise<string[]>; image: string } | undefined;
+      const appended = store.append(batch, undefined, {
+        onDurable() {
+          const image = join(tmp.dir, 'at-durable.json');
+          crashImage(db, image);
+          seen = { merged, journaled: readStoreFiles(db).journaled, read: served(store), image };
+        },
+      });
+      void appended.then(() => (merged = true));
+      const stored = await appended;
+      expect(seen, 'onDurable was called').toBeDefined();
+      expect(seen!.merged, 'before the append resolved with what it merged').toBe(false);
+      expect(seen!.journaled).toEqual([document]);
+      expect(stored.map((s) => s.record.documentURL)).toEqual([document]);
+      // The read asked at that moment waited for the merge: acknowledged data is there to read.
+      expect(await seen!.read).toEqual([document]);
+      const reopened = await openStore({}, seen!.image);
+      expect(await served(reopened)).toEqual([document]);
+    });
+
+    it('with journal: false, says nothing is durable before the live file holds it', async () => {
+      const store = await openStore({ journal: false });
+      const { batch, document } = nativeBatch();
+      const early: string[][] = [];
+      await store.append(batch, undefined, { onDurable: () => early.push(docs(readStoreFiles(db).live)) });
+      // Whole-file commits are durable only once merged and rewritten: the append's own promise says so.
+      expect(early.every((live) => live.includes(document))).toBe(true);
+      expect(docs(readStoreFiles(db).live)).toEqual([document]);
+    });
+
     it('with journal: false, rewrites the whole live file per commit, in a handful of writes', async () => {
       const store = await openStore({ journal: false });
       const writes = new Set<number>();

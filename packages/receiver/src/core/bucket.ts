@@ -1,5 +1,5 @@
 import type { NormalizedViolation, ViolationRecord } from '@csp-lens/schema';
-import { type Unit, buildRecord, exactKey, isWildcard, matchUnits } from './merge.js';
+import { type Unit, buildRecord, exactKey, isWildcard, matchUnits, unitKey } from './merge.js';
 
 /**
  * The live units of one bucket (DESIGN §4) and the records they make. Shared by the file store's
@@ -34,7 +34,7 @@ const isWide = (u: Unit) => isWildcard(u.v);
 // A repeat is the same violation (every field the SDK knows) in the same page view, from the same
 // client: another client naming a page id it saw (or guessed) gets a unit of its own, not a share
 // of the browser's count.
-const sdkKey = (v: NormalizedViolation) => `${v.page?.id ?? ''}\n${v.clientIp ?? ''}\n${exactKey(v)}`;
+const sdkKey = (v: NormalizedViolation, key = exactKey(v)) => `${v.page?.id ?? ''}\n${v.clientIp ?? ''}\n${key}`;
 /** Occurrences one unit adds up to, at most: a page view in a tight loop for hours, not billions. */
 export const MAX_UNIT_COUNT = 10_000_000;
 
@@ -45,7 +45,9 @@ export function newBucket(groupId: string): Bucket {
 function track(bucket: Bucket, u: Unit): void {
   bucket.units.push(u);
   if (isWide(u)) bucket.wide++;
-  if (u.stream === 'sdk' && !bucket.sdk.has(sdkKey(u.v))) bucket.sdk.set(sdkKey(u.v), u);
+  if (u.stream !== 'sdk') return;
+  const key = sdkKey(u.v, unitKey(u));
+  if (!bucket.sdk.has(key)) bucket.sdk.set(key, u);
 }
 
 /** Adds stored units (each with `rid` set, in creation order) to the bucket. */
@@ -62,7 +64,7 @@ export function freezeRecords(bucket: Bucket, ids: Set<string>): void {
       continue;
     }
     if (isWide(u)) bucket.wide--;
-    if (u.stream === 'sdk' && bucket.sdk.get(sdkKey(u.v)) === u) bucket.sdk.delete(sdkKey(u.v));
+    if (u.stream === 'sdk' && bucket.sdk.get(sdkKey(u.v, unitKey(u))) === u) bucket.sdk.delete(sdkKey(u.v, unitKey(u)));
   }
   bucket.units = kept;
 }
@@ -76,14 +78,15 @@ export const freezeRecord = (bucket: Bucket, recordId: string): void => freezeRe
  * rebuilt however old it is.
  */
 export function addUnit(bucket: Bucket, v: NormalizedViolation, policyHash: string | undefined, nextSeq: () => number): { unit: Unit; repeat: boolean } {
-  const same = v.stream === 'sdk' ? bucket.sdk.get(sdkKey(v)) : undefined;
+  const key = exactKey(v);
+  const same = v.stream === 'sdk' ? bucket.sdk.get(sdkKey(v, key)) : undefined;
   if (same) {
     same.count = Math.min(MAX_UNIT_COUNT, same.count + v.count);
     same.at = Math.min(same.at, v.occurredAt);
     same.lastReceivedAt = Math.max(same.lastReceivedAt, v.receivedAt);
     return { unit: same, repeat: true };
   }
-  const unit: Unit = { seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: Math.min(MAX_UNIT_COUNT, v.count), firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash };
+  const unit: Unit = { seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: Math.min(MAX_UNIT_COUNT, v.count), firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash, key };
   track(bucket, unit);
   return { unit, repeat: false };
 }
@@ -157,7 +160,7 @@ export function rematch(
   newest: number,
   mergeWindowMs: number,
 ): { before: string[]; after: ViolationRecord[]; frozen: number } {
-  const related = () => (bucket.wide ? bucket.units : bucket.units.filter((u) => keys.has(exactKey(u.v))));
+  const related = () => (bucket.wide ? bucket.units : bucket.units.filter((u) => keys.has(unitKey(u))));
   let units = related();
   const { ids: frozen, forSize } = toFreeze(bucket, units, repeats, newest);
   if (frozen.size) {
@@ -184,6 +187,6 @@ export function addToBucket(
   mergeWindowMs: number,
 ): { before: string[]; after: ViolationRecord[]; unit: Unit } {
   const { unit, repeat } = addUnit(bucket, v, policyHash, nextSeq);
-  const { before, after } = rematch(bucket, new Set([exactKey(v)]), new Set(repeat ? [unit.rid] : []), v.occurredAt, mergeWindowMs);
+  const { before, after } = rematch(bucket, new Set([unitKey(unit)]), new Set(repeat ? [unit.rid] : []), v.occurredAt, mergeWindowMs);
   return { before, after, unit };
 }

@@ -25,6 +25,8 @@ export interface Unit {
   policyHash?: string;
   /** The record this unit is part of, after the last matching. */
   rid?: string;
+  /** `exactKey(v)`, once asked for (memory only). */
+  key?: string;
 }
 
 
@@ -83,6 +85,9 @@ export function isWildcard(v: NormalizedViolation): boolean {
 /** The fields that tell two violations of one bucket apart, when both sides know them all. */
 export const exactKey = (v: NormalizedViolation): string => JSON.stringify([v.blockedURL ?? null, v.lineNumber ?? null, v.columnNumber ?? null, v.sample ?? null, v.disposition]);
 
+/** A unit's exact key, asked for at every matching of its bucket: built once per unit. */
+export const unitKey = (u: Unit): string => (u.key ??= exactKey(u.v));
+
 /**
  * Pairs each SDK unit with the native units of the same violation, nearest in time first, within
  * the window: up to as many of each stream as the SDK counted occurrences (Firefox and WebKit send
@@ -104,7 +109,7 @@ export function matchUnits(units: Unit[], windowMs: number): Unit[][] {
   const wide: number[] = [];
   native.forEach((n, i) => {
     if (isWildcard(n.v)) wide.push(i);
-    else exact.get(exactKey(n.v))?.push(i) ?? exact.set(exactKey(n.v), [i]);
+    else exact.get(unitKey(n))?.push(i) ?? exact.set(unitKey(n), [i]);
   });
   const pairs: Pair[] = [];
   sdk.forEach((s, si) => {
@@ -117,7 +122,7 @@ export function matchUnits(units: Unit[], windowMs: number): Unit[][] {
     };
     if (s.v.blockedURL && isCutToOrigin(s.v.blockedURL)) native.forEach((_, ni) => add(ni));
     else {
-      for (const ni of exact.get(exactKey(s.v)) ?? []) add(ni);
+      for (const ni of exact.get(unitKey(s)) ?? []) add(ni);
       for (const ni of wide) add(ni);
     }
   });
@@ -255,7 +260,7 @@ export function unitsOf(r: ViolationRecord, nextSeq: () => number): Unit[] {
       };
       // The SDK unit keeps the record's id so a rebuilt record has the same id as before.
       const seq = sdk || !r.sources.sdk ? seqOf(r.id) : nextSeq();
-      return { seq, stream, at: v.occurredAt, count: v.count, firstReceivedAt: r.firstReceivedAt, lastReceivedAt: r.lastReceivedAt, v, policyHash: r.policyHash };
+      return { seq, stream, at: v.occurredAt, count: v.count, firstReceivedAt: r.firstReceivedAt, lastReceivedAt: r.lastReceivedAt, v, policyHash: r.policyHash, key: exactKey(v) };
     });
 }
 

@@ -1,7 +1,7 @@
 import type { NormalizedViolation, PageContext, PolicyEntry, StoreLimits, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch, StoredViolation } from './types.js';
 import type { Unit } from './merge.js';
-import { bucketKey, exactKey, unitsOf } from './merge.js';
+import { bucketKey, unitKey, unitsOf } from './merge.js';
 import { type Bucket, addUnit, freezeRecord, loadUnits, newBucket, rematch } from './bucket.js';
 import { bump, storedTypeName } from './fields.js';
 import { type GroupBook, assignGroup, moveRecords, touchGroup } from './group.js';
@@ -74,9 +74,10 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
   const opts = coreOptions(options);
   const records = createWindow();
   const buckets = new Map<string, Bucket>();
-  // Each live record's bucket key: the very string `buckets` was keyed with, whose hash V8 has
-  // already computed, so eviction finds the bucket without building and hashing the key again.
-  const keys = new Map<string, string>();
+  // Each live record's bucket, and each bucket's key (the very string `buckets` was keyed with):
+  // eviction finds them without building and hashing the key again.
+  const bucketOf = new Map<string, Bucket>();
+  const keyOf = new WeakMap<Bucket, string>();
   const book: GroupBook = { groups: data.groups, reach: data.reach, minute: data.minute };
   const policies = createPolicyTable(data.policies);
   const pages = createPageTable(data.pages);
@@ -125,7 +126,7 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
     const r = records.delete(id);
     if (r) {
       hold(r, -1);
-      keys.delete(id);
+      bucketOf.delete(id);
     }
     return r;
   }
@@ -138,8 +139,11 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
     put(r);
     const key = bucketKey(r as unknown as NormalizedViolation);
     let bucket = buckets.get(key);
-    if (!bucket) buckets.set(key, (bucket = newBucket(r.groupId)));
-    keys.set(r.id, key);
+    if (!bucket) {
+      buckets.set(key, (bucket = newBucket(r.groupId)));
+      keyOf.set(bucket, key);
+    }
+    bucketOf.set(r.id, bucket);
     loadUnits(bucket, unitsOf(r, nextSeq).map((u) => ({ ...u, rid: r.id })));
   }
   data.records = [];
@@ -161,12 +165,11 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
   }
 
   function evict(r: ViolationRecord): void {
-    const key = keys.get(r.id);
+    const bucket = bucketOf.get(r.id);
     drop(r.id);
-    const bucket = key === undefined ? undefined : buckets.get(key);
     if (bucket) {
       freezeRecord(bucket, r.id);
-      if (!bucket.units.length) buckets.delete(key!);
+      if (!bucket.units.length) buckets.delete(keyOf.get(bucket)!);
     }
   }
 
@@ -199,12 +202,13 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
         sizeGroup(gid);
         if (!live.get(gid)) dormant.set(gid, true);
         buckets.set(key, (bucket = newBucket(gid)));
+        keyOf.set(bucket, key);
       }
       const { unit, repeat } = addUnit(bucket, v, hash, nextSeq);
       units.push(unit);
       let t = touched.get(bucket);
       if (!t) touched.set(bucket, (t = { key, keys: new Set(), repeats: new Set(), newest: v.occurredAt }));
-      t.keys.add(exactKey(v));
+      t.keys.add(unitKey(unit));
       t.newest = Math.max(t.newest, v.occurredAt);
       if (repeat) t.repeats.add(unit.rid);
       const reachBefore = reachValues(book, bucket.groupId);
@@ -226,7 +230,7 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
           if (unit?.v.originalPolicy) policies.add(unit.v.originalPolicy, unit.v.receivedAt).count--;
         }
         put(r);
-        keys.set(r.id, t.key);
+        bucketOf.set(r.id, bucket);
       }
       moveRecords(book, bucket.groupId, before, after);
       if (!bucket.units.length) buckets.delete(t.key);

@@ -78,14 +78,23 @@ export interface StoredViolation {
   newGroup: boolean;
 }
 
+export interface AppendOptions {
+  /**
+   * Called once the batch is durable, which may be before it is merged: the file store's journal
+   * holds the normalized batch, and a crash replays it to the same records. A receiver may
+   * acknowledge then. Reads still see only acknowledged data (they wait for the merge).
+   */
+  onDurable?: () => void;
+}
+
 /**
  * The storage engine, which every store adapts (store/file, store/postgres). `append` resolves only
- * once everything it was given is durable (group commit: one write in flight, later appends share
- * the next one), with what it stored. Merge and grouping happen inside it, so an engine with a real
- * database can do them transactionally.
+ * once everything it was given is durable and merged (group commit: one write in flight, later
+ * appends share the next one), with what it stored; `onDurable` may come first. Merge and grouping
+ * happen inside it, so an engine with a real database can do them transactionally.
  */
 export interface Store {
-  append(batch: IngestBatch, filtered?: Record<string, number>): Promise<StoredViolation[]>;
+  append(batch: IngestBatch, filtered?: Record<string, number>, options?: AppendOptions): Promise<StoredViolation[]>;
   violations(query: ViolationQuery): Promise<ViolationPage>;
   groups(query: GroupQuery): Promise<GroupPage>;
   group(id: string): Promise<{ group: ViolationGroup; records: ViolationRecord[]; policy?: string } | undefined>;

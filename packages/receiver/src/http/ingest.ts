@@ -83,16 +83,23 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
       if (rule) bump(filtered, rule);
       return !rule;
     });
-    let stored: StoredViolation[];
+    // Acknowledged once durable: the file store's journal holds the batch before it is merged.
+    let acknowledge!: () => void;
+    const durable = new Promise<void>((resolve) => (acknowledge = resolve));
+    const stored = deps.store.append({ ...batch, violations: kept }, filtered, { onDurable: acknowledge });
+    stored.then(
+      (s) => deps.onStored?.(s),
+      // Durable but not merged: a bug; a restart replays it. Otherwise the 503 below says it.
+      (e) => void durable.then(() => ctx.app.emit('error', e)),
+    );
     try {
-      stored = await deps.store.append({ ...batch, violations: kept }, filtered);
+      await Promise.race([durable, stored]);
     } catch (e) {
       ctx.app.emit('error', e, ctx);
       ctx.status = 503;
       ctx.body = { error: 'storage unavailable; retry later' };
       return;
     }
-    deps.onStored?.(stored);
     // 204 for every batch that parses, filtered reports included: anything else makes Chromium
     // retry the whole batch and back off the endpoint.
     ctx.status = 204;

@@ -2,8 +2,11 @@
 export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
 export interface CommitSteps<T, R> {
-  /** Makes `items` durable; returns each one's outcome, in order. Throws: every item failed. */
-  write(items: T[]): Promise<Outcome<R>[]>;
+  /**
+   * Makes `items` durable; returns each one's outcome, in order. Throws: every item failed. It may
+   * call `durable()` as soon as all of them are durable, before it is done applying them.
+   */
+  write(items: T[], durable: () => void): Promise<Outcome<R>[]>;
   /** How many of the waiting items the next commit takes (default: all). */
   take?(waiting: T[]): number;
   /**
@@ -20,11 +23,13 @@ export interface CommitSteps<T, R> {
 
 interface Waiting<T, R> {
   item: T;
+  durable?: () => void;
   resolve(value: R): void;
   reject(e: unknown): void;
 }
 
-const turn = () => new Promise<void>((r) => setImmediate(r));
+/** A turn of the event loop: what waits on promises resolved before it (responses) goes first. */
+export const turn = () => new Promise<void>((r) => setImmediate(r));
 
 /**
  * Group commit (DESIGN §5), shared by the stores: at most one write in flight; everything added
@@ -39,7 +44,10 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
 
   async function commit(items: Waiting<T, R>[]): Promise<boolean> {
     try {
-      const outcomes = await steps.write(items.map((w) => w.item));
+      const durable = () => {
+        for (const w of items) w.durable?.();
+      };
+      const outcomes = await steps.write(items.map((w) => w.item), durable);
       items.forEach((w, i) => {
         const o = outcomes[i]!;
         if (o.ok) w.resolve(o.value);
@@ -81,10 +89,13 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
   }
 
   return {
-    /** Resolves, with what the write stored of it, once the write holding `item` is durable. */
-    add(item: T): Promise<R> {
+    /**
+     * Resolves, with what the write stored of it, once the write holding `item` is done; `durable`
+     * is called first if the write says its items are durable before it is done with them.
+     */
+    add(item: T, durable?: () => void): Promise<R> {
       return new Promise<R>((resolve, reject) => {
-        queue.push({ item, resolve, reject });
+        queue.push({ item, durable, resolve, reject });
         running ??= drain();
       });
     },

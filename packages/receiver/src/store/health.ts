@@ -18,9 +18,9 @@ export function withHealth(store: Store, clock: () => number): WatchedStore {
   let failedAt: number | undefined;
   return {
     ...store,
-    async append(batch, filtered) {
+    async append(batch, filtered, options) {
       try {
-        const stored = await store.append(batch, filtered);
+        const stored = await store.append(batch, filtered, options);
         failedAt = undefined;
         return stored;
       } catch (e) {

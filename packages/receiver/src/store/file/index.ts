@@ -1,7 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Low } from 'lowdb';
-import type { IngestBatch, Store, StoredViolation } from '../../core/types.js';
+import type { AppendOptions, IngestBatch, Store, StoredViolation } from '../../core/types.js';
 import { type State, createState, emptyData } from '../../core/state.js';
 import { type CoreOptions, coreOptions } from '../../core/options.js';
 import { computeStats, groupsOn, queryGroups, queryViolations } from '../../core/query.js';
@@ -11,7 +11,7 @@ import { type ArchiveOptions, createArchive, openSegmentPath, sealedSegments } f
 import { type EntryBody, type Journal, type Paths, entryBody, openJournal, recover } from './journal.js';
 import { checkpoints } from './checkpoint.js';
 import { type FileData, liveFileChunks } from './livefile.js';
-import { type Outcome, groupCommit, slicer } from '../commit.js';
+import { type Outcome, groupCommit, slicer, turn } from '../commit.js';
 import { type Clock, realClock } from '../clock.js';
 
 export interface FileStoreOptions extends CoreOptions {
@@ -118,14 +118,18 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
     }
 
     const commits = groupCommit<Item, StoredViolation[]>({
-      // With the journal, a batch is durable before memory sees it; without it, the live file is
-      // rewritten after, and a failed rewrite takes memory back to the files.
-      async write(items) {
+      // With the journal, a batch is durable before memory sees it, and acknowledged then: the
+      // merge runs after the responses are out (a crash before it replays the journal to the same
+      // records; reads wait for it). Without the journal, the live file is rewritten after, and a
+      // failed rewrite takes memory back to the files.
+      async write(items, durable) {
         if (broken) throw broken;
         if (journal) {
           const first = live.reserve(items.length);
           items.forEach((item, i) => journal!.entry(first + i, item.body!));
           await journal.append();
+          durable();
+          await turn();
         }
         const outcomes: Outcome<StoredViolation[]>[] = [];
         const breathe = slicer(SLICE_MS);
@@ -164,10 +168,10 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
 
     const read = <R>(fn: (s: State) => R) => commits.read(() => fn(state));
     return {
-      append(batch: IngestBatch, filtered?: Record<string, number>) {
+      append(batch: IngestBatch, filtered?: Record<string, number>, options?: AppendOptions) {
         if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
         if (broken) return Promise.reject(broken);
-        return commits.add({ batch, filtered, body: journal ? entryBody(batch, filtered) : undefined });
+        return commits.add({ batch, filtered, body: journal ? entryBody(batch, filtered) : undefined }, options?.onDurable);
       },
       // Acknowledged data only (commit.ts).
       violations: (q) => read((s) => queryViolations(s.records.values(), q)),
