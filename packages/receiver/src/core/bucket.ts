@@ -115,6 +115,10 @@ function recordSpans(units: Unit[]): Map<string, { min: number; max: number; uni
  */
 function toFreeze(bucket: Bucket, related: Unit[], keep: Set<string | undefined>, newest: number): { ids: Set<string>; forSize: number } {
   const ids = new Set<string>();
+  // The common case, decided without the spans: a record's newest unit is no older than any of
+  // its units, so no related unit past the horizon means no related record past it; and then a
+  // bucket within its bounds freezes nothing.
+  if (bucket.units.length <= BUCKET_UNITS && bucket.wide <= WIDE_UNITS && related.every((u) => newest - u.at <= HORIZON_MS)) return { ids, forSize: 0 };
   const spans = recordSpans(bucket.units);
   for (const u of related) {
     const span = u.rid ? spans.get(u.rid) : undefined;
