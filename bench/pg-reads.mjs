@@ -90,8 +90,8 @@ async function fill(url, { records, groups, now }) {
                       CASE WHEN x.k IN (3, 9) THEN 1 ELSE 0 END AS rto,
                       CASE WHEN x.k < 6 THEN x.c ELSE 1 END AS cnt
                  FROM (SELECT n + $1::bigint AS seq, floor($2::int * power(random(), 2))::int AS gi, (n * 7919) % 5000 AS d, n % 10 AS k, 1 + (n / 10) % 3 AS c,
-                              round($3::float8 + (n::float8 / $4::int) * $5::float8 + random() * 60000) AS at
-                         FROM generate_series(1, $4::int) n) x) s
+                              round($3::float8 + (n::float8 / $4::bigint) * $5::float8 + random() * 60000) AS at
+                         FROM generate_series(1::bigint, $4::bigint) n) x) s
          JOIN tpl t ON t.i = s.gi % $6::int`,
       [base, groups, from, records, now - from - 60_000, templates],
     );
