@@ -38,7 +38,7 @@ async function withClient(url, fn) {
 }
 
 /** Real records to copy: the fixtures' mixed stream through a receiver (merged, grouped, stored). */
-async function seedTemplates(url, requests = 1500) {
+export async function seedTemplates(url, requests = 1500) {
   const receiver = await startReceiver('unused.json', { maxRecords: 100_000, extra: ['--store', 'postgres', '--database-url', url] });
   try {
     const gen = createGenerator({ runId: 't', docs: 300 });
@@ -63,9 +63,8 @@ async function seedTemplates(url, requests = 1500) {
  * documents of 40 sites, seq in time order over the last 7 days; 40% merged, 20% SDK only, 40%
  * native only. The group rows, counters and sequence agree with the records, as the writer keeps them.
  */
-async function fill(url, { records, groups, now }) {
+export async function fill(url, { records, groups, now }) {
   await withClient(url, async (c) => {
-    const hasCount = (await c.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'csp_lens_records' AND column_name = 'count'")).rowCount > 0;
     await c.query(`CREATE FUNCTION pg_temp.b36(n bigint) RETURNS text LANGUAGE sql IMMUTABLE AS $$
       WITH RECURSIVE d(n, s) AS (SELECT n, ''::text UNION ALL SELECT n / 36, substr('0123456789abcdefghijklmnopqrstuvwxyz', (n % 36)::int + 1, 1) || s FROM d WHERE n > 0)
       SELECT s FROM d WHERE n = 0 $$`);
@@ -79,10 +78,10 @@ async function fill(url, { records, groups, now }) {
     await c.query('SELECT setseed(0.17)');
     const from = now - DAYS * 24 * HOUR;
     await c.query(
-      `INSERT INTO csp_lens_records (seq, lock_key, group_id, effective_directive, document_url, disposition, severity, occurred_at, sdk, report_uri, report_to, record${hasCount ? ', count' : ''})
+      `INSERT INTO csp_lens_records (seq, lock_key, group_id, effective_directive, document_url, disposition, severity, occurred_at, sdk, report_uri, report_to, record)
        SELECT s.seq, 0, s.gid, t.directive, s.doc, t.disposition, t.severity, s.at, s.sdk, s.uri, s.rto,
               t.record || jsonb_build_object('id', 'r' || pg_temp.b36(s.seq), 'groupId', s.gid, 'documentURL', s.doc, 'occurredAt', s.at, 'firstReceivedAt', s.at,
-                'lastReceivedAt', s.at, 'count', s.cnt, 'sources', jsonb_build_object('sdk', s.sdk, 'reportUri', s.uri, 'reportTo', s.rto))${hasCount ? ', s.cnt' : ''}
+                'lastReceivedAt', s.at, 'count', s.cnt, 'sources', jsonb_build_object('sdk', s.sdk, 'reportUri', s.uri, 'reportTo', s.rto))
          FROM (SELECT x.*, 'g_bench' || x.gi AS gid,
                       'https://site' || (x.d % 40) || '.example/p/' || x.d AS doc,
                       CASE WHEN x.k < 6 THEN x.c ELSE 0 END AS sdk,
@@ -174,6 +173,7 @@ export async function runPgReadsBench({ records = 1_000_000, groups = 2000, requ
       ['stats, no filter', '/api/stats'],
       ['stats, last 24 h (the dashboard)', `/api/stats?since=${day}`],
       ['stats, directive + since', `/api/stats?directive=${q(p.directive)}&since=${now - 3 * 24 * HOUR}`],
+      ['stats, document (dashboard, 24 h)', `/api/stats?document=${q(p.document)}&since=${day}`],
       ['groups, default sort', '/api/groups'],
       ['groups, dashboard (severity, 24 h, 100)', `/api/groups?sort=severity&limit=100&since=${day}`],
       ['groups, sort=count + directive', `/api/groups?sort=count&directive=${q(p.directive)}`],
