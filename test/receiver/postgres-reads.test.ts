@@ -1,4 +1,5 @@
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
+import fc from 'fast-check';
 import pg from 'pg';
 import type { Severity, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,9 +7,10 @@ import { normalizeNative } from '../../packages/receiver/src/normalize.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres.js';
 import { MIGRATIONS } from '../../packages/receiver/src/store/postgres-schema.js';
 import { computeStats, groupsOn, queryGroups, queryViolations } from '../../packages/receiver/src/store/query.js';
-import type { GroupQuery, RecordFilter, ViolationQuery } from '../../packages/receiver/src/types.js';
+import type { GroupQuery, RecordFilter, Store, ViolationQuery } from '../../packages/receiver/src/types.js';
 import { reportUriBody } from '../helpers/server.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
+import { messages, violation } from '../helpers/violations.js';
 
 // A table far bigger than any answer. The store must answer in SQL (aggregates, LIMIT): what
 // PostgreSQL sends it is then about the size of the answer, not of the table. And each answer must
@@ -217,4 +219,43 @@ describe('the PostgreSQL read API over a large table', () => {
       await proxy.close();
     }
   }, 180_000);
+
+  it('counts exactly while two instances merge, archive and fold the tally at the same time', async () => {
+    const url = await server.createDatabase();
+    const stores = await Promise.all([0, 1].map(() => openPostgresStore({ connectionString: url, maxRecords: 60 })));
+    try {
+      // Hundreds of transactions over four hours: deltas from both, folded every 64 changes by either.
+      const vs = fc.sample(violation, { seed: 5, numRuns: 150 }).map((v, i) => ({ ...v, t: v.t + (i % 4) * HOUR }));
+      const msgs = vs.flatMap(messages).sort((a, b) => a.at - b.at);
+      await Promise.all(stores.map(async (store, k) => {
+        for (const [i, m] of msgs.entries()) if (i % 2 === k) await store.append(m.batch);
+      }));
+      const live = await everyRecord(stores[1]);
+      expect(live.length).toBeGreaterThan(0);
+      const [{ n: archived }] = await server.query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM csp_lens_archive');
+      expect(archived).toBeGreaterThan(0);
+      const [{ n: folded }] = await server.query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM csp_lens_tally');
+      expect(folded).toBeGreaterThan(0);
+      const T0 = Math.min(...live.map((r) => r.occurredAt));
+      const filters: RecordFilter[] = [{}, { since: T0 + HOUR }, { until: T0 + 2 * HOUR + 1 }, { coverage: 'merged' }, { directive: 'img-src', since: T0 - 1 }, { source: 'reportTo' }];
+      for (const q of filters) {
+        const { records, hours, coverage } = await stores[0].stats(q);
+        const want = computeStats(live, 0, { filtered: {}, otherReports: {}, invalid: 0, sdkDropped: 0, archived: 0 }, q);
+        expect(plain({ q, records, hours, coverage })).toEqual(plain({ q, records: want.records, hours: want.hours, coverage: want.coverage }));
+      }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  }, 180_000);
 });
+
+async function everyRecord(store: Store): Promise<ViolationRecord[]> {
+  const out: ViolationRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.violations({ limit: 500, cursor });
+    out.push(...page.items);
+    cursor = page.next;
+  } while (cursor);
+  return out;
+}
