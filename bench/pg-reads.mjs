@@ -183,6 +183,8 @@ export async function runPgReadsBench({ records = 1_000_000, groups = 2000, requ
       ['violations, rare directive', `/api/violations?directive=${q(p.rare)}`],
       ['violations, group', `/api/violations?group=${q(p.group)}`],
       ['violations, deep cursor (90%)', `/api/violations?cursor=${p.deep}`],
+      ['violations, window 6 to 5 days ago', `/api/violations?since=${now - 6 * 24 * HOUR}&until=${now - 5 * 24 * HOUR}`],
+      ['violations, a value no record has', '/api/violations?disposition=unknown'],
       ['group detail', `/api/groups/${q(p.group)}`],
     ];
     const results = [];

@@ -45,11 +45,12 @@ export async function violations(db: pg.Pool, q: ViolationQuery): Promise<Violat
   const limit = clampLimit(q.limit);
   const s = params();
   const where = recordWhere(q, s);
-  const sql = (await behindNewer(db, q))
-    ? // `seq + 0`: an expression, so the planner cannot walk seq's index; it takes the window's
-      // rows from the occurred_at index (seq is in it: no table read), then the newest by seq.
-      `SELECT record FROM csp_lens_records WHERE seq = ANY(ARRAY(SELECT seq FROM csp_lens_records ${where} ORDER BY seq + 0 DESC LIMIT ${limit + 1})) ORDER BY seq DESC`
-    : `SELECT record FROM csp_lens_records ${where} ORDER BY seq DESC LIMIT ${limit + 1}`;
+  // The page's seqs first, then their records: the seqs may come from an index alone (occurred_at's
+  // holds every filter column but group and document), so a rare value costs no table read per
+  // row passed. `seq + 0` is an expression, so the planner cannot walk seq's index: see behindNewer.
+  const order = (await behindNewer(db, q)) ? 'seq + 0' : 'seq';
+  const sql = `SELECT record FROM csp_lens_records WHERE seq = ANY(ARRAY(SELECT seq FROM csp_lens_records ${where} ORDER BY ${order} DESC LIMIT ${limit + 1}))
+    ORDER BY seq DESC`;
   const { rows } = await db.query<{ record: ViolationRecord }>(sql, s.list);
   const items = rows.slice(0, limit).map((r) => r.record);
   return rows.length > limit ? { items, next: items[items.length - 1].id } : { items };
