@@ -192,6 +192,7 @@ describe('the PostgreSQL read API over a large table', () => {
       const recordFilters: ViolationQuery[] = [
         {}, { directive: 'connect-src' }, { document: 'https://s.test/p7' }, { groupId: 'g_5' }, { coverage: 'native-only', severity: 'low' },
         { since: T + 70 * HOUR }, { source: 'reportTo', disposition: 'report', directive: 'img-src' },
+        { disposition: 'unknown' }, { severity: 'critical', directive: 'img-src' }, { coverage: 'merged', severity: 'low', since: T + 60 * HOUR },
         // Windows in the past: their first page comes from the occurred_at index, the later ones from seq's.
         { until: T + HOUR }, { since: T + 10 * HOUR, until: T + 20 * HOUR }, { directive: 'img-src', since: T + 10 * HOUR + 1, until: T + 11 * HOUR },
       ];

@@ -43,6 +43,7 @@ function recordWhere(q: RecordFilter & { cursor?: string }, { p }: ReturnType<ty
 /** Newest first; one row more than the page says whether there is a next one. */
 export async function violations(db: pg.Pool, q: ViolationQuery): Promise<ViolationPage> {
   const limit = clampLimit(q.limit);
+  if (await nowhere(db, q)) return { items: [] };
   const s = params();
   const where = recordWhere(q, s);
   // The page's seqs first, then their records: the seqs may come from an index alone (occurred_at's
@@ -54,6 +55,22 @@ export async function violations(db: pg.Pool, q: ViolationQuery): Promise<Violat
   const { rows } = await db.query<{ record: ViolationRecord }>(sql, s.list);
   const items = rows.slice(0, limit).map((r) => r.record);
   return rows.length > limit ? { items, next: items[items.length - 1].id } : { items };
+}
+
+/**
+ * Whether the tally says no live record has the filter's value of a column no index leads with
+ * (disposition=report where no policy is report-only): the search would read every row to find
+ * none. A tally row may also be cancelled by a delta not yet folded: then the search runs.
+ */
+async function nowhere(db: pg.Pool, q: ViolationQuery): Promise<boolean> {
+  if (!(q.source || q.coverage || q.disposition || q.severity)) return false;
+  const s = params();
+  const where = tallyWhere(q, s);
+  const { rows } = await db.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM csp_lens_tally ${where} AND records > 0) OR EXISTS (SELECT 1 FROM csp_lens_tally_delta ${where} AND records > 0) AS found`,
+    s.list,
+  );
+  return !rows[0].found;
 }
 
 /**
