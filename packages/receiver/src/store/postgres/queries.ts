@@ -1,52 +1,97 @@
 import { seqOf } from '../../core/records.js';
 import type pg from 'pg';
-import type { GroupPage, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
+import type { Coverage, GroupPage, HourBucket, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import type { GroupQuery, RecordFilter, ViolationQuery } from '../../core/types.js';
-import { clampLimit, computeStats, queryGroups, queryViolations } from '../../core/query.js';
+import { HOUR } from '../../core/tally.js';
+import { clampLimit } from '../../core/query.js';
 import type { Counters } from '../../core/state.js';
 
-// The read side: SQL narrows what query.ts's functions then page, sort and count exactly as the
-// file store does, so the read API cannot tell the stores apart.
+// The read side in SQL: aggregates for the counts, ORDER BY … LIMIT for the pages, so what crosses
+// the wire and sits in memory is the answer, whatever the table holds (issue 17: a million live
+// records). Each answer equals query.ts's over the file store (store-contract.test.ts compares them).
+
+/** A statement's parameters: `p(value)` adds one and returns its `$n`. */
+function params() {
+  const list: unknown[] = [];
+  return { list, p: (value: unknown) => `$${list.push(value)}` };
+}
 
 const SOURCE_COLUMN = { sdk: 'sdk', reportUri: 'report_uri', reportTo: 'report_to' } as const;
 // coverage.ts's coverageOf in SQL: the SDK saw it, a native stream did, or both.
-const COVERAGE_SQL = {
-  merged: 'sdk > 0 AND report_uri + report_to > 0',
-  'sdk-only': 'sdk > 0 AND report_uri + report_to = 0',
-  'native-only': 'sdk = 0',
-} as const;
+const MERGED = 'sdk > 0 AND report_uri + report_to > 0';
+const SDK_ONLY = 'sdk > 0 AND report_uri + report_to = 0';
+const NATIVE_ONLY = 'sdk = 0';
+const COVERAGE_SQL = { merged: MERGED, 'sdk-only': SDK_ONLY, 'native-only': NATIVE_ONLY } as const;
 
-/** query.ts's recordFilter as a WHERE clause (with `seq < ?` for a cursor); `$n` parameters. */
-function recordWhere(q: RecordFilter & { cursor?: string }): { sql: string; params: unknown[] } {
+/** query.ts's recordFilter as a WHERE clause (with `seq < ?` for a cursor). */
+function recordWhere(q: RecordFilter & { cursor?: string }, { p }: ReturnType<typeof params>): string {
   const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (sql: string, value: unknown) => where.push(sql.replace('?', `$${params.push(value)}`));
   const before = q.cursor ? seqOf(q.cursor) : NaN;
-  if (Number.isFinite(before)) add('seq < ?', before);
-  if (q.directive) add('effective_directive = ?', q.directive);
+  if (Number.isFinite(before)) where.push(`seq < ${p(before)}`);
+  if (q.directive) where.push(`effective_directive = ${p(q.directive)}`);
   if (q.source) where.push(`${SOURCE_COLUMN[q.source]} > 0`);
   if (q.coverage) where.push(COVERAGE_SQL[q.coverage]);
-  if (q.groupId) add('group_id = ?', q.groupId);
-  if (q.document) add('document_url = ?', q.document);
-  if (q.disposition) add('disposition = ?', q.disposition);
-  if (q.severity) add('severity = ?', q.severity);
-  if (q.since !== undefined) add('occurred_at >= ?', q.since);
-  if (q.until !== undefined) add('occurred_at < ?', q.until);
-  return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+  if (q.groupId) where.push(`group_id = ${p(q.groupId)}`);
+  if (q.document) where.push(`document_url = ${p(q.document)}`);
+  if (q.disposition) where.push(`disposition = ${p(q.disposition)}`);
+  if (q.severity) where.push(`severity = ${p(q.severity)}`);
+  if (q.since !== undefined) where.push(`occurred_at >= ${p(q.since)}`);
+  if (q.until !== undefined) where.push(`occurred_at < ${p(q.until)}`);
+  return where.length ? `WHERE ${where.join(' AND ')}` : '';
 }
 
+/** Newest first; one row more than the page says whether there is a next one. */
 export async function violations(db: pg.Pool, q: ViolationQuery): Promise<ViolationPage> {
-  const where = recordWhere(q);
-  // One row more than the page, to know whether there is a next page.
-  const limit = clampLimit(q.limit) + 1;
-  const { rows } = await db.query<{ record: ViolationRecord }>(
-    `SELECT record FROM csp_lens_records ${where.sql} ORDER BY seq DESC LIMIT ${limit}`,
-    where.params,
+  const limit = clampLimit(q.limit);
+  if (await nowhere(db, q)) return { items: [] };
+  const s = params();
+  const where = recordWhere(q, s);
+  // The page's seqs first, then their records: the seqs may come from an index alone (occurred_at's
+  // holds every filter column but group and document), so a rare value costs no table read per
+  // row passed. `seq + 0` is an expression, so the planner cannot walk seq's index: see behindNewer.
+  const order = (await behindNewer(db, q)) ? 'seq + 0' : 'seq';
+  const sql = `SELECT record FROM csp_lens_records WHERE seq = ANY(ARRAY(SELECT seq FROM csp_lens_records ${where} ORDER BY ${order} DESC LIMIT ${limit + 1}))
+    ORDER BY seq DESC`;
+  const { rows } = await db.query<{ record: ViolationRecord }>(sql, s.list);
+  const items = rows.slice(0, limit).map((r) => r.record);
+  return rows.length > limit ? { items, next: items[items.length - 1].id } : { items };
+}
+
+/**
+ * Whether the tally says no live record has the filter's value of a column no index leads with
+ * (disposition=report where no policy is report-only): the search would read every row to find
+ * none. A tally row may also be cancelled by a delta not yet folded: then the search runs.
+ */
+async function nowhere(db: pg.Pool, q: ViolationQuery): Promise<boolean> {
+  if (!(q.source || q.coverage || q.disposition || q.severity)) return false;
+  const s = params();
+  const where = tallyWhere(q, s);
+  const { rows } = await db.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM csp_lens_tally ${where} AND records > 0) OR EXISTS (SELECT 1 FROM csp_lens_tally_delta ${where} AND records > 0) AS found`,
+    s.list,
   );
-  return queryViolations(
-    rows.map((r) => r.record),
-    q,
-  );
+  return !rows[0].found;
+}
+
+/**
+ * Whether the first page of a window that ends (`until`) lies behind many newer records. Records
+ * are stored about in time order, so walking seq's index from the top (the planner's choice: it
+ * expects matches spread evenly over seq) passes every newer one first, a table read each: 1.7 s
+ * under a million. The planner's estimates of the rows after the window and in it decide instead.
+ * Later pages start inside the window (their cursor), where the walk finds its rows at once.
+ */
+async function behindNewer(db: pg.Pool, q: ViolationQuery): Promise<boolean> {
+  if (q.until === undefined || q.cursor) return false;
+  const estimate = async (where: string, values: unknown[]) => {
+    const { rows } = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM csp_lens_records WHERE ${where}`, values);
+    return rows[0]['QUERY PLAN'][0].Plan['Plan Rows'];
+  };
+  const [after, inside] = await Promise.all([
+    estimate('occurred_at >= $1', [q.until]),
+    q.since === undefined ? estimate('occurred_at < $1', [q.until]) : estimate('occurred_at >= $1 AND occurred_at < $2', [q.since, q.until]),
+  ]);
+  // An index-only row of the window costs about a tenth of a walked one.
+  return after > 10_000 && inside < 4 * after;
 }
 
 export interface GroupRow {
@@ -92,24 +137,60 @@ export function toGroup(r: GroupRow): ViolationGroup {
   };
 }
 
+// query.ts's SORTS, then `pos` (creation order): the file store sorts its groups, kept in creation
+// order, with a stable sort, so equals stay in that order there too.
+const RANK = "CASE severity WHEN 'critical' THEN 3 WHEN 'high' THEN 2 WHEN 'medium' THEN 1 ELSE 0 END";
+const PAGE_VIEWS = '(reach_page_views + native_only)';
+const GROUP_ORDER: Record<NonNullable<GroupQuery['sort']>, string> = {
+  lastSeen: 'last_seen DESC',
+  count: 'count DESC, last_seen DESC',
+  reach: `${PAGE_VIEWS} DESC, count DESC`,
+  severity: `${RANK} DESC, ${PAGE_VIEWS} DESC, last_seen DESC`,
+};
+// query.ts's coverageOf: a group is merged once one of its records is.
+const GROUP_COVERAGE = { merged: 'merged > 0', 'sdk-only': 'merged = 0 AND sdk > 0', 'native-only': 'merged = 0 AND sdk = 0' } as const;
+
+/**
+ * Filtered, sorted and paged in SQL; the cursor is an offset, as in query.ts. The groups table is
+ * small (at most --max-groups rows) and its rows change on every commit: a scan and a top-N sort
+ * answer in milliseconds, where indexes on the sort keys would cost each of those updates.
+ */
 export async function groups(db: pg.Pool, q: GroupQuery): Promise<GroupPage> {
-  const { rows } = q.document
-    ? await db.query<GroupRow>(
-        'SELECT * FROM csp_lens_groups WHERE records > 0 AND id IN (SELECT group_id FROM csp_lens_records WHERE document_url = $1) ORDER BY pos',
-        [q.document],
-      )
-    : await db.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE records > 0 ORDER BY pos');
-  return queryGroups(Object.fromEntries(rows.map((r) => [r.id, toGroup(r)])), q);
+  const limit = clampLimit(q.limit);
+  const offset = q.cursor ? Math.max(0, parseInt(q.cursor, 10) || 0) : 0;
+  const s = params();
+  const { p } = s;
+  const where = ['records > 0'];
+  if (q.directive) where.push(`meta->>'effectiveDirective' = ${p(q.directive)}`);
+  if (q.severity) where.push(`severity = ${p(q.severity)}`);
+  if (q.disposition) where.push(`${p(q.disposition)} = ANY(dispositions)`);
+  if (q.coverage) where.push(GROUP_COVERAGE[q.coverage]);
+  // The groups of the document's records, from the (document_url, seq) INCLUDE (group_id) index alone.
+  if (q.document) where.push(`id IN (SELECT group_id FROM csp_lens_records WHERE document_url = ${p(q.document)})`);
+  if (q.since !== undefined) where.push(`last_seen >= ${p(q.since)}`);
+  if (q.until !== undefined) where.push(`first_seen < ${p(q.until)}`);
+  const { rows } = await db.query<GroupRow>(
+    `SELECT * FROM csp_lens_groups WHERE ${where.join(' AND ')} ORDER BY ${GROUP_ORDER[q.sort ?? 'severity']}, pos LIMIT ${limit + 1} OFFSET ${offset}`,
+    s.list,
+  );
+  const items = rows.slice(0, limit).map(toGroup);
+  return rows.length > limit ? { items, next: String(offset + limit) } : { items };
 }
 
+/** The group, its newest 50 records and the policy of its example: three round trips at most. */
 export async function group(db: pg.Pool, id: string): Promise<{ group: ViolationGroup; records: ViolationRecord[]; policy?: string } | undefined> {
-  const { rows } = await db.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE id = $1', [id]);
-  if (!rows.length) return undefined;
-  const g = toGroup(rows[0]);
-  const { items } = await violations(db, { groupId: id, limit: 50 });
-  const seq = /^r[0-9a-z]+$/.test(g.exampleId) ? seqOf(g.exampleId) : -1;
-  const ex = await db.query<{ record: ViolationRecord }>('SELECT record FROM csp_lens_records WHERE seq = $1', [seq]);
-  const example = ex.rows[0]?.record ?? items[0];
+  const [found, { items }] = await Promise.all([
+    db.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE id = $1', [id]),
+    violations(db, { groupId: id, limit: 50 }),
+  ]);
+  if (!found.rows.length) return undefined;
+  const g = toGroup(found.rows[0]);
+  // The example is usually among the newest records; else it is fetched (or gone: the newest stands in).
+  let example = items.find((r) => r.id === g.exampleId);
+  if (!example && /^r[0-9a-z]{1,12}$/.test(g.exampleId)) {
+    example = (await db.query<{ record: ViolationRecord }>('SELECT record FROM csp_lens_records WHERE seq = $1', [seqOf(g.exampleId)])).rows[0]?.record;
+  }
+  example ??= items[0];
   const text = example?.policyHash ? await policy(db, example.policyHash) : undefined;
   return { group: g, records: items, ...(text ? { policy: text } : {}) };
 }
@@ -119,14 +200,98 @@ export async function policy(db: pg.Pool, hash: string): Promise<string | undefi
   return rows[0]?.policy;
 }
 
+interface StatsRow {
+  /** Which grouping set the row is of: 1 an hour's, 0 a directive's. */
+  by: number;
+  hour: number;
+  directive: string;
+  total: number;
+  critical: number;
+  high: number;
+  medium: number;
+  low: number;
+  merged: number;
+  sdk_only: number;
+  native_only: number;
+}
+
+const HOUR_OF = `floor(occurred_at / ${HOUR}) * ${HOUR}`;
+/** Records as rows of the tally's shape (one record each). */
+const RECORD_ROWS = `SELECT ${HOUR_OF} AS hour, effective_directive AS directive, severity, sdk > 0 AS sdk, report_uri > 0 AS report_uri,
+  report_to > 0 AS report_to, 1 AS records, count FROM csp_lens_records`;
+const TALLY_COLUMNS = 'hour, directive, severity, sdk, report_uri, report_to, records, count';
+const TALLY_COVERAGE = { merged: 'sdk AND (report_uri OR report_to)', 'sdk-only': 'sdk AND NOT (report_uri OR report_to)', 'native-only': 'NOT sdk' } as const;
+
+/** recordWhere over the tally (postgres-schema.ts, migration 4), for the hours from `from` to before `to`. */
+function tallyWhere(q: RecordFilter, { p }: ReturnType<typeof params>, from?: number, to?: number): string {
+  const where: string[] = [];
+  if (from !== undefined) where.push(`hour >= ${p(from)}`);
+  if (to !== undefined) where.push(`hour < ${p(to)}`);
+  if (q.directive) where.push(`directive = ${p(q.directive)}`);
+  if (q.source) where.push(SOURCE_COLUMN[q.source]);
+  if (q.coverage) where.push(TALLY_COVERAGE[q.coverage]);
+  if (q.disposition) where.push(`disposition = ${p(q.disposition)}`);
+  if (q.severity) where.push(`severity = ${p(q.severity)}`);
+  return where.length ? `WHERE ${where.join(' AND ')}` : '';
+}
+
+/**
+ * The rows to count, in the tally's shape. The tally has whole hours and no group or document: a
+ * filter by either counts the records themselves (an index has them); a time range counts whole
+ * hours from the tally and the part hours at its ends (an hour each at most) from the records.
+ * Its first whole hour is the one after `since`'s, even when `since` is on the hour: float
+ * division can put a record a hair before the hour into it, and that record is not in the range.
+ */
+function rowsToCount(q: RecordFilter, s: ReturnType<typeof params>): string {
+  const { since, until } = q;
+  const whole = (t: number | undefined) => t === undefined || Number.isInteger(t);
+  if (q.groupId || q.document || !whole(since) || !whole(until)) return `${RECORD_ROWS} ${recordWhere(q, s)}`;
+  const from = since === undefined ? undefined : (Math.floor(since / HOUR) + 1) * HOUR;
+  const to = until === undefined ? undefined : Math.floor(until / HOUR) * HOUR;
+  if (from !== undefined && to !== undefined && from >= to) return `${RECORD_ROWS} ${recordWhere(q, s)}`;
+  const parts = ['csp_lens_tally', 'csp_lens_tally_delta'].map((t) => `SELECT ${TALLY_COLUMNS} FROM ${t} ${tallyWhere(q, s, from, to)}`);
+  if (from !== undefined) parts.push(`${RECORD_ROWS} ${recordWhere({ ...q, until: Math.min(until ?? from, from) }, s)} AND ${HOUR_OF} < ${s.p(from)}`);
+  if (to !== undefined) parts.push(`${RECORD_ROWS} ${recordWhere({ ...q, since: Math.max(since ?? -Infinity, to - 1) }, s)} AND ${HOUR_OF} >= ${s.p(to)}`);
+  return parts.join(' UNION ALL ');
+}
+/**
+ * tally.ts over the filtered records, as aggregates: occurrences per hour by severity, and records
+ * per directive by coverage (the overall coverage and `records` are their sums).
+ */
+async function tallySql(db: pg.Pool, q: RecordFilter): Promise<Pick<Stats, 'records' | 'hours' | 'coverage'>> {
+  const s = params();
+  const sum = (what: string, where: string) => `coalesce(sum(${what}) FILTER (WHERE ${where}), 0)::bigint`;
+  const { rows } = await db.query<StatsRow>(
+    `SELECT grouping(directive) AS by, hour, directive, sum(count)::bigint AS total,
+            ${sum('count', "severity = 'critical'")} AS critical, ${sum('count', "severity = 'high'")} AS high,
+            ${sum('count', "severity = 'medium'")} AS medium, ${sum('count', "severity = 'low'")} AS low,
+            ${sum('records', TALLY_COVERAGE.merged)} AS merged, ${sum('records', TALLY_COVERAGE['sdk-only'])} AS sdk_only,
+            ${sum('records', TALLY_COVERAGE['native-only'])} AS native_only
+       FROM (${rowsToCount(q, s)}) AS x
+      GROUP BY GROUPING SETS ((hour), (directive)) HAVING sum(records) > 0`,
+    s.list,
+  );
+  const hours: HourBucket[] = [];
+  // A null prototype, as tally.ts: a directive named `__proto__` must not find Object's.
+  const coverage: Stats['coverage'] = { merged: 0, sdkOnly: 0, nativeOnly: 0, byDirective: Object.create(null) };
+  for (const r of rows) {
+    if (r.by === 1) {
+      hours.push({ hour: r.hour, total: r.total, bySeverity: { critical: r.critical, high: r.high, medium: r.medium, low: r.low } });
+      continue;
+    }
+    const c: Coverage = { merged: r.merged, sdkOnly: r.sdk_only, nativeOnly: r.native_only };
+    coverage.byDirective[r.directive] = c;
+    coverage.merged += c.merged;
+    coverage.sdkOnly += c.sdkOnly;
+    coverage.nativeOnly += c.nativeOnly;
+  }
+  hours.sort((a, b) => a.hour - b.hour);
+  return { records: coverage.merged + coverage.sdkOnly + coverage.nativeOnly, hours, coverage };
+}
+
 export async function stats(db: pg.Pool, q: RecordFilter): Promise<Stats> {
-  const where = recordWhere(q);
-  const [records, groupCount, counters] = await Promise.all([
-    db.query<{ o: number; c: number; s: ViolationRecord['severity']; d: string; a: number; u: number; t: number }>(
-      `SELECT occurred_at AS o, (record->>'count')::bigint AS c, severity AS s, effective_directive AS d, sdk AS a, report_uri AS u, report_to AS t
-         FROM csp_lens_records ${where.sql}`,
-      where.params,
-    ),
+  const [t, groupCount, counters] = await Promise.all([
+    tallySql(db, q),
     db.query<{ n: number }>('SELECT count(*)::int AS n FROM csp_lens_groups'),
     db.query<{ kind: string; name: string; n: number }>('SELECT kind, name, n FROM csp_lens_counters'),
   ]);
@@ -137,9 +302,16 @@ export async function stats(db: pg.Pool, q: RecordFilter): Promise<Stats> {
     else if (name === 'invalid' || name === 'sdkDropped' || name === 'archived') c[name] = n;
     else if (name === 'policiesPruned' || name === 'groupsPruned') limits[name] = n;
   }
-  // Only the fields tally reads; the WHERE clause already selected them (no filter left to apply).
-  const live = records.rows.map(
-    (r) => ({ occurredAt: r.o, count: r.c, severity: r.s, effectiveDirective: r.d, sources: { sdk: r.a, reportUri: r.u, reportTo: r.t } }) as ViolationRecord,
-  );
-  return { ...computeStats(live, groupCount.rows[0].n, c, {}), limits };
+  return {
+    records: t.records,
+    archived: c.archived,
+    groups: groupCount.rows[0].n,
+    hours: t.hours,
+    coverage: t.coverage,
+    filtered: c.filtered,
+    otherReports: c.otherReports,
+    invalid: c.invalid,
+    sdkDropped: c.sdkDropped,
+    limits,
+  };
 }

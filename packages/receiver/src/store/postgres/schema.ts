@@ -108,6 +108,87 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       ALTER INDEX csp_lens_units_cut RENAME TO csp_lens_units_wide;
     `,
   },
+  {
+    version: 4,
+    name: 'the read API in SQL: a count column, a per-hour tally, indexes for pages and stats',
+    sql: `
+      -- /api/stats sums occurrences in SQL (queries.ts). Generated from the record, so it
+      -- can never disagree with it, and rows written by an instance that predates it get it too.
+      -- Adding it rewrites the table once (11 s for a million records on a 2-core machine).
+      ALTER TABLE csp_lens_records ADD COLUMN count bigint GENERATED ALWAYS AS ((record->>'count')::bigint) STORED;
+      -- A page is ORDER BY seq DESC LIMIT n: under an equality filter, the first n entries of that
+      -- value's range of (value, seq) (group_id has one already). The groups of a document come
+      -- from this index alone (INCLUDE group_id).
+      CREATE INDEX csp_lens_records_directive ON csp_lens_records (effective_directive, seq);
+      CREATE INDEX csp_lens_records_document ON csp_lens_records (document_url, seq) INCLUDE (group_id);
+      -- The records of a time range without visiting the table (index-only scans): every column
+      -- the stats read and filter on, and seq for the pages of a window in the past (a page is the
+      -- window's newest by seq), in an index a fifteenth of the table's size.
+      DROP INDEX csp_lens_records_occurred;
+      CREATE INDEX csp_lens_records_occurred ON csp_lens_records (occurred_at)
+        INCLUDE (effective_directive, severity, disposition, count, sdk, report_uri, report_to, seq);
+
+      -- /api/stats without reading a million rows: live records and occurrences per hour and per
+      -- value of every filter but group and document, kept by the triggers below. Writers only
+      -- append their changes to csp_lens_tally_delta (no row two instances both update, so no lock
+      -- waits and no deadlocks); now and then one of them folds the deltas into csp_lens_tally.
+      -- A read sums both. The hour is tally.ts's: floor(occurred_at / 1 h) * 1 h.
+      CREATE TABLE csp_lens_tally (
+        hour double precision NOT NULL,
+        directive text NOT NULL,
+        severity text NOT NULL,
+        disposition text NOT NULL,
+        sdk boolean NOT NULL,
+        report_uri boolean NOT NULL,
+        report_to boolean NOT NULL,
+        records bigint NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (hour, directive, severity, disposition, sdk, report_uri, report_to)
+      );
+      CREATE TABLE csp_lens_tally_delta (LIKE csp_lens_tally);
+      CREATE SEQUENCE csp_lens_tally_tick;
+      INSERT INTO csp_lens_tally
+        SELECT floor(occurred_at / 3600000) * 3600000, effective_directive, severity, disposition, sdk > 0, report_uri > 0, report_to > 0, count(*), sum(count)
+          FROM csp_lens_records GROUP BY 1, 2, 3, 4, 5, 6, 7;
+      CREATE FUNCTION csp_lens_tally_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+          INSERT INTO csp_lens_tally_delta
+            SELECT floor(occurred_at / 3600000) * 3600000, effective_directive, severity, disposition, sdk > 0, report_uri > 0, report_to > 0, -count(*), -sum(count)
+              FROM old_rows GROUP BY 1, 2, 3, 4, 5, 6, 7;
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+          INSERT INTO csp_lens_tally_delta
+            SELECT floor(occurred_at / 3600000) * 3600000, effective_directive, severity, disposition, sdk > 0, report_uri > 0, report_to > 0, count(*), sum(count)
+              FROM new_rows GROUP BY 1, 2, 3, 4, 5, 6, 7;
+        END IF;
+        -- Every 64th change, unless another transaction is folding right now (it is never waited
+        -- for): the deltas this snapshot sees go into the tally; those still being written stay.
+        IF nextval('csp_lens_tally_tick') % 64 = 0 AND pg_try_advisory_xact_lock(1668246636, 4) THEN
+          WITH d AS (DELETE FROM csp_lens_tally_delta RETURNING *)
+          INSERT INTO csp_lens_tally AS t
+            SELECT hour, directive, severity, disposition, sdk, report_uri, report_to, sum(records), sum(count) FROM d GROUP BY 1, 2, 3, 4, 5, 6, 7
+            ON CONFLICT (hour, directive, severity, disposition, sdk, report_uri, report_to)
+            DO UPDATE SET records = t.records + excluded.records, count = t.count + excluded.count;
+          DELETE FROM csp_lens_tally WHERE records = 0;
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE FUNCTION csp_lens_tally_clear() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        TRUNCATE csp_lens_tally, csp_lens_tally_delta;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER csp_lens_tally_insert AFTER INSERT ON csp_lens_records REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION csp_lens_tally_change();
+      CREATE TRIGGER csp_lens_tally_update AFTER UPDATE ON csp_lens_records REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION csp_lens_tally_change();
+      CREATE TRIGGER csp_lens_tally_delete AFTER DELETE ON csp_lens_records REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION csp_lens_tally_change();
+      CREATE TRIGGER csp_lens_tally_truncate AFTER TRUNCATE ON csp_lens_records
+        FOR EACH STATEMENT EXECUTE FUNCTION csp_lens_tally_clear();
+    `,
+  },
 ];
 
 // Any fixed number, the same in every instance: the lock that serializes migrating.
