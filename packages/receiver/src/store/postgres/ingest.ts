@@ -17,7 +17,7 @@ export interface Pending {
 
 export type IngestOptions = Required<CoreOptions>;
 
-/** What one transaction decided, for postgres-write.ts to store. */
+/** What one transaction decided, for write.ts to store. */
 export interface Work {
   buckets: Map<string, { id: string; lock: string; bucket: Bucket; stored: boolean; loaded: Map<number, string> }>;
   /** Records by id in first-touch order; null = deleted. `fresh`: deleted, then made again. */

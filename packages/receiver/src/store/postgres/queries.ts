@@ -222,7 +222,7 @@ const RECORD_ROWS = `SELECT ${HOUR_OF} AS hour, effective_directive AS directive
 const TALLY_COLUMNS = 'hour, directive, severity, sdk, report_uri, report_to, records, count';
 const TALLY_COVERAGE = { merged: 'sdk AND (report_uri OR report_to)', 'sdk-only': 'sdk AND NOT (report_uri OR report_to)', 'native-only': 'NOT sdk' } as const;
 
-/** recordWhere over the tally (postgres-schema.ts, migration 4), for the hours from `from` to before `to`. */
+/** recordWhere over the tally (schema.ts, migration 4), for the hours from `from` to before `to`. */
 function tallyWhere(q: RecordFilter, { p }: ReturnType<typeof params>, from?: number, to?: number): string {
   const where: string[] = [];
   if (from !== undefined) where.push(`hour >= ${p(from)}`);
