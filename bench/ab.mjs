@@ -25,9 +25,13 @@ async function side(name, root) {
     journal = journalPolicies();
   };
   const t = { parse: 0n, normalize: 0n, filter: 0n, journal: 0n, ingest: 0n };
+  // CPU time (user + system, every thread: GC helpers included) per slice: steadier than wall time
+  // on a machine whose other work takes the core away at random.
+  const cpu = { us: 0 };
   const now = process.hrtime.bigint;
   /** Requests [from, to) of `requests` through this build. */
   function run(requests, from, to) {
+    const c0 = process.cpuUsage();
     for (let i = from; i < to; i++) {
       const r = requests[i];
       let a = now();
@@ -49,8 +53,10 @@ async function side(name, root) {
       b = now();
       t.ingest += b - a;
     }
+    const c = process.cpuUsage(c0);
+    cpu.us += c.user + c.system;
   }
-  return { name, t, run, reset };
+  return { name, t, cpu, run, reset };
 }
 
 const g = createGenerator({ docs: 5000, runId: 'ab-' });
@@ -62,6 +68,7 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const s of sides) {
     s.reset();
     for (const k of Object.keys(s.t)) s.t[k] = 0n;
+    s.cpu.us = 0;
   }
   for (let from = 0; from < REQUESTS; from += SLICE) {
     // Which side goes first alternates too: neither always gets the warmer cache.
@@ -70,6 +77,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   const us = (s, k) => Number(s.t[k]) / 1e3 / REQUESTS;
   const total = (s) => Object.keys(s.t).reduce((a, k) => a + us(s, k), 0);
-  const line = (s) => `${s.name} ${total(s).toFixed(1)} µs/request (${Object.keys(s.t).map((k) => `${k} ${us(s, k).toFixed(1)}`).join(', ')})`;
-  console.log(`round ${round + 1}: ${line(sides[0])}; ${line(sides[1])}; this ÷ other: total ${(total(sides[1]) / total(sides[0])).toFixed(3)}, ingest ${(us(sides[1], 'ingest') / us(sides[0], 'ingest')).toFixed(3)}`);
+  const cpuOf = (s) => s.cpu.us / REQUESTS;
+  const line = (s) => `${s.name} ${cpuOf(s).toFixed(1)} µs CPU/request, ${total(s).toFixed(1)} µs wall (${Object.keys(s.t).map((k) => `${k} ${us(s, k).toFixed(1)}`).join(', ')})`;
+  console.log(`round ${round + 1}: ${line(sides[0])}; ${line(sides[1])}; this ÷ other: CPU ${(cpuOf(sides[1]) / cpuOf(sides[0])).toFixed(3)}, wall ${(total(sides[1]) / total(sides[0])).toFixed(3)}, ingest wall ${(us(sides[1], 'ingest') / us(sides[0], 'ingest')).toFixed(3)}`);
 }

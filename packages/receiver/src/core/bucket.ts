@@ -1,5 +1,5 @@
 import type { NormalizedViolation, ViolationRecord } from '@csp-lens/schema';
-import { type Unit, buildRecord, exactKey, isWildcard, matchUnits, unitKey } from './merge.js';
+import { type Unit, buildRecord, exactKey, isWildcard, matchUnits, unitKey, unitWide } from './merge.js';
 
 /**
  * The live units of one bucket (DESIGN §4) and the records they make. Shared by the file store's
@@ -30,7 +30,7 @@ const HORIZON_MS = 10 * 60_000;
 export const WIDE_UNITS = 64;
 export const BUCKET_UNITS = 512;
 
-const isWide = (u: Unit) => isWildcard(u.v);
+const isWide = unitWide;
 // A repeat is the same violation (every field the SDK knows) in the same page view, from the same
 // client: another client naming a page id it saw (or guessed) gets a unit of its own, not a share
 // of the browser's count.
@@ -86,7 +86,7 @@ export function addUnit(bucket: Bucket, v: NormalizedViolation, policyHash: stri
     same.lastReceivedAt = Math.max(same.lastReceivedAt, v.receivedAt);
     return { unit: same, repeat: true };
   }
-  const unit: Unit = { seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: Math.min(MAX_UNIT_COUNT, v.count), firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash, key };
+  const unit: Unit = { seq: nextSeq(), stream: v.stream, at: v.occurredAt, count: Math.min(MAX_UNIT_COUNT, v.count), firstReceivedAt: v.receivedAt, lastReceivedAt: v.receivedAt, v, policyHash, key, wide: isWildcard(v) };
   track(bucket, unit);
   return { unit, repeat: false };
 }

@@ -27,6 +27,8 @@ export interface Unit {
   rid?: string;
   /** `exactKey(v)`, once asked for (memory only). */
   key?: string;
+  /** `isWildcard(v)`, once asked for (memory only). */
+  wide?: boolean;
 }
 
 
@@ -88,6 +90,9 @@ export const exactKey = (v: NormalizedViolation): string => JSON.stringify([v.bl
 /** A unit's exact key, asked for at every matching of its bucket: built once per unit. */
 export const unitKey = (u: Unit): string => (u.key ??= exactKey(u.v));
 
+/** Whether a unit pairs widely, asked for at every matching and bound check of its bucket: once per unit. */
+export const unitWide = (u: Unit): boolean => (u.wide ??= isWildcard(u.v));
+
 /**
  * Pairs each SDK unit with the native units of the same violation, nearest in time first, within
  * the window: up to as many of each stream as the SDK counted occurrences (Firefox and WebKit send
@@ -108,7 +113,7 @@ export function matchUnits(units: Unit[], windowMs: number): Unit[][] {
   const exact = new Map<string, number[]>();
   const wide: number[] = [];
   native.forEach((n, i) => {
-    if (isWildcard(n.v)) wide.push(i);
+    if (unitWide(n)) wide.push(i);
     else exact.get(unitKey(n))?.push(i) ?? exact.set(unitKey(n), [i]);
   });
   const pairs: Pair[] = [];
@@ -260,7 +265,7 @@ export function unitsOf(r: ViolationRecord, nextSeq: () => number): Unit[] {
       };
       // The SDK unit keeps the record's id so a rebuilt record has the same id as before.
       const seq = sdk || !r.sources.sdk ? seqOf(r.id) : nextSeq();
-      return { seq, stream, at: v.occurredAt, count: v.count, firstReceivedAt: r.firstReceivedAt, lastReceivedAt: r.lastReceivedAt, v, policyHash: r.policyHash, key: exactKey(v) };
+      return { seq, stream, at: v.occurredAt, count: v.count, firstReceivedAt: r.firstReceivedAt, lastReceivedAt: r.lastReceivedAt, v, policyHash: r.policyHash, key: exactKey(v), wide: isWildcard(v) };
     });
 }
 

@@ -6,7 +6,7 @@ import { type Bucket, addUnit, freezeRecord, loadUnits, newBucket, rematch } fro
 import { bump, storedTypeName } from './fields.js';
 import { type GroupBook, assignGroup, moveRecords, touchGroup } from './group.js';
 import { createWindow } from './window.js';
-import { createPageTable, createPolicyTable, pageKey, utf8 } from './tables.js';
+import { createPageTable, createPolicyTable, jsonBytes, pageKey, utf8 } from './tables.js';
 import { type CoreOptions, coreOptions } from './options.js';
 
 export { policyHash } from './tables.js';
@@ -54,7 +54,7 @@ const NO_PAGE = {} as PageContext;
 function recordBytes(r: ViolationRecord): number {
   const page = r.page;
   if (page) r.page = NO_PAGE;
-  const n = utf8(JSON.stringify(r)) + (page ? 20 : 0);
+  const n = jsonBytes(r) + (page ? 20 : 0);
   if (page) r.page = page;
   return n;
 }

@@ -7,6 +7,48 @@ import { memoize, sha256 } from './hash.js';
 
 export const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
 
+// What JSON.stringify escapes in a string: the quote, the backslash, control characters and lone
+// surrogates (as \uXXXX). Stored text rarely has any.
+const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * `utf8(JSON.stringify(value))` without building the string: sizes are asked for every record the
+ * live window takes, and the string would be garbage at once. Plain data only (what records are):
+ * strings, finite numbers, booleans, null, arrays and objects, undefined members skipped.
+ */
+export function jsonBytes(value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      // A string with surrogate pairs (non-BMP) also matches: the rare slow path counts it exactly.
+      return ESCAPED.test(value) ? utf8(JSON.stringify(value)) : utf8(value) + 2;
+    case 'number':
+      return Number.isFinite(value) ? String(value).length : 4;
+    case 'boolean':
+      return value ? 4 : 5;
+    case 'object': {
+      if (value === null) return 4;
+      if (Array.isArray(value)) {
+        let n = value.length ? value.length + 1 : 2;
+        for (const x of value) n += x === undefined ? 4 : jsonBytes(x);
+        return n;
+      }
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return utf8(JSON.stringify(value));
+      let n = 1;
+      let members = 0;
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
+        const x = (value as Record<string, unknown>)[key];
+        if (x === undefined) continue;
+        n += jsonBytes(key) + 1 + jsonBytes(x);
+        members++;
+      }
+      return n + (members ? members : 1);
+    }
+    default:
+      return 0;
+  }
+}
+
 // Every report carries its policy (KBs), mostly one of a few: hashed once each, remembered.
 export const policyHash = memoize((policy) => sha256(policy, 'hex').slice(0, 16), 256);
 

@@ -42,7 +42,23 @@ const parseSlow = memoize((s): UrlParts | undefined => {
  * classification, noise rules): the common `https://host/path` is read with one regex, and the rest
  * goes to the URL parser once per distinct string.
  */
-export function urlParts(s: string): UrlParts | undefined {
+export function urlParts(s: string): Readonly<UrlParts> | undefined {
+  // The same strings come back at once, from stage after stage (noise rules on the blocked URL and
+  // the source file in turn, classification, bucket key, fingerprint, cut detection): the last two
+  // answers are kept, so each is read once per report and allocates nothing more.
+  if (s === recent[0]) return recent[1];
+  if (s === recent[2]) return recent[3];
+  const parts = readParts(s);
+  recent[2] = recent[0];
+  recent[3] = recent[1];
+  recent[0] = s;
+  recent[1] = parts;
+  return parts;
+}
+
+const recent: [string | undefined, UrlParts | undefined, string | undefined, UrlParts | undefined] = [undefined, undefined, undefined, undefined];
+
+function readParts(s: string): UrlParts | undefined {
   const m = PLAIN_URL.exec(s);
   if (m) {
     const hostname = m[2]!;

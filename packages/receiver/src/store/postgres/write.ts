@@ -8,7 +8,7 @@ import { type GroupRow, toGroup } from './queries.js';
 
 const SEVERITIES = "ARRAY['low','medium','high','critical']";
 
-const unitJson = (u: Unit) => ({ ...u, rid: undefined, key: undefined, v: { ...u.v, originalPolicy: undefined } });
+const unitJson = (u: Unit) => ({ ...u, rid: undefined, key: undefined, wide: undefined, v: { ...u.v, originalPolicy: undefined } });
 
 /**
  * Writes what `prepare` decided, inside its transaction; returns the change in live records, and
