@@ -14,8 +14,10 @@ export interface Bucket {
    * leaves fields out): while there are any, a new unit is matched against the whole bucket.
    */
   wide: number;
-  /** SDK units by page view and blocked URL: a repeat in the same page view adds to its unit. */
-  sdk: Map<string, Unit>;
+  /** SDK units by page view and blocked URL: a repeat in the same page view adds to its unit (made with the first). */
+  sdk?: Map<string, Unit>;
+  /** Its key in the state's map (state.ts: eviction empties it without building the key again). */
+  key?: string;
 }
 
 // Records this far behind a unit that arrives are frozen: final. It bounds the work per report and
@@ -38,8 +40,8 @@ const sdkKey = (v: NormalizedViolation, key = exactKey(v)) => `${v.page?.id ?? '
 /** Occurrences one unit adds up to, at most: a page view in a tight loop for hours, not billions. */
 export const MAX_UNIT_COUNT = 10_000_000;
 
-export function newBucket(groupId: string): Bucket {
-  return { groupId, units: [], wide: 0, sdk: new Map() };
+export function newBucket(groupId: string, key?: string): Bucket {
+  return { groupId, units: [], wide: 0, sdk: undefined, key };
 }
 
 function track(bucket: Bucket, u: Unit): void {
@@ -47,6 +49,7 @@ function track(bucket: Bucket, u: Unit): void {
   if (isWide(u)) bucket.wide++;
   if (u.stream !== 'sdk') return;
   const key = sdkKey(u.v, unitKey(u));
+  bucket.sdk ??= new Map();
   if (!bucket.sdk.has(key)) bucket.sdk.set(key, u);
 }
 
@@ -64,7 +67,7 @@ export function freezeRecords(bucket: Bucket, ids: Set<string>): void {
       continue;
     }
     if (isWide(u)) bucket.wide--;
-    if (u.stream === 'sdk' && bucket.sdk.get(sdkKey(u.v, unitKey(u))) === u) bucket.sdk.delete(sdkKey(u.v, unitKey(u)));
+    if (u.stream === 'sdk' && bucket.sdk?.get(sdkKey(u.v, unitKey(u))) === u) bucket.sdk.delete(sdkKey(u.v, unitKey(u)));
   }
   bucket.units = kept;
 }
@@ -79,7 +82,7 @@ export const freezeRecord = (bucket: Bucket, recordId: string): void => freezeRe
  */
 export function addUnit(bucket: Bucket, v: NormalizedViolation, policyHash: string | undefined, nextSeq: () => number): { unit: Unit; repeat: boolean } {
   const key = exactKey(v);
-  const same = v.stream === 'sdk' ? bucket.sdk.get(sdkKey(v, key)) : undefined;
+  const same = v.stream === 'sdk' ? bucket.sdk?.get(sdkKey(v, key)) : undefined;
   if (same) {
     same.count = Math.min(MAX_UNIT_COUNT, same.count + v.count);
     same.at = Math.min(same.at, v.occurredAt);
@@ -113,7 +116,7 @@ function recordSpans(units: Unit[]): Map<string, { min: number; max: number; uni
  * while it is over a size bound. `keep`: records that must be rebuilt (a repeat was added to them).
  * Returns the ids, and how many were frozen for size.
  */
-function toFreeze(bucket: Bucket, related: Unit[], keep: Set<string | undefined>, newest: number): { ids: Set<string>; forSize: number } {
+function toFreeze(bucket: Bucket, related: Unit[], keep: ReadonlySet<string | undefined>, newest: number): { ids: Set<string>; forSize: number } {
   const ids = new Set<string>();
   // The common case, decided without the spans: a record's newest unit is no older than any of
   // its units, so no related unit past the horizon means no related record past it; and then a
@@ -160,10 +163,17 @@ function toFreeze(bucket: Bucket, related: Unit[], keep: Set<string | undefined>
 export function rematch(
   bucket: Bucket,
   keys: Set<string>,
-  repeats: Set<string | undefined>,
+  repeats: ReadonlySet<string | undefined>,
   newest: number,
   mergeWindowMs: number,
 ): { before: string[]; after: ViolationRecord[]; frozen: number } {
+  // The common case: a new bucket's first unit, its own record (what the general path below gives).
+  const only = bucket.units.length === 1 ? bucket.units[0]! : undefined;
+  if (only && !only.rid) {
+    const r = buildRecord([only], bucket.groupId);
+    only.rid = r.id;
+    return { before: [], after: [r], frozen: 0 };
+  }
   const related = () => (bucket.wide ? bucket.units : bucket.units.filter((u) => keys.has(unitKey(u))));
   let units = related();
   const { ids: frozen, forSize } = toFreeze(bucket, units, repeats, newest);

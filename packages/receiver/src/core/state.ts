@@ -69,6 +69,9 @@ const reachValues = (book: GroupBook, gid: string) => {
 
 export type State = ReturnType<typeof createState>;
 
+// A touched bucket's repeats, until it has one (most have none).
+const NO_REPEATS: ReadonlySet<string | undefined> = new Set();
+
 /** The in-memory heart of the store: merge and grouping over plain data, no I/O. */
 export function createState(data: StoreData, options: CoreOptions = {}) {
   const opts = coreOptions(options);
@@ -77,7 +80,6 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
   // Each live record's bucket, and each bucket's key (the very string `buckets` was keyed with):
   // eviction finds them without building and hashing the key again.
   const bucketOf = new Map<string, Bucket>();
-  const keyOf = new WeakMap<Bucket, string>();
   const book: GroupBook = { groups: data.groups, reach: data.reach, minute: data.minute };
   const policies = createPolicyTable(data.policies);
   const pages = createPageTable(data.pages);
@@ -140,8 +142,7 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
     const key = bucketKey(r as unknown as NormalizedViolation);
     let bucket = buckets.get(key);
     if (!bucket) {
-      buckets.set(key, (bucket = newBucket(r.groupId)));
-      keyOf.set(bucket, key);
+      buckets.set(key, (bucket = newBucket(r.groupId, key)));
     }
     bucketOf.set(r.id, bucket);
     loadUnits(bucket, unitsOf(r, nextSeq).map((u) => ({ ...u, rid: r.id })));
@@ -169,7 +170,7 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
     drop(r.id);
     if (bucket) {
       freezeRecord(bucket, r.id);
-      if (!bucket.units.length) buckets.delete(keyOf.get(bucket)!);
+      if (!bucket.units.length) buckets.delete(bucket.key!);
     }
   }
 
@@ -179,7 +180,7 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
    * groups created.
    */
   function add(violations: NormalizedViolation[]) {
-    const touched = new Map<Bucket, { key: string; keys: Set<string>; repeats: Set<string | undefined>; newest: number }>();
+    const touched = new Map<Bucket, { key: string; keys: Set<string>; repeats: Set<string | undefined> | undefined; newest: number }>();
     const usedPolicies = new Set<string>();
     const units: Unit[] = [];
     const made = new Map<string, ViolationRecord>();
@@ -201,26 +202,27 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
         if (isNew) created.add(gid);
         sizeGroup(gid);
         if (!live.get(gid)) dormant.set(gid, true);
-        buckets.set(key, (bucket = newBucket(gid)));
-        keyOf.set(bucket, key);
+        buckets.set(key, (bucket = newBucket(gid, key)));
       }
       const { unit, repeat } = addUnit(bucket, v, hash, nextSeq);
       units.push(unit);
       let t = touched.get(bucket);
-      if (!t) touched.set(bucket, (t = { key, keys: new Set(), repeats: new Set(), newest: v.occurredAt }));
+      if (!t) touched.set(bucket, (t = { key, keys: new Set(), repeats: undefined, newest: v.occurredAt }));
       t.keys.add(unitKey(unit));
       t.newest = Math.max(t.newest, v.occurredAt);
-      if (repeat) t.repeats.add(unit.rid);
+      if (repeat) (t.repeats ??= new Set()).add(unit.rid);
       const reachBefore = reachValues(book, bucket.groupId);
       touchGroup(book, bucket.groupId, v);
       groupTotal += REACH_VALUE_BYTES * (reachValues(book, bucket.groupId) - reachBefore);
     }
     for (const [bucket, t] of touched) {
-      const { before: ids, after, frozen } = rematch(bucket, t.keys, t.repeats, t.newest, opts.mergeWindowMs);
+      const { before: ids, after, frozen } = rematch(bucket, t.keys, t.repeats ?? NO_REPEATS, t.newest, opts.mergeWindowMs);
       if (frozen) limits.frozenEarly = (limits.frozenEarly ?? 0) + frozen;
-      const rebuilt = new Set(after.map((r) => r.id));
       const before = ids.map((id) => records.get(id)!);
-      for (const r of before) if (!rebuilt.has(r.id)) drop(r.id);
+      if (before.length) {
+        const rebuilt = new Set(after.map((r) => r.id));
+        for (const r of before) if (!rebuilt.has(r.id)) drop(r.id);
+      }
       for (const r of after) {
         made.set(r.id, r);
         // A unit's own policy can outlive its table entry (pruned while another unit's policy
