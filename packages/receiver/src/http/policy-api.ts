@@ -43,7 +43,8 @@ const time = (name: string, v: unknown): number | undefined => {
 
 /** Where this receiver takes reports, as the request reached it; a Host that makes no clean URL gives a path. */
 function endpointOf(ctx: Koa.Context, prefix: string): PolicyProposal['endpoint'] {
-  const url = `${ctx.origin}${prefix}/report`;
+  // Koa 3's ctx.origin is the Origin request header: the receiver's own is protocol and Host.
+  const url = `${ctx.protocol}://${ctx.host}${prefix}/report`;
   const clean = URL.canParse(url) && !/[\s;,'"\\]|[^\x21-\x7e]/.test(url);
   if (!clean) return { reportUri: `${prefix}/report` };
   return url.startsWith('https://') ? { reportUri: url, reportTo: { group: GROUP, url } } : { reportUri: url };
