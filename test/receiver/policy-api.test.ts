@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import Koa from 'koa';
 import type { GroupAdvice, PolicyProposal, ProposedDirective, ViolationGroup } from '@csp-lens/schema';
@@ -8,21 +6,11 @@ import { parsePolicy } from '../../packages/receiver/src/core/csp-policy.js';
 import { isSourceExpression } from '../../packages/receiver/src/core/csp-source.js';
 import { MAX_SOURCES } from '../../packages/receiver/src/core/proposal.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { replay, sha256, TEXT } from '../helpers/advice.js';
 
 // The policy builder's endpoint and the group view's advice, over HTTP, fed with one real page view
 // of Firefox ESR 153 (test/fixtures/firefox-153/wire/f_sdk_uri.json): its native reports and its SDK
 // batch, the SDK's events given the hash this branch's SDK computes.
-
-const FIXTURES = new URL('../fixtures/', import.meta.url);
-const read = (path: string) => readFileSync(new URL(path, FIXTURES), 'utf8');
-const sha256 = (text: string) => `sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}`;
-const PAGE = read('firefox-153/page.html');
-const TEXT: Record<string, string> = {
-  'v-inline-script': /<script id="v-inline-script">([^<]*)<\/script>/.exec(PAGE)![1]!,
-  'v-style-elem': /<style id="v-style-elem">([^<]*)<\/style>/.exec(PAGE)![1]!,
-  'v-style-attr': /id="v-style-attr" style="([^"]*)"/.exec(PAGE)![1]!,
-  'v-onclick': /id="v-onclick" onclick="([^"]*)"/.exec(PAGE)![1]!,
-};
 
 let servers: TestServer[] = [];
 afterEach(async () => {
@@ -33,34 +21,6 @@ async function server(): Promise<TestServer> {
   const t = await startTestServer({ trustProxy: 1 });
   servers.push(t);
   return t;
-}
-
-const header = (raw: string[], name: string) => {
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) return raw[i + 1];
-  return undefined;
-};
-
-/** Posts one page view as Firefox sent it (report-uri and the SDK batch), from `client`. */
-async function replay(t: TestServer, o: { client?: string; hash?: boolean; mutate?: (body: any) => void } = {}) {
-  const wire = JSON.parse(read('firefox-153/wire/f_sdk_uri.json')) as { requests: { method: string; url: string; rawHeaders: string[]; body: string }[] };
-  for (const r of wire.requests) {
-    if (r.method !== 'POST' || !(r.url.startsWith('/r/uri') || r.url.includes('via=sdk'))) continue;
-    const sdk = r.url.includes('via=sdk');
-    let body = r.body;
-    if (sdk) {
-      const batch = JSON.parse(body);
-      for (const e of batch.events) {
-        if (o.hash !== false && e.blockedURI === 'inline' && e.element) e.element.hash = sha256(TEXT[/#([\w-]+)$/.exec(e.element.selector)![1]!]!);
-      }
-      o.mutate?.(batch);
-      body = JSON.stringify(batch);
-    }
-    const res = await t.post(sdk ? '/sdk' : '/report', body, header(r.rawHeaders, 'content-type'), {
-      'user-agent': header(r.rawHeaders, 'user-agent')!,
-      'x-forwarded-for': o.client ?? '198.51.100.7',
-    });
-    expect(res.status).toBe(204);
-  }
 }
 
 async function proposal(t: TestServer, query = ''): Promise<PolicyProposal> {
