@@ -147,7 +147,11 @@ export function createProposal(basePolicy: string | undefined) {
         d.sources.length = MAX_SOURCES;
       }
     }
-    return { directives: [...byDirective.values()], notes: [...notes.values()].sort((a, b) => b.count - a.count), rejected };
+    // In the policy's order; created directives after, by name.
+    const order = [...directives.keys()];
+    const rank = (d: ProposedDirective) => (d.created ? order.length : order.indexOf(d.name));
+    const sorted = [...byDirective.values()].sort((a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : 1));
+    return { directives: sorted, notes: [...notes.values()].sort((a, b) => b.count - a.count), rejected };
   }
 
   return { add, finish };
