@@ -79,9 +79,9 @@ describe('the hash of blocked inline code', () => {
     expect(event.element?.hash).toBeUndefined();
   });
 
-  it('skips a text over 64 Ki characters, and still sends the violation', async () => {
+  it('skips a text over 16 Ki characters, and still sends the violation', async () => {
     buildPage();
-    document.getElementById('v-inline-script')!.textContent = 'x'.repeat(65537);
+    document.getElementById('v-inline-script')!.textContent = 'x'.repeat(16385);
     const settled = watchDigests();
     const lens = init({ endpoint: ENDPOINT });
     violate(fixture('inline-script'));
@@ -89,6 +89,17 @@ describe('the hash of blocked inline code', () => {
     lens.flush();
     expect(events()[0].element).toMatchObject({ tag: 'script', selector: 'body > script#v-inline-script' });
     expect(events()[0].element!.hash).toBeUndefined();
+  });
+
+  it('hashes a text of exactly 16 Ki characters', async () => {
+    buildPage();
+    document.getElementById('v-inline-script')!.textContent = 'x'.repeat(16384);
+    const settled = watchDigests();
+    const lens = init({ endpoint: ENDPOINT });
+    violate(fixture('inline-script'));
+    expect(await settled()).toBe(1);
+    lens.flush();
+    expect(events()[0].element!.hash).toBe(sha256('x'.repeat(16384)));
   });
 
   it('sends without the hash outside a secure context (no crypto.subtle)', () => {

@@ -116,7 +116,7 @@ export interface SdkElement {
   /**
    * Inline code only (a `<script>`, a `<style>`, a `style` or handler attribute): `sha256-<base64>` of
    * the text the browser hashed, the source a policy needs to allow it. Absent outside secure
-   * contexts, over 64 Ki characters, or when the batch left before the digest was ready.
+   * contexts, over 16 Ki characters, or when the batch left before the digest was ready.
    */
   hash?: string;
 }

@@ -91,7 +91,7 @@ function inline(v: Violationish, directives: Directives): Suggestion {
       code: true,
     });
   }
-  const noHash = 'No hash was reported: the SDK sends one for inline code it sees (on the page, in a secure context, up to 64 KiB of text); browsers send a 40-character sample at most.';
+  const noHash = 'No hash was reported: the SDK sends one for inline code it sees (on the page, in a secure context, up to 16 Ki characters of text); browsers send a 40-character sample at most.';
   if (attr) {
     return fixCode(noHash, [
       script ? 'Move the handler into a script (element.addEventListener).' : 'Move the style into a class in a stylesheet (element.style set from script is not blocked).',
