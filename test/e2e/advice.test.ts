@@ -5,6 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { GroupAdvice, PolicyProposal, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { pollRecords } from './helpers.js';
+import { seed } from './hostile.js';
 
 // From report-only to enforced, in real Chromium: a page with an external script of another
 // origin, an inline script, a style attribute, an image of another site and a fetch, under a
@@ -160,5 +161,38 @@ describe('the policy builder, end to end in Chromium', () => {
     await dash.screenshot({ path: 'test-results/advice-builder.png', fullPage: true });
     expect(errors).toEqual([]);
     await context.close();
+  });
+});
+
+describe('advice and the builder over hostile data', () => {
+  // With the CSP bypassed, markup that reached the DOM would run: this checks the rendering itself.
+  it('render every report value as text, in every group\'s advice and in the builder', async () => {
+    const hostile = await startTestServer();
+    try {
+      await seed(hostile, Date.now());
+      const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+      const p = await context.newPage();
+      const dialogs: string[] = [];
+      p.on('dialog', (d) => (dialogs.push(d.message()), void d.dismiss()));
+      const groups = ((await (await hostile.api('/groups?limit=500')).json()) as { items: ViolationGroup[] }).items;
+      for (const g of groups) {
+        await p.goto(`${hostile.url}/dashboard?group=${g.id}#token=${hostile.token}`);
+        await p.waitForSelector('.advice .advice-summary');
+        await p.locator('.advice').hover();
+      }
+      await p.goto(`${hostile.url}/dashboard?builder#token=${hostile.token}`);
+      await p.waitForSelector('.builder .header-out');
+      await p.selectOption('select[aria-label="Violations"]', 'all');
+      await p.waitForFunction(() => (document.querySelector('.builder select[aria-label="Violations"]') as HTMLSelectElement | null)?.value === 'all');
+      await p.locator('.builder').hover();
+      expect(await p.evaluate(() => (window as { __pwned?: unknown }).__pwned)).toBeUndefined();
+      expect(dialogs).toEqual([]);
+      // The builder's policy holds only valid source expressions (the seed's policy text has markup in it).
+      const header = await p.locator('.builder .header-out').innerText();
+      expect(header).not.toMatch(/[<>"]/);
+      await context.close();
+    } finally {
+      await hostile.close();
+    }
   });
 });
