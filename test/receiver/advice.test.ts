@@ -311,6 +311,25 @@ describe('other kinds', () => {
     expect(s.summary).toMatch(/^A string reached a DOM sink that takes code or markup \(Element innerHTML\)/);
   });
 
+  it('blob: as a script source: allowed, with a warning; a worker from blob: without one', async () => {
+    const a = await (await storeOf([chromium('external-script', { 'blocked-uri': 'blob' })])).advice(is('script-src-elem', 'blob'));
+    expect(a).toMatchObject({ verdict: 'allow', directive: 'script-src', add: ['blob:'] });
+    expect(a.warnings![0]).toMatch(/^blob: scripts are made by script already on the page/);
+  });
+
+  it('a <base> to another origin: investigate; a plugin: fix the code (object-src stays none)', async () => {
+    const policy = "default-src 'self'; base-uri 'self'; object-src 'none'; report-uri /r/uri";
+    const base = chromium('form-action', { 'effective-directive': 'base-uri', 'violated-directive': 'base-uri', 'original-policy': policy });
+    const plugin = chromium('img-crosssite', { 'effective-directive': 'object-src', 'violated-directive': 'object-src', 'original-policy': policy });
+    const v = await storeOf([base, plugin]);
+    const b = await v.advice((g) => g.effectiveDirective === 'base-uri');
+    expect(b.verdict).toBe('investigate');
+    expect(b.summary).toMatch(/^A <base> pointing at https:\/\/127\.0\.0\.1:8813 re-points every relative URL/);
+    const o = await v.advice((g) => g.effectiveDirective === 'object-src');
+    expect(o).toMatchObject({ verdict: 'fix-code' });
+    expect(o.add).toBeUndefined();
+  });
+
   it('a directive the policy lacks starts as a copy of default-src (an image under default-src only)', async () => {
     const a = await (await storeOf([chromium('img-crosssite', { 'original-policy': "default-src 'self' https://fonts.example; report-uri /r/uri" })])).advice((g) => g.effectiveDirective === 'img-src');
     expect(a).toMatchObject({ verdict: 'allow', directive: 'img-src', from: { directive: 'default-src', sources: ["'self'", 'https://fonts.example'] }, result: "img-src 'self' https://fonts.example https://localhost:8813" });

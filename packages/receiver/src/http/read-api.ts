@@ -99,7 +99,9 @@ export function mountReadApi(router: Router, store: Store, token: string): void 
       ctx.body = { error: 'no such group' };
       return;
     }
-    ctx.body = { ...found, advice: await groupAdvice(store, found) };
+    // Advice is an extra: a failure there must not cost the group view its data.
+    const advice = await groupAdvice(store, found).catch((e) => void console.error('csp-lens: advice failed:', e));
+    ctx.body = advice ? { ...found, advice } : found;
   });
   router.get('/api/policies/:hash', auth, async (ctx) => {
     const policy = await store.policy(ctx.params.hash);
