@@ -12,7 +12,9 @@ import { chromium } from 'playwright-core';
 const SDK = fileURLToPath(new URL('../packages/browser/dist/sdk.js', import.meta.url));
 export const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-const page = (n, withSdk) => `<!doctype html><meta charset=utf-8><title>sdk bench</title>
+// `inline`: every style attribute is a new text (and the policy asks for samples), so each is a
+// distinct violation whose element the SDK finds and whose text it hashes (up to maxEvents, 100).
+const page = (n, withSdk, inline) => `<!doctype html><meta charset=utf-8><title>sdk bench</title>
 <script nonce=n0>
 // Wrap the SDK's securitypolicyviolation listener before it is added: times its every call.
 window.__times = [];
@@ -39,7 +41,7 @@ window.__run = (n) => new Promise((done) => {
     for (const end = Math.min(n, i + 250); i < end; i++) {
       const k = i % 4;
       if (k === 0) { try { eval('1'); } catch {} }
-      else if (k === 1) { box.removeAttribute('style'); box.setAttribute('style', 'color: red'); }
+      else if (k === 1) { box.removeAttribute('style'); box.setAttribute('style', ${inline ? "'color: red; --i: ' + i + '; ' + 'x'.repeat(200)" : "'color: red'"}); }
       else if (k === 2) { const img = new Image(); img.src = 'https://cdn.example/img/' + (i % 50) + '.png?i=' + i; }
       else { try { new Function('return 1'); } catch {} }
     }
@@ -50,7 +52,7 @@ window.__run = (n) => new Promise((done) => {
 </script>`;
 
 /** Runs the page once; returns the handler times (ms) and what the server received. */
-async function once(n, withSdk) {
+async function once(n, withSdk, inline = false) {
   const sdk = readFileSync(SDK);
   const received = { requests: 0, bytes: 0 };
   const server = createServer((req, res) => {
@@ -70,9 +72,9 @@ async function once(n, withSdk) {
       'content-type': 'text/html; charset=utf-8',
       // Cross-origin isolated: performance.now() resolution goes from 100 µs to 5 µs.
       ...isolation,
-      'content-security-policy': "default-src 'self'; script-src 'self' 'nonce-n0'; style-src 'self'; img-src 'self'; connect-src 'self'",
+      'content-security-policy': `default-src 'self'; script-src 'self' 'nonce-n0'; style-src 'self'${inline ? " 'report-sample'" : ''}; img-src 'self'; connect-src 'self'`,
     });
-    res.end(page(n, withSdk));
+    res.end(page(n, withSdk, inline));
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const origin = `http://127.0.0.1:${server.address().port}`;
@@ -98,15 +100,19 @@ async function once(n, withSdk) {
 }
 
 /** `rounds` page loads with the SDK; handler time per violation, requests and bytes per load. */
-export async function runSdkBench({ violations = 10_000, rounds = 3 } = {}) {
+export async function runSdkBench({ violations = 10_000, rounds = 3, inline = false } = {}) {
   const runs = [];
-  for (let r = 0; r < rounds; r++) runs.push(await once(violations, true));
+  for (let r = 0; r < rounds; r++) runs.push(await once(violations, true, inline));
   const all = runs.flatMap((x) => x.times).sort((a, b) => a - b);
   const q = (p) => all[Math.min(all.length - 1, Math.floor(p * all.length))];
   const mean = all.reduce((a, b) => a + b, 0) / all.length;
+  // The first 100 calls: distinct violations (element lookup, and with `inline` the hash), the rest repeats.
+  const first = runs.flatMap((x) => x.times.slice(0, 100));
   return {
     violations,
     rounds,
+    inline,
+    first100MeanUs: (first.reduce((a, b) => a + b, 0) / first.length) * 1000,
     events: runs.map((x) => x.events),
     handled: runs.map((x) => x.times.length),
     isolated: runs.every((x) => x.isolated),
@@ -119,4 +125,6 @@ export async function runSdkBench({ violations = 10_000, rounds = 3 } = {}) {
   };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(await runSdkBench({ violations: Number(process.argv[2] ?? 10_000), rounds: 1 }));
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  console.log(await runSdkBench({ violations: Number(process.argv[2] ?? 10_000), rounds: Number(process.argv[3] ?? 1), inline: process.argv.includes('--inline') }));
+}

@@ -5,7 +5,10 @@ import { gzipSync } from 'node:zlib';
 import { expect, it } from 'vitest';
 import { ROOT } from './helpers';
 
-const BUDGET = 2560; // 2.5 KB gzip: everything in issue 3, minified
+// 2.5 KB gzip (2560) was everything in issue 3, minified (2544 bytes). Issue 18's hash of blocked
+// inline code (src/hash.ts and its call in element.ts) costs 154 more: 2698. Raised for it, on
+// purpose and said so in that issue's report; to keep 2560, the hash would have to go.
+const BUDGET = 2700;
 
 it(`keeps dist/sdk.js within ${BUDGET} bytes gzipped`, () => {
   const file = resolve(ROOT, 'packages/browser/dist/sdk.js');

@@ -1,4 +1,5 @@
 import type { SdkEvent } from '@csp-lens/schema';
+import { hashInline } from './hash.js';
 
 // Which elements (and which attribute of them) can load what a directive governs, keyed by the
 // effective directive's first word (img-src, script-src-elem, form-action…). For URL-based
@@ -28,7 +29,13 @@ export function findElement(target: EventTarget | null, blocked: string, directi
       : /script-src-attr/.test(directive)
         ? [...el.attributes].find((a) => /^on/.test(a.name))?.name
         : undefined;
-    return describe(el, attr);
+    const found = describe(el, attr);
+    // What the browser hashed (CSP3 §6.7.3.3, "Does element match source list for type and
+    // source?"): the attribute's value, or a <script>'s or <style>'s child text content (the HTML
+    // parser gives them text children only: textContent). A URL the element loads (Firefox targets
+    // the element then too) is allowed by its source, not by a hash.
+    if (blocked == 'inline') hashInline(attr ? el.getAttribute(attr) : /^(script|style)$/.test(el.localName) && el.textContent, found.element!);
+    return found;
   }
   const spec = TAGS[directive.split('-')[0]];
   if (!spec || !/^[a-z][\w+.-]*:\/\//i.test(blocked)) return { noElement: 'none' };

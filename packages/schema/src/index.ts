@@ -1,2 +1,3 @@
 export type * from './wire.js';
 export type * from './record.js';
+export type * from './advice.js';

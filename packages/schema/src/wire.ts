@@ -113,4 +113,10 @@ export interface SdkElement {
   url?: string;
   /** Short, sanitized outer-HTML snippet. */
   html?: string;
+  /**
+   * Inline code only (a `<script>`, a `<style>`, a `style` or handler attribute): `sha256-<base64>` of
+   * the text the browser hashed, the source a policy needs to allow it. Absent outside secure
+   * contexts, over 16 Ki characters, or when the batch left before the digest was ready.
+   */
+  hash?: string;
 }

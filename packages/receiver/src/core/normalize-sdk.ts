@@ -12,6 +12,13 @@ const MAX_COUNT = 1_000_000;
 /** Events older than this (client clock, after skew correction) are clamped: broken clocks. */
 const MAX_EVENT_AGE_MS = 24 * 60 * 60 * 1000;
 const NO_ELEMENT = new Set<NoElementReason>(['none', 'ambiguous', 'not-found']);
+/**
+ * The SDK's hash of blocked inline code, as the policy source it would go into: SHA-256 is 32
+ * bytes, so canonical base64 is 43 characters, the last of them with its two low bits zero, and
+ * one `=`. Anything else is not a hash our SDK made and is dropped: this text can end up in a
+ * proposed policy header (core/proposal.ts).
+ */
+export const SDK_HASH = /^sha256-[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 /** Our own batch (SdkBatch v1, wire.ts) ⇒ normalized violations; 400 when it is not one. */
 export function normalizeSdk(body: unknown, meta: RequestMeta): IngestBatch {
@@ -152,5 +159,7 @@ function element(v: unknown): SdkElement | undefined {
   if (attr) el.attr = attr;
   if (url) el.url = url;
   if (html) el.html = html;
+  const hash = own(v, 'hash');
+  if (typeof hash === 'string' && SDK_HASH.test(hash)) el.hash = hash;
   return el;
 }

@@ -6,6 +6,7 @@ import type Router from '@koa/router';
 import { COVERAGES } from '../core/coverage.js';
 import type { GroupQuery, RecordFilter, Store, ViolationQuery } from '../core/types.js';
 import { ClientError } from '../core/errors.js';
+import { groupAdvice, mountPolicyApi } from './policy-api.js';
 
 /** Reads never work without the token: `Authorization: Bearer <token>`, compared in constant time. */
 export function requireToken(token: string): Koa.Middleware {
@@ -98,7 +99,9 @@ export function mountReadApi(router: Router, store: Store, token: string): void 
       ctx.body = { error: 'no such group' };
       return;
     }
-    ctx.body = found;
+    // Advice is an extra: a failure there must not cost the group view its data.
+    const advice = await groupAdvice(store, found).catch((e) => void console.error('csp-lens: advice failed:', e));
+    ctx.body = advice ? { ...found, advice } : found;
   });
   router.get('/api/policies/:hash', auth, async (ctx) => {
     const policy = await store.policy(ctx.params.hash);
@@ -108,6 +111,7 @@ export function mountReadApi(router: Router, store: Store, token: string): void 
   router.get('/api/stats', auth, async (ctx) => {
     ctx.body = await store.stats(parseRecordFilter(ctx));
   });
+  mountPolicyApi(router, store, auth);
 }
 
 function cursor(value: string | undefined, shape: RegExp): string | undefined {

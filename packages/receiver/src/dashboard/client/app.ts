@@ -3,6 +3,7 @@ import { loadOverview } from './data.js';
 import { h, mount } from './dom.js';
 import { readView, writeView, type View } from './state.js';
 import { detailView, loadGroup } from './views/detail.js';
+import { builderView, isBuilder, openBuilder } from './views/builder.js';
 import { loginView } from './views/login.js';
 import { overviewView } from './views/overview.js';
 
@@ -21,6 +22,7 @@ function shell(): void {
       'div',
       { class: 'actions' },
       updated,
+      h('button', { type: 'button', class: 'btn', onclick: openBuilder }, 'Policy builder'),
       h('button', { type: 'button', class: 'btn', onclick: () => render() }, 'Refresh'),
       h('button', { type: 'button', class: 'btn link', onclick: () => (clearToken(), login()) }, 'Sign out'),
     ),
@@ -43,7 +45,9 @@ async function render(): Promise<void> {
   const view = readView();
   main.classList.add('loading');
   try {
-    const content = view.group
+    const content = isBuilder()
+      ? await builderView()
+      : view.group
       ? detailView(await loadGroup(view.group), () => (history.length > 1 && history.state?.fromList ? history.back() : go({ ...view, group: '' })))
       : overviewView(view, await loadOverview(view), { change: (v) => go(v), open: (id) => openGroup(view, id) });
     if (mine !== generation) return;

@@ -1,15 +1,18 @@
-import type { ViolationGroup, ViolationRecord } from '@csp-lens/schema';
+import type { GroupAdvice, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import { get } from '../api.js';
 import { fields, h } from '../dom.js';
 import { dateTime, num, reachText, severityBadge, streamChips } from '../format.js';
 import { policyView } from '../policy.js';
 import { blockedLabel } from './groups.js';
 import { recordCard } from './record.js';
+import { adviceCard } from './advice.js';
+import { openBuilder } from './builder.js';
 
 export interface GroupDetail {
   group: ViolationGroup;
   records: ViolationRecord[];
   policy?: string;
+  advice?: GroupAdvice;
 }
 
 export const loadGroup = (id: string) => get<GroupDetail>(`/groups/${encodeURIComponent(id)}`);
@@ -46,6 +49,7 @@ export function detailView(d: GroupDetail, back: () => void): HTMLElement {
       severityBadge(g.severity),
       h('h1', null, h('code', null, g.effectiveDirective), h('span', { class: 'muted' }, ' blocked '), blockedLabel(g)),
     ),
+    d.advice ? adviceCard(d.advice, openBuilder) : null,
     h('section', { class: 'card' },
       fields([
         ['Occurrences', num(g.count)],
