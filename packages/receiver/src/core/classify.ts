@@ -33,6 +33,9 @@ export function webOrigin(url: string | undefined): string | undefined {
   return scheme && u.host ? `${scheme}//${u.host}` : undefined;
 }
 
+/** Directives whose blocked resource may have no URL: inline script and style (and eval). */
+const SCRIPT_OR_STYLE = /^(script|style)-src(-elem|-attr)?$/;
+
 export function categorize(
   blockedURL: string | undefined,
   documentURL: string | undefined,
@@ -40,15 +43,21 @@ export function categorize(
 ): Category {
   // script-src-attr / style-src-attr only ever block inline handlers and style="" attributes.
   if (effectiveDirective.endsWith('-attr')) return 'inline';
-  if (blockedURL === undefined) return 'other';
+  // CSP2 §4.4 (violation reports): blocked-uri is "the empty string if the resource has no URL
+  // (inline script and inline style)"; CSP1-era browsers sent the same for eval (w3c/webappsec#52).
+  // Old Firefox sent "self" instead (its console: "blocked the loading of a resource at self" for
+  // an inline script; the extension-injected inline scripts peers drop by sample all come as
+  // "self"; Sentry's relay reads it as "eval() or inline"). Filed as inline: eval cannot be told
+  // apart, inline is by far the commoner, and under script-src both rate high.
+  if (blockedURL === undefined || blockedURL === 'self' || blockedURL === "'self'") {
+    return SCRIPT_OR_STYLE.test(effectiveDirective) ? 'inline' : blockedURL === undefined ? 'other' : 'self';
+  }
   const keyword = KEYWORDS[blockedURL.toLowerCase()];
   if (keyword) return keyword;
   const scheme = schemeOf(blockedURL);
   if (scheme === 'data') return 'data';
   if (scheme === 'blob') return 'blob';
   if (scheme && EXTENSION_SCHEMES.has(scheme)) return 'extension';
-  // Old Firefox reported inline violations as blocked-uri "self".
-  if (blockedURL === 'self') return 'self';
   const blocked = webOrigin(blockedURL);
   if (!blocked) return 'other';
   return blocked === webOrigin(documentURL) ? 'self' : 'external';

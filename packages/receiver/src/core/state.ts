@@ -29,6 +29,8 @@ export interface Counters {
   filtered: Record<string, number>;
   otherReports: Record<string, number>;
   invalid: number;
+  /** `invalid` per reason (added with the directive check; absent in older files). */
+  invalidReasons?: Record<string, number>;
   sdkDropped: number;
   archived: number;
   limits?: StoreLimits;
@@ -284,6 +286,7 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
       for (const [type, n] of Object.entries(batch.otherReports)) bump(c.otherReports, storedTypeName(otherTypes, type), n);
       for (const [rule, n] of Object.entries(filtered)) bump(c.filtered, rule, n);
       c.invalid += batch.invalid;
+      for (const [reason, n] of Object.entries(batch.invalidReasons ?? {})) bump((c.invalidReasons ??= {}), reason, n);
       c.sdkDropped += batch.sdkDropped ?? 0;
       const { usedPolicies, units, made, created } = add(batch.violations);
       // Groups as this batch leaves them, copied (they change in place with the next one).
