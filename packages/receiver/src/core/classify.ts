@@ -34,7 +34,7 @@ export function webOrigin(url: string | undefined): string | undefined {
 }
 
 /** Directives whose blocked resource may have no URL: inline script and style (and eval). */
-const SCRIPT_OR_STYLE = /^(script|style)-src(-elem|-attr)?$/;
+export const SCRIPT_OR_STYLE = /^(script|style)-src(-elem|-attr)?$/;
 
 export function categorize(
   blockedURL: string | undefined,
@@ -49,15 +49,16 @@ export function categorize(
   // an inline script; the extension-injected inline scripts peers drop by sample all come as
   // "self"; Sentry's relay reads it as "eval() or inline"). Filed as inline: eval cannot be told
   // apart, inline is by far the commoner, and under script-src both rate high.
-  if (blockedURL === undefined || blockedURL === 'self' || blockedURL === "'self'") {
-    return SCRIPT_OR_STYLE.test(effectiveDirective) ? 'inline' : blockedURL === undefined ? 'other' : 'self';
-  }
+  if ((blockedURL === undefined || blockedURL === 'self' || blockedURL === "'self'") && SCRIPT_OR_STYLE.test(effectiveDirective)) return 'inline';
+  if (blockedURL === undefined) return 'other';
   const keyword = KEYWORDS[blockedURL.toLowerCase()];
   if (keyword) return keyword;
   const scheme = schemeOf(blockedURL);
   if (scheme === 'data') return 'data';
   if (scheme === 'blob') return 'blob';
   if (scheme && EXTENSION_SCHEMES.has(scheme)) return 'extension';
+  // Old Firefox's "self" under any other directive: the document's own origin.
+  if (blockedURL === 'self') return 'self';
   const blocked = webOrigin(blockedURL);
   if (!blocked) return 'other';
   return blocked === webOrigin(documentURL) ? 'self' : 'external';
@@ -77,4 +78,11 @@ export function severity(v: Pick<NormalizedViolation, 'effectiveDirective' | 'ca
   if (v.category === 'eval' || v.category === 'wasm-eval' || v.category === 'trusted-types') return 'high';
   if (v.category === 'external') return 'medium';
   return 'low';
+}
+
+/** A violation's category and severity by the current rules (a journal line written by an older version). */
+export function reclassify(v: NormalizedViolation): void {
+  if (typeof v?.effectiveDirective !== 'string' || typeof v.documentURL !== 'string') return;
+  v.category = categorize(v.blockedURL, v.documentURL, v.effectiveDirective);
+  v.severity = severity(v);
 }

@@ -126,6 +126,33 @@ export function moveRecords(book: GroupBook, gid: string, before: ViolationRecor
   setReach(g, reach);
 }
 
+/**
+ * Adds group `from` (its totals, times, severity, dispositions and reach) to group `into` of the
+ * book: two groups that the grouping rule now makes one (regroup.ts). Reach is the union of the
+ * two sets (a lower bound past REACH_CAP, as always).
+ */
+export function mergeGroup(book: GroupBook, into: string, from: ViolationGroup, fromReach: ReachSets): void {
+  const g = book.groups[into];
+  const reach = book.reach[into];
+  g.count += from.count;
+  g.records += from.records;
+  g.sources.sdk += from.sources.sdk;
+  g.sources.reportUri += from.sources.reportUri;
+  g.sources.reportTo += from.sources.reportTo;
+  g.merged += from.merged;
+  reach.nativeOnly += fromReach.nativeOnly;
+  // The example of whichever was seen last.
+  if (from.exampleId && (!g.exampleId || from.lastSeen >= g.lastSeen)) g.exampleId = from.exampleId;
+  g.firstSeen = Math.min(g.firstSeen, from.firstSeen);
+  g.lastSeen = Math.max(g.lastSeen, from.lastSeen);
+  if (SEVERITY_RANK[from.severity] > SEVERITY_RANK[g.severity]) g.severity = from.severity;
+  for (const d of from.dispositions) if (!g.dispositions.includes(d)) g.dispositions.push(d);
+  for (const h of fromReach.documents) addHash(reach.documents, h);
+  for (const h of fromReach.pageViews) addHash(reach.pageViews, h);
+  for (const h of fromReach.userAgents) addHash(reach.userAgents, h);
+  setReach(g, reach);
+}
+
 function setReach(g: ViolationGroup, reach: ReachSets): void {
   g.reach = {
     documents: reach.documents.length,
@@ -162,8 +189,11 @@ const mirrors = new WeakMap<string[], Set<string>>();
 
 /** Adds the short hash of `value` unless it is there or the set is full. */
 function addCapped(set: string[], value: string): void {
+  if (set.length < REACH_CAP) addHash(set, short(value));
+}
+
+function addHash(set: string[], hash: string): void {
   if (set.length >= REACH_CAP) return;
-  const hash = short(value);
   let seen = mirrors.get(set);
   if (!seen || seen.size !== set.length) mirrors.set(set, (seen = new Set(set)));
   if (seen.has(hash)) return;

@@ -4,7 +4,8 @@ import type { Unit } from './merge.js';
 import { bucketKey, exactKey, unitsOf } from './merge.js';
 import { type Bucket, addUnit, freezeRecord, loadUnits, newBucket, rematch } from './bucket.js';
 import { bump, storedTypeName } from './fields.js';
-import { type GroupBook, assignGroup, moveRecords, touchGroup } from './group.js';
+import { type GroupBook, GROUPING_VERSION, assignGroup, moveRecords, touchGroup } from './group.js';
+import { regroup } from './regroup.js';
 import { createWindow } from './window.js';
 import { createPageTable, createPolicyTable, pageKey, utf8 } from './tables.js';
 import { type CoreOptions, coreOptions } from './options.js';
@@ -15,6 +16,8 @@ export { policyHash } from './tables.js';
 export interface StoreData {
   /** 2: page contexts in `pages`, referenced from records by key. 1 (still read): inline. */
   version: 1 | 2;
+  /** The grouping rule the groups were made by (group.ts GROUPING_VERSION); absent: 1. */
+  grouping?: number;
   seq: number;
   records: ViolationRecord[];
   groups: GroupBook['groups'];
@@ -40,6 +43,7 @@ export interface Counters {
 export function emptyData(): StoreData {
   return {
     version: 2,
+    grouping: GROUPING_VERSION,
     seq: 0,
     records: [],
     groups: {},
@@ -133,6 +137,17 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
   }
 
   if (data.version === 2) for (const r of data.records) if (typeof r.page === 'string') r.page = pages.byKey(r.page);
+  // Groups made by an older rule: every live record to the group the current rule gives, each old
+  // group's totals with it (regroup.ts). The store writes the result before taking anything new.
+  let regrouped: { records: number; groupsBefore: number; groupsAfter: number } | undefined;
+  if ((data.grouping ?? 1) < GROUPING_VERSION) {
+    const groupsBefore = Object.keys(book.groups).length;
+    const out = regroup(book, data.records);
+    book.groups = data.groups = out.groups;
+    book.reach = data.reach = out.reach;
+    regrouped = { records: out.records.length, groupsBefore, groupsAfter: Object.keys(out.groups).length };
+  }
+  data.grouping = GROUPING_VERSION;
   for (const r of data.records) {
     // Version 1 kept each record's page context inline: one shared copy from here on.
     if (r.page) r.page = pages.add(r.page);
@@ -276,6 +291,8 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
     records,
     data,
     policies,
+    /** Set when opening regrouped an older store (what changed), undefined otherwise. */
+    regrouped,
     /**
      * Applies a batch in memory. Returns the records that fell out of the live window (for the
      * archive), and what was stored of each violation (for alerts and streams; not when `quiet`:
