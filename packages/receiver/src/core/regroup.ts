@@ -15,6 +15,10 @@ export interface Regrouped {
   removed: string[];
   /** Groups that are new or whose totals changed. */
   changed: string[];
+  /** Where each old group that changed went (its remainder: everything but the records that left). */
+  movedTo: Record<string, string>;
+  /** Each new group: the old group whose regrouping made it (it takes that one's place in order). */
+  madeFrom: Record<string, string>;
 }
 
 type Key = ReturnType<typeof groupKey>;
@@ -69,8 +73,12 @@ export function regroup(old: Pick<GroupBook, 'groups' | 'reach'>, records: Itera
   const out: GroupBook = { groups: {}, reach: {}, minute: { at: 0, created: 0 } };
   const removed: string[] = [];
   const changed = new Set<string>();
+  const movedTo: Record<string, string> = {};
+  const madeFrom: Record<string, string> = {};
+  let current = '';
   const ensure = (id: string, effectiveDirective: string, category: Category, key: Key) => {
     if (out.groups[id]) return;
+    madeFrom[id] = current;
     out.groups[id] = emptyGroup(id, effectiveDirective, category, key);
     out.reach[id] = copyReach(undefined);
   };
@@ -99,6 +107,8 @@ export function regroup(old: Pick<GroupBook, 'groups' | 'reach'>, records: Itera
       out.reach[g.id] = old.reach[g.id] ?? copyReach(undefined);
       continue;
     }
+    current = g.id;
+    movedTo[g.id] = target;
     const rest = { ...g, sources: { ...g.sources }, dispositions: [...g.dispositions] };
     const restReach = copyReach(old.reach[g.id]);
     const scratch: GroupBook = { groups: { [g.id]: rest }, reach: { [g.id]: restReach }, minute: { at: 0, created: 0 } };
@@ -127,5 +137,5 @@ export function regroup(old: Pick<GroupBook, 'groups' | 'reach'>, records: Itera
     if (severityRank(rated) > severityRank(g.severity)) g.severity = rated;
   }
   // An old group that took others in keeps its id and is not removed; one split away entirely is.
-  return { groups: out.groups, reach: out.reach, records: changedRecords, removed: removed.filter((id) => !out.groups[id]), changed: [...changed] };
+  return { groups: out.groups, reach: out.reach, records: changedRecords, removed: removed.filter((id) => !out.groups[id]), changed: [...changed], movedTo, madeFrom };
 }
