@@ -40,19 +40,23 @@ export function createScrubber(names: readonly string[] = DEFAULT_SCRUB_PARAMS):
   }
   const set = new Set(names.flatMap((n) => (n.trim() === 'default' ? DEFAULT_SCRUB_PARAMS : [n.trim()])).map((n) => n.toLowerCase()));
   if (!set.size) return undefined;
+  // A name can only match when it is at most three times the longest listed one (percent-escapes).
+  const longest = 3 * Math.max(...[...set].map((n) => n.length));
+  // Most URLs name none of the parameters: one scan says so (a %-escaped name takes the long way).
+  const named = new RegExp(`[?#&](?:${[...set].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})=`, 'i');
   // Split, not a regex: linear whatever the sender puts in a 2 KiB URL.
   const part = (s: string) =>
     s
       .split('&')
       .map((p) => {
         const eq = p.indexOf('=');
-        return eq > 0 && eq < p.length - 1 && set.has(paramName(p.slice(0, eq))) ? `${p.slice(0, eq + 1)}${SCRUBBED}` : p;
+        return eq > 0 && eq <= longest && eq < p.length - 1 && set.has(paramName(p.slice(0, eq))) ? `${p.slice(0, eq + 1)}${SCRUBBED}` : p;
       })
       .join('&');
   return memoize((url) => {
     const q = url.indexOf('?');
     const h = url.indexOf('#');
-    if ((q === -1 && h === -1) || !url.includes('=')) return url;
+    if ((q === -1 && h === -1) || (!named.test(url) && !url.includes('%'))) return url;
     // The query runs to the fragment; a fragment may hold parameters too (OAuth's implicit flow).
     const query = q !== -1 && (h === -1 || q < h) ? q : -1;
     const end = h === -1 ? url.length : h;
