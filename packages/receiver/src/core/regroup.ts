@@ -122,7 +122,7 @@ export function regroup(old: Pick<GroupBook, 'groups' | 'reach'>, records: Itera
       ensure(x.target, x.r.effectiveDirective, x.category, x.key);
       // A record has what touchGroup reads of a violation: times, severity, disposition, document, page, user agent.
       touchGroup(out, x.target, x.r as unknown as NormalizedViolation);
-      // A record's last time is its newest stream's.
+      // The latest time a record knows of: the first time of its latest stream.
       const g2 = out.groups[x.target];
       g2.lastSeen = Math.max(g2.lastSeen, ...Object.values(x.r.streamTimes ?? {}));
       moveRecords(out, x.target, [], [x.r]);
