@@ -17,6 +17,8 @@ const MORE_FLAGS = ['ip-salt', 'store', 'database-url', 'journal', 'checkpoint-m
 // The caps that keep one client from holding what every client needs (issue 12).
 const EDGE_FLAGS = ['ipv6-prefix', 'max-body-memory', 'max-connections', 'max-connections-per-client', 'header-timeout', 'body-timeout', 'max-live-mb', 'max-groups'];
 const EDGE_DEFAULTS = { ipv6Prefix: 64, maxConnections: 10_000, maxConnectionsPerClient: 256, headerTimeoutMs: 5000, bodyTimeoutMs: 5000, maxLiveBytes: 64 * 1024 * 1024, maxGroups: 10_000 };
+// What the noise filter drops and what is scrubbed out of URLs (issue 16).
+const NORMALIZE_FLAGS = ['drop-localhost', 'scrub-params'];
 // PostgreSQL only: its timeouts.
 const PG_FLAGS = ['pg-connect-timeout', 'pg-query-timeout'];
 const envOf = (flag: string) => `CSP_LENS_${flag.toUpperCase().replace(/-/g, '_')}`;
@@ -119,6 +121,19 @@ describe('configFrom', () => {
     expect(configFrom(['--port', '9002', '--db', 'flag.json', '--rate-limit', '0'], env)).toMatchObject({ port: 9002, db: 'flag.json', rateLimit: 0, host: '::1' });
   });
 
+  it('drops localhost and scrubs other parameters only when asked, from flags or the environment', () => {
+    expect(configFrom([], {})).not.toHaveProperty('dropLocalhost');
+    expect(configFrom([], {})).not.toHaveProperty('scrubParams');
+    expect(configFrom(['--drop-localhost', 'true'], {})).toMatchObject({ dropLocalhost: true });
+    expect(configFrom([], { CSP_LENS_DROP_LOCALHOST: 'true' })).toMatchObject({ dropLocalhost: true });
+    expect(configFrom(['--drop-localhost', 'false'], { CSP_LENS_DROP_LOCALHOST: 'true' })).not.toHaveProperty('dropLocalhost');
+    expect(configFrom(['--scrub-params', 'default, sid ,PHPSESSID'], {})).toMatchObject({ scrubParams: ['default', 'sid', 'PHPSESSID'] });
+    expect(configFrom([], { CSP_LENS_SCRUB_PARAMS: 'none' })).toMatchObject({ scrubParams: [] });
+    expect(() => configFrom(['--drop-localhost', 'yes'], {})).toThrow('csp-lens: --drop-localhost must be true or false');
+    expect(() => configFrom(['--scrub-params', 'a=b'], {})).toThrow('csp-lens: --scrub-params must be parameter names');
+    expect(() => configFrom(['--scrub-params', ','], {})).toThrow('csp-lens: --scrub-params must be parameter names');
+  });
+
   it('passes archive segment options only when given, in bytes, from flags or the environment', () => {
     expect(configFrom(['--archive-segment-mb', '16', '--archive-keep', '3'], {})).toMatchObject({ archive: { segmentBytes: 16 * 1024 * 1024, keep: 3 } });
     expect(configFrom([], { CSP_LENS_ARCHIVE_KEEP: '5' })).toMatchObject({ archive: { keep: 5 } });
@@ -183,8 +198,8 @@ describe('the csp-lens bin', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toMatch(/^Usage: csp-lens serve \[options\]/);
-    for (const flag of [...FLAGS, ...MORE_FLAGS, ...EDGE_FLAGS, ...PG_FLAGS, 'help', 'version']) expect(stdout).toMatch(new RegExp(`^  --${flag}\\b`, 'm'));
-    for (const flag of [...FLAGS, ...MORE_FLAGS, ...EDGE_FLAGS, ...PG_FLAGS]) expect(stdout).toContain(`env ${envOf(flag)}`);
+    for (const flag of [...FLAGS, ...MORE_FLAGS, ...EDGE_FLAGS, ...NORMALIZE_FLAGS, ...PG_FLAGS, 'help', 'version']) expect(stdout).toMatch(new RegExp(`^  --${flag}\\b`, 'm'));
+    for (const flag of [...FLAGS, ...MORE_FLAGS, ...EDGE_FLAGS, ...NORMALIZE_FLAGS, ...PG_FLAGS]) expect(stdout).toContain(`env ${envOf(flag)}`);
     expect((await runCli(['-h'])).stdout).toBe(stdout);
   });
 

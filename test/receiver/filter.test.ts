@@ -56,7 +56,7 @@ describe('createNoiseFilter', () => {
 
   it('names every default rule', () => {
     expect(DEFAULT_NOISE_RULES.map((r) => r.name)).toEqual([
-      'browser-extension', 'browser-internal', 'non-web-document', 'browser-error-page', 'injected-script',
+      'browser-extension', 'browser-internal', 'non-web-document', 'browser-error-page', 'injected-script', 'extension-signature',
     ]);
   });
 

@@ -210,7 +210,8 @@ describe('ingest: bad input gets a JSON error, is not stored, and is never a 5xx
   const table: [string, '/report' | '/sdk', string | undefined, string, number, RegExp][] = [
     ['unparseable JSON', '/report', 'application/csp-report', '{"csp-report": {"document-uri": ', 400, /^body is not valid JSON/],
     ['JSON that is not a report', '/report', 'application/csp-report', '{"hello":"world"}', 400, /^not a CSP report: expected "csp-report"/],
-    ['a report without document or directive', '/report', 'application/csp-report', '{"csp-report":{"blocked-uri":"x"}}', 400, /lacks a document URL or a directive/],
+    ['a report without document or directive', '/report', 'application/csp-report', '{"csp-report":{"blocked-uri":"x"}}', 400, /lacks a document URL/],
+    ['a report whose directive is no CSP directive', '/report', 'application/csp-report', '{"csp-report":{"document-uri":"https://a.example/","effective-directive":"lolnotreal"}}', 400, /names no CSP directive/],
     ['"csp-report" that is not an object', '/report', 'application/csp-report', '{"csp-report":"x"}', 400, /"csp-report" is not an object/],
     ['an empty report-to array', '/report', 'application/reports+json', '[]', 400, /^not a CSP report: empty array/],
     ['an array of non-reports', '/report', 'application/reports+json', '[1,"a",null]', 400, /no item of the array is a report/],

@@ -114,9 +114,9 @@ describe('older browsers’ report-uri shapes', () => {
     ]);
   });
 
-  it('reads old Firefox reports: blocked-uri "self", no disposition (unknown, not enforce)', () => {
+  it('reads old Firefox reports: blocked-uri "self" (its inline style), no disposition (unknown, not enforce)', () => {
     const v = one({ 'csp-report': { 'document-uri': 'https://a.example/', 'violated-directive': "style-src 'self'", 'blocked-uri': 'self' } });
-    expect(v).toMatchObject({ effectiveDirective: 'style-src', blockedURL: 'self', disposition: 'unknown', category: 'self' });
+    expect(v).toMatchObject({ effectiveDirective: 'style-src', blockedURL: 'self', disposition: 'unknown', category: 'inline' });
   });
 
   it('drops location 0 and fragments from sourceFile', () => {
@@ -194,7 +194,8 @@ describe('what is not a report', () => {
     rejects('"text"', /body is string/);
     rejects({ 'csp-report': 'x' }, /"csp-report" is not an object/);
     rejects({ 'csp-report': { 'blocked-uri': 'x', 'effective-directive': 'img-src' } }, /lacks a document URL/);
-    rejects({ 'csp-report': { ...legacy, 'effective-directive': '<b>', 'violated-directive': '' } }, /or a directive/);
+    rejects({ 'csp-report': { ...legacy, 'effective-directive': '<b>', 'violated-directive': '' } }, /names no CSP directive/);
+    rejects({ 'csp-report': { ...legacy, 'effective-directive': '', 'violated-directive': ' ' } }, /lacks a directive/);
   });
 
   it('rejects batches far larger than a browser sends', () => {

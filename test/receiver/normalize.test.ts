@@ -111,7 +111,9 @@ for (const mode of ['enforce', 'report-only']) {
           userAgent: raw.user_agent,
           originalPolicy: redacted(raw.body.originalPolicy),
         });
-        expect(v.violatedDirective).toBeUndefined();
+        // Chromium's report-to body has no violatedDirective; CSP3 §5.3 makes it a copy of effectiveDirective.
+        expect(raw.body.violatedDirective).toBeUndefined();
+        expect(v.violatedDirective).toBe(v.effectiveDirective);
       });
     }
 

@@ -1,7 +1,9 @@
 export { createReceiver, type Receiver, type ReceiverOptions } from './http/receiver.js';
 export { startServer, type ServerConfig, type RunningServer } from './server/server.js';
 export { openFileStore, type FileStoreOptions } from './store/file/index.js';
-export { createNoiseFilter, DEFAULT_NOISE_RULES, hostRule, schemeRule, type NoiseRule } from './core/filter.js';
+export { createNoiseFilter, DEFAULT_NOISE_RULES, hostRule, schemeRule, type NoiseRule, type NoiseFilterOptions } from './core/filter.js';
+export { NOISE_RULES, type NoiseRuleData } from './core/noise-rules.js';
+export { DEFAULT_SCRUB_PARAMS } from './core/scrub.js';
 export { type Store, type StoredViolation, type IngestBatch, type RecordFilter, type ViolationQuery, type GroupQuery } from './core/types.js';
 export { ClientError, ClientError as IngestError } from './core/errors.js';
 export { type CoreOptions, CORE_DEFAULTS } from './core/options.js';

@@ -171,6 +171,11 @@ export interface Stats {
   otherReports: Record<string, number>;
   /** Items of accepted batches that were no usable report (skipped and counted, never a 400 for the batch). */
   invalid: number;
+  /**
+   * `invalid` per reason: `no-document`, `no-directive`, `unknown-directive` (a word that is no CSP
+   * directive), `not-a-report`, `not-an-event`. Counted since the reasons were added.
+   */
+  invalidReasons?: Record<string, number>;
   /** Violations the SDK saw but did not send: past its `maxEvents` per page view. */
   sdkDropped: number;
   /** What the store let go of to stay within its bounds, and the bounds (store-wide). */

@@ -33,6 +33,9 @@ export function webOrigin(url: string | undefined): string | undefined {
   return scheme && u.host ? `${scheme}//${u.host}` : undefined;
 }
 
+/** Directives whose blocked resource may have no URL: inline script and style (and eval). */
+export const SCRIPT_OR_STYLE = /^(script|style)-src(-elem|-attr)?$/;
+
 export function categorize(
   blockedURL: string | undefined,
   documentURL: string | undefined,
@@ -40,6 +43,13 @@ export function categorize(
 ): Category {
   // script-src-attr / style-src-attr only ever block inline handlers and style="" attributes.
   if (effectiveDirective.endsWith('-attr')) return 'inline';
+  // CSP2 §4.4 (violation reports): blocked-uri is "the empty string if the resource has no URL
+  // (inline script and inline style)"; CSP1-era browsers sent the same for eval (w3c/webappsec#52).
+  // Old Firefox sent "self" instead (its console: "blocked the loading of a resource at self" for
+  // an inline script; the extension-injected inline scripts peers drop by sample all come as
+  // "self"; Sentry's relay reads it as "eval() or inline"). Filed as inline: eval cannot be told
+  // apart, inline is by far the commoner, and under script-src both rate high.
+  if ((blockedURL === undefined || blockedURL === 'self' || blockedURL === "'self'") && SCRIPT_OR_STYLE.test(effectiveDirective)) return 'inline';
   if (blockedURL === undefined) return 'other';
   const keyword = KEYWORDS[blockedURL.toLowerCase()];
   if (keyword) return keyword;
@@ -47,7 +57,7 @@ export function categorize(
   if (scheme === 'data') return 'data';
   if (scheme === 'blob') return 'blob';
   if (scheme && EXTENSION_SCHEMES.has(scheme)) return 'extension';
-  // Old Firefox reported inline violations as blocked-uri "self".
+  // Old Firefox's "self" under any other directive: the document's own origin.
   if (blockedURL === 'self') return 'self';
   const blocked = webOrigin(blockedURL);
   if (!blocked) return 'other';
@@ -68,4 +78,11 @@ export function severity(v: Pick<NormalizedViolation, 'effectiveDirective' | 'ca
   if (v.category === 'eval' || v.category === 'wasm-eval' || v.category === 'trusted-types') return 'high';
   if (v.category === 'external') return 'medium';
   return 'low';
+}
+
+/** A violation's category and severity by the current rules (a journal line written by an older version). */
+export function reclassify(v: NormalizedViolation): void {
+  if (typeof v?.effectiveDirective !== 'string' || typeof v.documentURL !== 'string') return;
+  v.category = categorize(v.blockedURL, v.documentURL, v.effectiveDirective);
+  v.severity = severity(v);
 }

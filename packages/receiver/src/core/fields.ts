@@ -142,6 +142,12 @@ export function bump(tally: Record<string, number>, key: string, n = 1): void {
   tally[key] = (Object.hasOwn(tally, key) ? tally[key] : 0) + n;
 }
 
+/** Counts one unusable item of a batch, under its reason (ours, never the sender's words). */
+export function countInvalid(batch: { invalid: number; invalidReasons?: Record<string, number> }, reason: string): void {
+  batch.invalid++;
+  bump((batch.invalidReasons ??= {}), reason);
+}
+
 /**
  * The name a non-CSP report type is counted under in the store: its own once named, or while fewer
  * than `CAP.storedReportTypes` are; else `other-types`. Each batch may bring 20 new names the

@@ -1,5 +1,6 @@
 import type { NormalizedViolation, Severity, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import { blockedOrigin } from './url.js';
+import { sourceTemplate } from './template.js';
 import { memoize, sha256 } from './hash.js';
 
 export const OVERFLOW_GROUP = 'g_overflow';
@@ -22,12 +23,28 @@ export interface GroupBook {
   minute: { at: number; created: number };
 }
 
-/** DESIGN §4: directive + category + blocked origin or keyword (+ source file for inline and eval). */
-export function fingerprint(v: NormalizedViolation): string {
-  const parts = [v.effectiveDirective, v.category, blockedOrigin(v.blockedURL) || v.category];
-  if (v.category === 'inline' || v.category === 'eval' || v.category === 'wasm-eval') parts.push(v.sourceFile ?? '');
-  return JSON.stringify(parts);
+/**
+ * How records are grouped: 1 until the source file of inline and eval groups became a template
+ * (template.ts). Stores that hold groups of an older version regroup on open (regroup.ts).
+ */
+export const GROUPING_VERSION = 2;
+
+const SOURCE_BOUND = new Set<string>(['inline', 'eval', 'wasm-eval']);
+
+/** What a group is about, from the fields it is keyed on (a record's, a violation's). */
+export function groupKey(v: Pick<NormalizedViolation, 'effectiveDirective' | 'category' | 'blockedURL' | 'sourceFile'>) {
+  // Inline and eval have no blocked URL of their own (old browsers: "", "self"): the code is in the
+  // page, so the page (its template) says which code, and the category is what was blocked.
+  const bound = SOURCE_BOUND.has(v.category);
+  const blocked = bound ? v.category : blockedOrigin(v.blockedURL) || v.category;
+  const parts = [v.effectiveDirective, v.category, blocked];
+  const sourceFile = bound ? sourceTemplate(v.sourceFile ?? '') : undefined;
+  if (sourceFile !== undefined) parts.push(sourceFile);
+  return { fingerprint: JSON.stringify(parts), blocked, sourceFile: sourceFile || undefined };
 }
+
+/** DESIGN §4: directive + category + blocked origin or keyword (+ the source page's template for inline and eval). */
+export const fingerprint = (v: NormalizedViolation): string => groupKey(v).fingerprint;
 
 /** The id of the group a violation's fingerprint names (ignoring the per-minute cap). */
 export const groupIdFor = (v: NormalizedViolation): string => groupIdOf(fingerprint(v));
@@ -38,7 +55,8 @@ export const groupIdFor = (v: NormalizedViolation): string => groupIdOf(fingerpr
  * cannot grow the group table faster than that; critical violations are never sent there.
  */
 export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number, capPerMinute: number): { gid: string; created: boolean } {
-  const fp = fingerprint(v);
+  const key = groupKey(v);
+  const fp = key.fingerprint;
   const id = groupIdOf(fp);
   if (book.groups[id]) return { gid: id, created: false };
   const minute = Math.floor(now / 60_000);
@@ -55,8 +73,8 @@ export function assignGroup(book: GroupBook, v: NormalizedViolation, now: number
       fingerprint: overflow ? 'overflow' : fp,
       effectiveDirective: overflow ? '*' : v.effectiveDirective,
       category: overflow ? 'other' : v.category,
-      blocked: overflow ? 'overflow' : blockedOrigin(v.blockedURL) || v.category,
-      ...(!overflow && v.sourceFile && fp.endsWith(`${JSON.stringify(v.sourceFile)}]`) ? { sourceFile: v.sourceFile } : {}),
+      blocked: overflow ? 'overflow' : key.blocked,
+      ...(!overflow && key.sourceFile ? { sourceFile: key.sourceFile } : {}),
       severity: v.severity,
       dispositions: [],
       count: 0,
@@ -108,6 +126,33 @@ export function moveRecords(book: GroupBook, gid: string, before: ViolationRecor
   setReach(g, reach);
 }
 
+/**
+ * Adds group `from` (its totals, times, severity, dispositions and reach) to group `into` of the
+ * book: two groups that the grouping rule now makes one (regroup.ts). Reach is the union of the
+ * two sets (a lower bound past REACH_CAP, as always).
+ */
+export function mergeGroup(book: GroupBook, into: string, from: ViolationGroup, fromReach: ReachSets): void {
+  const g = book.groups[into];
+  const reach = book.reach[into];
+  g.count += from.count;
+  g.records += from.records;
+  g.sources.sdk += from.sources.sdk;
+  g.sources.reportUri += from.sources.reportUri;
+  g.sources.reportTo += from.sources.reportTo;
+  g.merged += from.merged;
+  reach.nativeOnly += fromReach.nativeOnly;
+  // The example of whichever was seen last.
+  if (from.exampleId && (!g.exampleId || from.lastSeen >= g.lastSeen)) g.exampleId = from.exampleId;
+  g.firstSeen = Math.min(g.firstSeen, from.firstSeen);
+  g.lastSeen = Math.max(g.lastSeen, from.lastSeen);
+  if (SEVERITY_RANK[from.severity] > SEVERITY_RANK[g.severity]) g.severity = from.severity;
+  for (const d of from.dispositions) if (!g.dispositions.includes(d)) g.dispositions.push(d);
+  for (const h of fromReach.documents) addHash(reach.documents, h);
+  for (const h of fromReach.pageViews) addHash(reach.pageViews, h);
+  for (const h of fromReach.userAgents) addHash(reach.userAgents, h);
+  setReach(g, reach);
+}
+
 function setReach(g: ViolationGroup, reach: ReachSets): void {
   g.reach = {
     documents: reach.documents.length,
@@ -135,7 +180,7 @@ export function severityRank(s: Severity): number {
 // A group's id is a hash of its fingerprint, asked for on every new bucket; the reach sets hold
 // short hashes (small whatever the attacker puts in a URL) of documents, page views and user
 // agents, which come back again and again. Both remembered, bounded.
-const groupIdOf = memoize((fp) => `g${sha256(fp, 'hex').slice(0, 16)}`, 4096);
+export const groupIdOf = memoize((fp) => `g${sha256(fp, 'hex').slice(0, 16)}`, 4096);
 const short = memoize((s) => sha256(s, 'base64url').slice(0, 11), 4096);
 
 // Each persisted reach array gets an in-memory Set of its values for the membership test (the
@@ -144,8 +189,11 @@ const mirrors = new WeakMap<string[], Set<string>>();
 
 /** Adds the short hash of `value` unless it is there or the set is full. */
 function addCapped(set: string[], value: string): void {
+  if (set.length < REACH_CAP) addHash(set, short(value));
+}
+
+function addHash(set: string[], hash: string): void {
   if (set.length >= REACH_CAP) return;
-  const hash = short(value);
   let seen = mirrors.get(set);
   if (!seen || seen.size !== set.length) mirrors.set(set, (seen = new Set(set)));
   if (seen.has(hash)) return;

@@ -1,5 +1,5 @@
 import type { NoElementReason, NormalizedViolation, PageContext, SdkElement } from '@csp-lens/schema';
-import { CAP, clampNum, cleanText, FORBIDDEN_KEYS, int, isObject, own, saturate, str, type Obj } from './fields.js';
+import { CAP, clampNum, cleanText, countInvalid, FORBIDDEN_KEYS, int, isObject, own, saturate, str, type Obj } from './fields.js';
 import { readReport, redactNonces, toViolation } from './report.js';
 import { ClientError } from './errors.js';
 import { type IngestBatch, type RequestMeta } from './types.js';
@@ -45,16 +45,16 @@ export function normalizeSdk(body: unknown, meta: RequestMeta): IngestBatch {
   const dropped = saturate(own(body, 'dropped'), 0, MAX_COUNT);
   if (dropped) batch.sdkDropped = dropped;
   for (const e of events) {
-    const v = isObject(e) ? fromEvent(e, page, policies, skew, meta) : undefined;
-    if (v) batch.violations.push(v);
-    else batch.invalid++;
+    const v = isObject(e) ? fromEvent(e, page, policies, skew, meta) : { invalid: 'not-an-event' };
+    if ('invalid' in v) countInvalid(batch, v.invalid);
+    else batch.violations.push(v);
   }
   return batch;
 }
 
 function fromEvent(e: Obj, page: PageContext, policies: (string | undefined)[], skew: number | undefined, meta: RequestMeta) {
   const fields = readReport(e);
-  if (!fields) return undefined;
+  if ('invalid' in fields) return fields;
   const index = int(own(e, 'policy'), 0, policies.length - 1);
   fields.originalPolicy = index === undefined ? undefined : policies[index];
   const t = clampNum(own(e, 't'), 0, Number.MAX_SAFE_INTEGER);

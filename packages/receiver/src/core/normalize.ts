@@ -1,8 +1,9 @@
 import type { NormalizedViolation } from '@csp-lens/schema';
-import { bump, CAP, clampNum, FORBIDDEN_KEYS, isObject, own, str, type Obj } from './fields.js';
+import { bump, CAP, clampNum, countInvalid, FORBIDDEN_KEYS, isObject, own, str, type Obj } from './fields.js';
 import { readReport, toViolation } from './report.js';
 import { ClientError } from './errors.js';
 import { type IngestBatch, type RequestMeta } from './types.js';
+import type { InvalidReason } from './directives.js';
 
 export { normalizeSdk } from './normalize-sdk.js';
 
@@ -15,15 +16,17 @@ const isReportingApi = (o: Obj) => typeof own(o, 'type') === 'string' && isObjec
 const isLegacy = (o: Obj) =>
   ['document-uri', 'document-url', 'violated-directive', 'effective-directive'].some((k) => Object.hasOwn(o, k));
 
-function fromReportUri(report: Obj, meta: RequestMeta): NormalizedViolation | undefined {
+type Read = NormalizedViolation | { invalid: InvalidReason };
+
+function fromReportUri(report: Obj, meta: RequestMeta): Read {
   const fields = readReport(report);
-  return fields && toViolation(fields, { ...common(meta), stream: 'reportUri', occurredAt: meta.receivedAt });
+  return 'invalid' in fields ? fields : toViolation(fields, { ...common(meta), stream: 'reportUri', occurredAt: meta.receivedAt });
 }
 
-function fromReportTo(item: Obj, meta: RequestMeta): NormalizedViolation | undefined {
+function fromReportTo(item: Obj, meta: RequestMeta): Read {
   // The report's `url` is the document's: the fallback for a body without documentURL.
   const fields = readReport(own(item, 'body') as Obj, own(item, 'url'));
-  if (!fields) return undefined;
+  if ('invalid' in fields) return fields;
   // Safari sends no age: then it happened about when it arrived.
   const age = clampNum(own(item, 'age'), 0, MAX_AGE_MS) ?? 0;
   return toViolation(fields, {
@@ -47,10 +50,17 @@ function typeKey(type: unknown, seen: Obj): string {
   return Object.keys(seen).length < CAP.reportTypes ? name : 'other-types';
 }
 
+/** What a 400 says about a lone report that is no usable violation. */
+const LACKS: Record<InvalidReason, string> = {
+  'no-document': 'lacks a document URL',
+  'no-directive': 'lacks a directive',
+  'unknown-directive': 'names no CSP directive (effective-directive, violated-directive)',
+};
+
 /**
  * Every native report format (DESIGN §2) ⇒ normalized violations. Throws 400 when the body holds
- * no recognizable report; within a batch, unusable items are skipped and counted in `invalid`
- * (a non-2xx would make Chromium retry the whole batch).
+ * no recognizable report; within a batch, unusable items are skipped and counted in `invalid`, per
+ * reason (a non-2xx would make Chromium retry the whole batch).
  */
 export function normalizeNative(body: unknown, meta: RequestMeta): IngestBatch {
   const batch: IngestBatch = { violations: [], otherReports: {}, invalid: 0 };
@@ -72,13 +82,13 @@ export function normalizeNative(body: unknown, meta: RequestMeta): IngestBatch {
       } else if (isObject(item) && isObject(own(item, 'csp-report'))) {
         recognized++;
         add(batch, fromReportUri(own(item, 'csp-report') as Obj, meta));
-      } else batch.invalid++;
+      } else countInvalid(batch, 'not-a-report');
     }
     if (recognized === 0) throw new ClientError(400, 'not a CSP report: no item of the array is a report');
     return batch;
   }
   if (!isObject(body)) throw new ClientError(400, `not a CSP report: body is ${body === null ? 'null' : typeof body}`);
-  let v: NormalizedViolation | undefined;
+  let v: Read;
   let what: string;
   if (Object.hasOwn(body, 'csp-report')) {
     const report = own(body, 'csp-report');
@@ -96,12 +106,12 @@ export function normalizeNative(body: unknown, meta: RequestMeta): IngestBatch {
   } else {
     throw new ClientError(400, 'not a CSP report: expected "csp-report", a Reporting API report or an array of them');
   }
-  if (!v) throw new ClientError(400, `not a CSP report: ${what} lacks a document URL or a directive`);
+  if ('invalid' in v) throw new ClientError(400, `not a CSP report: ${what} ${LACKS[v.invalid]}`);
   batch.violations.push(v);
   return batch;
 }
 
-function add(batch: IngestBatch, v: NormalizedViolation | undefined): void {
-  if (v) batch.violations.push(v);
-  else batch.invalid++;
+function add(batch: IngestBatch, v: Read): void {
+  if ('invalid' in v) countInvalid(batch, v.invalid);
+  else batch.violations.push(v);
 }

@@ -98,6 +98,7 @@ export function computeStats(records: Iterable<ViolationRecord>, groups: number,
     filtered: counters.filtered,
     otherReports: counters.otherReports,
     invalid: counters.invalid,
+    ...(counters.invalidReasons ? { invalidReasons: counters.invalidReasons } : {}),
     sdkDropped: counters.sdkDropped,
   };
 }

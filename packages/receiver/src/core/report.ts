@@ -1,6 +1,7 @@
 import type { NormalizedViolation, ReportFields } from '@csp-lens/schema';
 import { categorize, severity } from './classify.js';
 import { CAP, int, pick, str, urlNoFragment, type Obj } from './fields.js';
+import { directiveOf, type InvalidReason } from './directives.js';
 
 // One reader for every spelling of the same field: report-uri's kebab-case, the Reporting API's
 // camelCase, the SDK's event names (documentURI, blockedURI) and older browsers' variants.
@@ -19,12 +20,6 @@ const NAMES = {
   statusCode: ['statusCode', 'status-code'],
 } as const;
 
-/** A directive name: lower-case token. Anything else is not a directive we can group on. */
-function directive(v: unknown): string | undefined {
-  const first = str(v, CAP.directiveList)?.trim().split(/\s+/)[0]?.toLowerCase();
-  return first && /^[a-z][a-z0-9-]{0,63}$/.test(first) ? first : undefined;
-}
-
 /**
  * A nonce is new on every response, so keeping it would make every page view's policy distinct and
  * grow the policy table without bound; it is also a secret of that response. One placeholder keeps
@@ -40,16 +35,17 @@ export interface ReadReport extends ReportFields {
 }
 
 /**
- * The report fields of one report object, normalized; undefined when it lacks what every report
- * has: a document URL and a directive.
+ * The report fields of one report object, normalized; `{ invalid }` with the reason when it lacks
+ * what every report has: a document URL and a directive (one of CSP's, see directives.ts).
  */
-export function readReport(o: Obj, documentFallback?: unknown): ReadReport | undefined {
+export function readReport(o: Obj, documentFallback?: unknown): ReadReport | { invalid: InvalidReason } {
   const documentURL = urlNoFragment(pick(o, NAMES.documentURL)) ?? urlNoFragment(documentFallback);
-  const violatedDirective = str(pick(o, NAMES.violatedDirective), CAP.directiveList)?.trim();
+  const violatedDirective = str(pick(o, NAMES.violatedDirective), CAP.directiveList)?.trim() || undefined;
   // CSP1/2 browsers send no effective-directive, and some put the whole source list in
   // violated-directive ("script-src 'self' https://cdn…"): its first token names the directive.
-  const effectiveDirective = directive(pick(o, NAMES.effectiveDirective)) ?? directive(violatedDirective);
-  if (!documentURL || !effectiveDirective) return undefined;
+  const effectiveDirective = directiveOf(str(pick(o, NAMES.effectiveDirective), CAP.directiveList), violatedDirective);
+  if (!documentURL) return { invalid: 'no-document' };
+  if (typeof effectiveDirective !== 'string') return effectiveDirective;
   const said = pick(o, NAMES.disposition);
   // No disposition at all (WebKit's report-uri, CSP2 browsers) is not "enforce": unknown, until the
   // SDK event of the same violation, or another report of the same policy, tells.
@@ -60,7 +56,9 @@ export function readReport(o: Obj, documentFallback?: unknown): ReadReport | und
     referrer: str(pick(o, NAMES.referrer), CAP.url),
     blockedURL: urlNoFragment(pick(o, NAMES.blockedURL)),
     effectiveDirective,
-    violatedDirective: violatedDirective || undefined,
+    // CSP3 §5.3 defines violatedDirective as a copy of effectiveDirective "kept for historical
+    // reasons": a report that sends only the one (Chromium's report-to) has both.
+    violatedDirective: violatedDirective ?? effectiveDirective,
     disposition,
     sourceFile: urlNoFragment(pick(o, NAMES.sourceFile)),
     lineNumber,

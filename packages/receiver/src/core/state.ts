@@ -4,7 +4,8 @@ import type { Unit } from './merge.js';
 import { bucketKey, unitKey, unitsOf } from './merge.js';
 import { type Bucket, addUnit, freezeRecord, loadUnits, newBucket, rematch } from './bucket.js';
 import { bump, storedTypeName } from './fields.js';
-import { type GroupBook, assignGroup, moveRecords, touchGroup } from './group.js';
+import { type GroupBook, GROUPING_VERSION, assignGroup, moveRecords, touchGroup } from './group.js';
+import { regroup } from './regroup.js';
 import { createWindow } from './window.js';
 import { createPageTable, createPolicyTable, jsonBytes, pageKey, utf8 } from './tables.js';
 import { type CoreOptions, coreOptions } from './options.js';
@@ -15,6 +16,8 @@ export { policyHash } from './tables.js';
 export interface StoreData {
   /** 2: page contexts in `pages`, referenced from records by key. 1 (still read): inline. */
   version: 1 | 2;
+  /** The grouping rule the groups were made by (group.ts GROUPING_VERSION); absent: 1. */
+  grouping?: number;
   seq: number;
   records: ViolationRecord[];
   groups: GroupBook['groups'];
@@ -29,6 +32,8 @@ export interface Counters {
   filtered: Record<string, number>;
   otherReports: Record<string, number>;
   invalid: number;
+  /** `invalid` per reason (added with the directive check; absent in older files). */
+  invalidReasons?: Record<string, number>;
   sdkDropped: number;
   archived: number;
   limits?: StoreLimits;
@@ -38,6 +43,7 @@ export interface Counters {
 export function emptyData(): StoreData {
   return {
     version: 2,
+    grouping: GROUPING_VERSION,
     seq: 0,
     records: [],
     groups: {},
@@ -134,6 +140,17 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
   }
 
   if (data.version === 2) for (const r of data.records) if (typeof r.page === 'string') r.page = pages.byKey(r.page);
+  // Groups made by an older rule: every live record to the group the current rule gives, each old
+  // group's totals with it (regroup.ts). The store writes the result before taking anything new.
+  let regrouped: { records: number; groupsBefore: number; groupsAfter: number } | undefined;
+  if ((data.grouping ?? 1) < GROUPING_VERSION) {
+    const groupsBefore = Object.keys(book.groups).length;
+    const out = regroup(book, data.records);
+    book.groups = data.groups = out.groups;
+    book.reach = data.reach = out.reach;
+    regrouped = { records: out.records.length, groupsBefore, groupsAfter: Object.keys(out.groups).length };
+  }
+  data.grouping = GROUPING_VERSION;
   for (const r of data.records) {
     // Version 1 kept each record's page context inline: one shared copy from here on.
     if (r.page) r.page = pages.add(r.page);
@@ -280,6 +297,8 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
     records,
     data,
     policies,
+    /** Set when opening regrouped an older store (what changed), undefined otherwise. */
+    regrouped,
     /**
      * Applies a batch in memory. Returns the records that fell out of the live window (for the
      * archive), and what was stored of each violation (for alerts and streams; not when `quiet`:
@@ -290,6 +309,7 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
       for (const [type, n] of Object.entries(batch.otherReports)) bump(c.otherReports, storedTypeName(otherTypes, type), n);
       for (const [rule, n] of Object.entries(filtered)) bump(c.filtered, rule, n);
       c.invalid += batch.invalid;
+      for (const [reason, n] of Object.entries(batch.invalidReasons ?? {})) bump((c.invalidReasons ??= {}), reason, n);
       c.sdkDropped += batch.sdkDropped ?? 0;
       const { usedPolicies, units, made, created } = add(batch.violations);
       // Groups as this batch leaves them, copied (they change in place with the next one).

@@ -24,6 +24,8 @@ export interface IngestBatch {
   otherReports: Record<string, number>;
   /** Items of a batch that were not a usable report (skipped; the rest of the batch is kept). */
   invalid: number;
+  /** The same, per reason (`no-document`, `unknown-directive`, `not-a-report`, …). */
+  invalidReasons?: Record<string, number>;
   /** SDK: distinct violations the page dropped over its cap. */
   sdkDropped?: number;
 }

@@ -7,6 +7,7 @@ import type { WatchedStore } from '../store/health.js';
 import { parseBody, REPORT_TYPES, SDK_TYPES } from '../core/parse.js';
 import { normalizeNative, normalizeSdk } from '../core/normalize.js';
 import { bump } from '../core/fields.js';
+import { scrubBatch } from '../core/scrub.js';
 import { memoize } from '../core/hash.js';
 import { anonymizeIp, type IpMode } from './ip.js';
 import type { BodyBudget } from './budget.js';
@@ -17,6 +18,8 @@ import { createGuard } from './guard.js';
 export interface IngestDeps {
   store: WatchedStore;
   filter: NoiseFilter;
+  /** Scrubs secrets out of a URL (core/scrub.ts); undefined: scrub nothing. */
+  scrub?: (url: string) => string;
   clock: () => number;
   /** Largest accepted body, in bytes. */
   bodyLimit: number;
@@ -77,6 +80,8 @@ export function mountIngest(router: Router, deps: IngestDeps): void {
   });
 
   const store = async (ctx: Koa.Context, batch: IngestBatch): Promise<void> => {
+    // Before anything else sees the URLs: the filter, the journal, the store, alerts, the stream.
+    scrubBatch(batch, deps.scrub);
     const filtered: Record<string, number> = {};
     const kept = batch.violations.filter((v) => {
       const rule = deps.filter(v);

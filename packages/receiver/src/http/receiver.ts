@@ -7,7 +7,8 @@ import { jsonErrors, mountIngest } from './ingest.js';
 import { mountReadApi, mountSdkScript } from './read-api.js';
 import { mountDashboard } from '../dashboard/server.js';
 import { createRateLimiter } from './ratelimit.js';
-import { createNoiseFilter, type NoiseRule } from '../core/filter.js';
+import { createNoiseFilter, withLocalhost, type NoiseRule } from '../core/filter.js';
+import { createScrubber, DEFAULT_SCRUB_PARAMS } from '../core/scrub.js';
 import { clientKey, type IpMode } from './ip.js';
 import { createBodyBudget } from './budget.js';
 import { memoize } from '../core/hash.js';
@@ -39,8 +40,18 @@ export interface ReceiverOptions {
   /** What is kept of the client IP: /24 or /48 (`truncate`, default), a salted `hash`, `full`, `none`. */
   ipMode?: IpMode;
   ipSalt?: string;
-  /** Noise rules to add, or default rule names to remove. */
+  /** Noise rules to add, or default rule names to remove (core/noise-rules.ts lists them). */
   filters?: { add?: NoiseRule[]; remove?: string[] } | NoiseFilter;
+  /** Drop violations whose document, blocked URL or source file is on localhost (counted as `localhost`); default: kept. */
+  dropLocalhost?: boolean;
+  /**
+   * Query and fragment parameters whose values are replaced by `[scrubbed]` in every URL of a report
+   * (document, blocked, source, referrer, the SDK's page, referrer and element URLs) before it is
+   * stored, streamed or alerted on; case-insensitive. `default` in the list stands for the default
+   * names (DEFAULT_SCRUB_PARAMS: token, access_token, code, state, session, password, key, secret,
+   * sig and their common variants); `[]` scrubs nothing.
+   */
+  scrubParams?: string[];
   clock?: () => number;
   /** The built SDK IIFE served at `{prefix}/sdk.js`. Default: `sdk.js` of @csp-lens/browser (a dependency). */
   sdkScriptPath?: string | URL;
@@ -90,13 +101,18 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   if (!Number.isInteger(v6Prefix) || v6Prefix < 1 || v6Prefix > 128) fail(`ipv6Prefix must be an integer from 1 to 128, got ${JSON.stringify(options.ipv6Prefix)}`);
   const ipMode = options.ipMode ?? 'truncate';
   if (!['truncate', 'hash', 'full', 'none'].includes(ipMode)) fail('ipMode must be truncate, hash, full or none');
-  const filter = typeof options.filters === 'function' ? options.filters : createNoiseFilter(options.filters);
+  const filter =
+    typeof options.filters === 'function'
+      ? options.dropLocalhost ? withLocalhost(options.filters) : options.filters
+      : createNoiseFilter({ ...options.filters, dropLocalhost: options.dropLocalhost });
+  const scrub = createScrubber(options.scrubParams ?? DEFAULT_SCRUB_PARAMS);
 
   const router = new Router(prefix ? { prefix } : {});
   router.use(jsonErrors);
   mountIngest(router, {
     store,
     filter,
+    scrub,
     clock,
     bodyLimit,
     ipMode,

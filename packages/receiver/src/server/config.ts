@@ -36,6 +36,8 @@ const FLAGS = {
   'ip-salt': ['salt for --ip-mode hash (random per process when absent: hashes then change on restart)', ''],
   'merge-window': ['ms within which an SDK event and a native report can be one violation', String(CORE_DEFAULTS.mergeWindowMs)],
   'group-cap': ['new groups allowed per minute before the overflow group takes the rest', String(CORE_DEFAULTS.groupCapPerMinute)],
+  'drop-localhost': ['true: drop reports whose document, blocked URL or source file is on localhost (counted as filtered: localhost)', 'false'],
+  'scrub-params': ['query and fragment parameters whose values are replaced by [scrubbed] in every URL of a report, comma-separated, case-insensitive; "default" stands for the built-in list (token, access_token, code, state, session, password, key, secret, sig, …), "none" scrubs nothing', 'default'],
   'tls-cert': ['PEM certificate file: serve https (report-to only reaches https endpoints)', ''],
   'tls-key': ['PEM key file for --tls-cert', ''],
   'trust-proxy': ['reverse proxies in front whose X-Forwarded-For is trusted: a count (1: one proxy; true means 1) or false; the client is the address the outermost one appended', 'false'],
@@ -153,6 +155,10 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
   const prefix = get('prefix').replace(/\/+$/, '');
   if (prefix && !/^\/[\w\-./~]*$/.test(prefix)) throw new Error(`csp-lens: --prefix must start with "/" and be a plain path, like /csp; got ${JSON.stringify(get('prefix'))}`);
   if (get('token') && get('token').length < 16) throw new Error('csp-lens: --token must be at least 16 characters (leave it out to have one generated)');
+  const dropLocalhost = get('drop-localhost');
+  if (dropLocalhost !== 'true' && dropLocalhost !== 'false') throw new Error('csp-lens: --drop-localhost must be true or false');
+  const scrubParams = get('scrub-params').trim() === 'none' ? [] : get('scrub-params').split(',').map((p) => p.trim()).filter(Boolean);
+  if (get('scrub-params').trim() !== 'none' && (!scrubParams.length || scrubParams.some((p) => /[&=#?\s]/.test(p)))) throw new Error(`csp-lens: --scrub-params must be parameter names separated by commas, like default,sid; or none; got ${JSON.stringify(get('scrub-params'))}`);
   const bodyLimit = size('body-limit', get('body-limit'));
   const bodyMemory = get('max-body-memory') ? size('max-body-memory', get('max-body-memory'), parseSize(bodyLimit)!, '--body-limit') : undefined;
   return {
@@ -182,6 +188,9 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean),
     ipMode: ipMode as ServerConfig['ipMode'],
     ...(get('ip-salt') ? { ipSalt: get('ip-salt') } : {}),
+    ...(dropLocalhost === 'true' ? { dropLocalhost: true } : {}),
+    // Only when not the built-in list: the default leaves it to createReceiver.
+    ...(get('scrub-params').trim() !== 'default' ? { scrubParams } : {}),
     mergeWindowMs: integer('merge-window', get('merge-window'), 0),
     groupCapPerMinute: integer('group-cap', get('group-cap'), 1),
     tlsCert: get('tls-cert') || undefined,

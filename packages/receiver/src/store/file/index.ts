@@ -71,7 +71,11 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       // keeps a crash before the journal is emptied from replaying it twice), and so does a segment
       // sealed after the checkpoint read (a crash before the next one landed): the live file must
       // name it before another seal may happen.
-      const rewrite = replayed > 0 || sealed !== (saved?.archiveSealed ?? 0);
+      const rewrite = replayed > 0 || sealed !== (saved?.archiveSealed ?? 0) || state.regrouped !== undefined;
+      if (state.regrouped) {
+        const { groupsBefore, groupsAfter, records } = state.regrouped;
+        console.error(`csp-lens: ${path}: regrouped by the current rule: ${groupsBefore} groups → ${groupsAfter}, ${records} live records moved or reclassified (archived records keep the group id they had)`);
+      }
       return { state, archive, batches, rewrite };
     }
 

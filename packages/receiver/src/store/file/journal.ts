@@ -7,6 +7,7 @@ import type { IngestBatch } from '../../core/types.js';
 import type { State } from '../../core/state.js';
 import { endTornLine, sizeOf, syncDir } from './adapter.js';
 import { policyHash } from '../../core/tables.js';
+import { reclassify } from '../../core/classify.js';
 import { segmentPath } from './archive.js';
 
 const exists = (file: string): Promise<boolean> => access(file).then(() => true, () => false);
@@ -201,6 +202,9 @@ export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, 
     try {
       if (entry.v === 2) resolvePolicies(entry.b, policies);
       if (Array.isArray(entry.p)) resolvePages(entry.b, entry.p);
+      // Written by whichever version ran before: classified again by today's rule, as the live
+      // file's records were on open (regroup.ts), so both agree on their groups.
+      for (const v of entry.b.violations) reclassify(v);
       for (const r of state.ingest(entry.b, entry.f, true).evicted) evicted.push(r);
       replayed++;
     } catch (e) {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { IngestBatch, Store } from '../../core/types.js';
 import { migrate } from './schema.js';
+import { regroupIfOlder } from './regroup.js';
 import { postgresCommits } from './commit.js';
 import * as read from './queries.js';
 import { type CoreOptions, coreOptions } from '../../core/options.js';
@@ -64,6 +65,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   try {
     await admin.connect();
     await migrate(admin);
+    const regrouped = await regroupIfOlder(admin);
+    if (regrouped) {
+      console.error(`csp-lens: PostgreSQL: regrouped by the current rule: ${regrouped.groupsBefore} groups → ${regrouped.groupsAfter}, ${regrouped.records} live records moved or reclassified (archived records keep the group id they had)`);
+    }
   } catch (e) {
     await end();
     throw new Error(`csp-lens: cannot open the PostgreSQL store: ${(e as Error).message}`);

@@ -164,6 +164,8 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
     }
     for (const [rule, n] of Object.entries(filtered)) count('filtered', rule, n);
     count('store', 'invalid', batch.invalid);
+    // Per reason under kind `invalid` (names of ours, none of the `store` counters').
+    for (const [reason, n] of Object.entries(batch.invalidReasons ?? {})) count('invalid', reason, n);
     count('store', 'sdkDropped', batch.sdkDropped ?? 0);
     for (const v of batch.violations) {
       const hash = v.originalPolicy ? policyHash(v.originalPolicy) : undefined;

@@ -299,6 +299,7 @@ export async function stats(db: pg.Pool, q: RecordFilter): Promise<Stats> {
   const limits = { policiesPruned: 0, groupsPruned: 0 };
   for (const { kind, name, n } of counters.rows) {
     if (kind === 'filtered' || kind === 'otherReports') c[kind][name] = n;
+    else if (kind === 'invalid') (c.invalidReasons ??= {})[name] = n;
     else if (name === 'invalid' || name === 'sdkDropped' || name === 'archived') c[name] = n;
     else if (name === 'policiesPruned' || name === 'groupsPruned') limits[name] = n;
   }
@@ -311,6 +312,7 @@ export async function stats(db: pg.Pool, q: RecordFilter): Promise<Stats> {
     filtered: c.filtered,
     otherReports: c.otherReports,
     invalid: c.invalid,
+    ...(c.invalidReasons ? { invalidReasons: c.invalidReasons } : {}),
     sdkDropped: c.sdkDropped,
     limits,
   };

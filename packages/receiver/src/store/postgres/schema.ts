@@ -189,10 +189,22 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION csp_lens_tally_clear();
     `,
   },
+  {
+    version: 5,
+    name: 'the grouping rule the groups were made by',
+    sql: `
+      -- Values the store keeps about itself. grouping: the rule (core/group.ts GROUPING_VERSION)
+      -- the groups were made by. A database with groups has rule 1's; regroup.ts, run right after
+      -- migrating, brings them to the current rule (it needs the core's code, not SQL). An empty
+      -- one starts at the current rule, 2.
+      CREATE TABLE csp_lens_meta (key text PRIMARY KEY, value jsonb NOT NULL);
+      INSERT INTO csp_lens_meta SELECT 'grouping', to_jsonb(CASE WHEN EXISTS (SELECT 1 FROM csp_lens_groups) THEN 1 ELSE 2 END);
+    `,
+  },
 ];
 
 // Any fixed number, the same in every instance: the lock that serializes migrating.
-const MIGRATION_LOCK = '7166477438011044609';
+export const MIGRATION_LOCK = '7166477438011044609';
 
 /** Brings the schema up to date. Several instances starting at once take turns on an advisory lock. */
 export async function migrate(client: pg.PoolClient | pg.Client): Promise<void> {

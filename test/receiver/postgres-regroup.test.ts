@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { ViolationGroup, ViolationRecord } from '@csp-lens/schema';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
+import { GROUPING_VERSION } from '../../packages/receiver/src/core/group.js';
+import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
+import { MIGRATIONS } from '../../packages/receiver/src/store/postgres/schema.js';
+import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
+
+// test/fixtures/stores/grouping-1.pg.json: the tables of a PostgreSQL store the receiver before
+// issue 16 wrote (grouping rule 1, schema version 3) from the reports of grouping-1-reports.mjs,
+// the same as the file store of regroup.test.ts.
+const DUMP = JSON.parse(readFileSync(new URL('../fixtures/stores/grouping-1.pg.json', import.meta.url), 'utf8')) as {
+  schema: number;
+  sequences: Record<string, number>;
+  tables: Record<string, object[]>;
+};
+const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0';
+
+let server: TestPostgres;
+beforeAll(async () => void (server = await startTestPostgres()), 120_000);
+afterAll(async () => server?.stop());
+
+/** A database at the old schema holding the old store's rows. */
+async function oldDatabase(): Promise<string> {
+  const url = await server.createDatabase();
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('CREATE TABLE csp_lens_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    for (const m of MIGRATIONS.filter((x) => x.version <= DUMP.schema)) {
+      await c.query(m.sql);
+      await c.query('INSERT INTO csp_lens_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+    }
+    await c.query('DELETE FROM csp_lens_counters; DELETE FROM csp_lens_minute');
+    for (const [table, rows] of Object.entries(DUMP.tables)) {
+      await c.query(`INSERT INTO ${table} SELECT * FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)`, [JSON.stringify(rows)]);
+    }
+    for (const [seq, value] of Object.entries(DUMP.sequences)) await c.query('SELECT setval($1, $2)', [seq, value]);
+    await c.query("SELECT setval('csp_lens_archive_archive_id_seq', (SELECT max(archive_id) FROM csp_lens_archive))");
+  } finally {
+    await c.end();
+  }
+  return url;
+}
+
+const sum = (gs: { count: number; records: number }[], k: 'count' | 'records') => gs.reduce((n, g) => n + Number(g[k]), 0);
+
+describe('a PostgreSQL store grouped by rule 1, opened', () => {
+  it('migrates (version 5) and regroups: every record in the group the current rule gives, counts intact', async () => {
+    const url = await oldDatabase();
+    const oldGroups = DUMP.tables.csp_lens_groups as { id: string; count: number; records: number }[];
+    expect(oldGroups).toHaveLength(46);
+    const store = await openPostgresStore({ connectionString: url, maxRecords: 30 });
+    try {
+      const meta = await server.query<{ value: number }>(url, "SELECT value FROM csp_lens_meta WHERE key = 'grouping'");
+      expect(meta[0]!.value).toBe(GROUPING_VERSION);
+      const groups = (await store.groups({ limit: 500 })).items;
+      expect(sum(groups, 'count')).toBe(sum(oldGroups, 'count'));
+      expect(sum(groups, 'records')).toBe(sum(oldGroups, 'records'));
+      // The same groups as the file store's regrouping of the same reports (regroup.test.ts).
+      const summary = (g: ViolationGroup) => `${g.effectiveDirective} ${g.category} ${g.blocked} ${g.sourceFile ?? '-'} ${g.count} ${g.severity}`;
+      expect(groups.map(summary).sort()).toEqual([
+        'img-src external https://127.0.0.1:8813 - 1 medium',
+        'script-src eval eval //127.0.0.1/p 2 high',
+        'script-src inline inline //shop.example/account 5 high',
+        'script-src inline inline //shop.example/cart 1 high',
+        'script-src-elem external https://127.0.0.1:8813 - 1 medium',
+        'script-src-elem inline inline //shop.example/product/:id 40 high',
+        'style-src inline inline - 1 low',
+      ]);
+      expect(groups.find((g) => g.sourceFile === '//shop.example/product/:id')!.reach.documents).toBe(40);
+
+      // Rows agree with each other: records, their units and their buckets name existing groups.
+      const orphans = await server.query(url, `
+        SELECT 'record' AS what, r.seq::text AS id FROM csp_lens_records r LEFT JOIN csp_lens_groups g ON g.id = r.group_id WHERE g.id IS NULL OR r.group_id <> r.record->>'groupId'
+        UNION ALL SELECT 'bucket', b.key FROM csp_lens_buckets b LEFT JOIN csp_lens_groups g ON g.id = b.group_id WHERE g.id IS NULL
+        UNION ALL SELECT 'unit', u.seq::text FROM csp_lens_units u JOIN csp_lens_records r ON r.seq = u.rid WHERE u.unit->'v'->>'category' <> r.record->>'category'
+        UNION ALL SELECT 'reach', x.group_id FROM csp_lens_reach x LEFT JOIN csp_lens_groups g ON g.id = x.group_id WHERE g.id IS NULL`);
+      expect(orphans).toEqual([]);
+      // The archive is not rewritten.
+      const archived = await server.query<{ record: ViolationRecord }>(url, 'SELECT record FROM csp_lens_archive ORDER BY archive_id');
+      expect(archived.map((a) => a.record.groupId)).toEqual((DUMP.tables.csp_lens_archive as { record: ViolationRecord }[]).map((a) => a.record.groupId));
+
+      // New reports land in the regrouped groups: the merge's buckets point there.
+      const product = JSON.parse(readFileSync(new URL('../fixtures/firefox-153/enforce/report-uri-inline-script.json', import.meta.url), 'utf8'));
+      product['csp-report']['document-uri'] = product['csp-report']['source-file'] = 'https://shop.example/product/99?ref=mail';
+      await store.append(normalizeNative(product, { receivedAt: Date.now(), userAgent: FIREFOX }));
+      const live = (DUMP.tables.csp_lens_records as { record: ViolationRecord }[]).find((r) => r.record.documentURL === 'https://shop.example/product/40?ref=home')!.record;
+      const again = structuredClone(product);
+      again['csp-report']['document-uri'] = again['csp-report']['source-file'] = live.documentURL;
+      await store.append(normalizeNative(again, { receivedAt: live.occurredAt + 1000, userAgent: FIREFOX }));
+      const after = (await store.groups({ limit: 500 })).items;
+      expect(after).toHaveLength(7);
+      expect(after.find((g) => g.sourceFile === '//shop.example/product/:id')).toMatchObject({ count: 42, records: 42 });
+    } finally {
+      await store.close();
+    }
+    // Once: reopening regroups nothing.
+    const before = await server.query(url, 'SELECT id, count, records, meta FROM csp_lens_groups ORDER BY id');
+    await (await openPostgresStore({ connectionString: url, maxRecords: 30 })).close();
+    expect(await server.query(url, 'SELECT id, count, records, meta FROM csp_lens_groups ORDER BY id')).toEqual(before);
+  });
+
+  it('starts an empty database at the current grouping rule', async () => {
+    const url = await server.createDatabase();
+    await (await openPostgresStore({ connectionString: url })).close();
+    const meta = await server.query<{ value: number }>(url, "SELECT value FROM csp_lens_meta WHERE key = 'grouping'");
+    expect(meta[0]!.value).toBe(GROUPING_VERSION);
+  });
+});
