@@ -1,9 +1,11 @@
 import { seqOf } from '../../core/records.js';
 import type pg from 'pg';
-import type { GroupPage, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
+import type { GroupPage, GroupTriage, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import type { GroupQuery, RecordFilter, ViolationQuery } from '../../core/types.js';
 import { clampLimit, computeStats, queryGroups, queryViolations } from '../../core/query.js';
 import type { Counters } from '../../core/state.js';
+import { documentFilter } from '../../core/match.js';
+import { documentSql, searchParam, searchSql } from './match.js';
 
 // The read side: SQL narrows what query.ts's functions then page, sort and count exactly as the
 // file store does, so the read API cannot tell the stores apart.
@@ -27,7 +29,9 @@ function recordWhere(q: RecordFilter & { cursor?: string }): { sql: string; para
   if (q.source) where.push(`${SOURCE_COLUMN[q.source]} > 0`);
   if (q.coverage) where.push(COVERAGE_SQL[q.coverage]);
   if (q.groupId) add('group_id = ?', q.groupId);
-  if (q.document) add('document_url = ?', q.document);
+  const doc = q.document ? documentFilter(q.document) : undefined;
+  if (doc) where.push(documentSql(doc, `$${params.push(doc.prefix)}`));
+  if (q.q) where.push(searchSql(`$${params.push(searchParam(q.q))}`));
   if (q.disposition) add('disposition = ?', q.disposition);
   if (q.severity) add('severity = ?', q.severity);
   if (q.since !== undefined) add('occurred_at >= ?', q.since);
@@ -67,6 +71,10 @@ export interface GroupRow {
   reach_documents: number;
   reach_page_views: number;
   reach_user_agents: number;
+  first_release?: string | null;
+  first_release_at?: number | null;
+  /** From csp_lens_triage, where a query joins it. */
+  triage?: GroupTriage | null;
 }
 
 export function toGroup(r: GroupRow): ViolationGroup {
@@ -89,21 +97,24 @@ export function toGroup(r: GroupRow): ViolationGroup {
     reach: { documents: r.reach_documents, pageViews: r.reach_page_views + r.native_only, userAgents: r.reach_user_agents },
     exampleId: r.example_id,
     ...(overflow ? { overflow } : {}),
+    ...(r.first_release != null ? { firstRelease: r.first_release, firstReleaseAt: r.first_release_at! } : {}),
+    ...(r.triage ? { triage: r.triage } : {}),
   };
 }
 
+// Each group with its triage state (a group without a row is open).
+const GROUPS = 'SELECT g.*, t.state AS triage FROM csp_lens_groups g LEFT JOIN csp_lens_triage t ON t.group_id = g.id';
+
 export async function groups(db: pg.Pool, q: GroupQuery): Promise<GroupPage> {
-  const { rows } = q.document
-    ? await db.query<GroupRow>(
-        'SELECT * FROM csp_lens_groups WHERE records > 0 AND id IN (SELECT group_id FROM csp_lens_records WHERE document_url = $1) ORDER BY pos',
-        [q.document],
-      )
-    : await db.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE records > 0 ORDER BY pos');
+  const on = recordWhere({ document: q.document, q: q.q });
+  const { rows } = on.sql
+    ? await db.query<GroupRow>(`${GROUPS} WHERE records > 0 AND id IN (SELECT group_id FROM csp_lens_records ${on.sql}) ORDER BY pos`, on.params)
+    : await db.query<GroupRow>(`${GROUPS} WHERE records > 0 ORDER BY pos`);
   return queryGroups(Object.fromEntries(rows.map((r) => [r.id, toGroup(r)])), q);
 }
 
 export async function group(db: pg.Pool, id: string): Promise<{ group: ViolationGroup; records: ViolationRecord[]; policy?: string } | undefined> {
-  const { rows } = await db.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE id = $1', [id]);
+  const { rows } = await db.query<GroupRow>(`${GROUPS} WHERE g.id = $1`, [id]);
   if (!rows.length) return undefined;
   const g = toGroup(rows[0]);
   const { items } = await violations(db, { groupId: id, limit: 50 });
