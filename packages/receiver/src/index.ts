@@ -5,5 +5,7 @@ export { createNoiseFilter, DEFAULT_NOISE_RULES, hostRule, schemeRule, type Nois
 export { type Store, type StoredViolation, type IngestBatch, type RecordFilter, type ViolationQuery, type GroupQuery } from './core/types.js';
 export { ClientError, ClientError as IngestError } from './core/errors.js';
 export { type CoreOptions, CORE_DEFAULTS } from './core/options.js';
+export { type TriageChange } from './core/triage.js';
+export { type SeverityOverrides } from './core/severity.js';
 export { configFrom } from './server/config.js';
 export { cspHeader, policyParts } from './http/csp-header.js';
