@@ -1,6 +1,11 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createReceiver, openFileStore, type Store } from '../../packages/receiver/src/index.js';
 import type { GroupBreakdown, GroupPage, ViolationGroup } from '@csp-lens/schema';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { TOKEN, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { reportUriBody } from '../helpers/bodies.js';
 
 // POST /api/groups/<id>/state and the read API around triage: the token, strict validation with a
@@ -133,5 +138,28 @@ describe('the read API around triage', () => {
     expect(body.rules[1]).toMatchObject({ when: 'connect-src to another origin', why: expect.stringMatching(/exfiltration/) });
     expect(body.overrides).toEqual({});
     expect((await t.api('/severity', {})).status).toBe(401);
+  });
+});
+
+describe('a store that cannot write', () => {
+  it('answers a triage change 503 with a JSON error, as it answers a report', async () => {
+    const { dir, remove } = await tempDir();
+    const store = await openFileStore({ path: join(dir, 'db.json') });
+    const full: Store = { ...store, setGroupState: () => Promise.reject(new Error('ENOSPC: no space left on device')) };
+    const app = new Koa();
+    app.silent = true;
+    app.use(createReceiver({ store: full, token: TOKEN, rateLimit: 0 }).middleware());
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/csp`;
+      const res = await fetch(`${url}/api/groups/g0000000000000000/state`, { method: 'POST', body: '{"status":"resolved"}', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ error: 'storage unavailable; retry later' });
+    } finally {
+      server.close();
+      await store.close();
+      await remove();
+    }
   });
 });

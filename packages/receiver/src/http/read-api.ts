@@ -143,7 +143,11 @@ export function mountReadApi(router: Router, store: Store, token: string, clock:
         throw new ClientError(400, 'the body is not JSON');
       }
       const change = parseTriageChange(body, clock());
-      const group = await store.setGroupState(ctx.params.id, change);
+      // As for a report: a store that cannot write now (a full disk, PostgreSQL down) is a 503.
+      const group = await store.setGroupState(ctx.params.id, change).catch((e: Error) => {
+        ctx.app.emit('error', e, ctx);
+        throw new ClientError(503, 'storage unavailable; retry later');
+      });
       if (!group) return noGroup(ctx);
       ctx.body = { group: withEffectiveTriage(group, clock()) };
     },
