@@ -178,5 +178,14 @@ export function statusMatches(t: GroupTriage | undefined, filter: StatusFilter |
   return status === filter;
 }
 
+// A state is replaced, never changed in place: its size is measured once (the live-bytes budget asks
+// on every violation of its group).
+const sizes = new WeakMap<GroupTriage, number>();
+
 /** JSON size of a state, for the live-bytes budget (bounded: every text field is capped). */
-export const triageBytes = (t: GroupTriage | undefined): number => (t ? Buffer.byteLength(JSON.stringify(t), 'utf8') : 0);
+export function triageBytes(t: GroupTriage | undefined): number {
+  if (!t) return 0;
+  let n = sizes.get(t);
+  if (n === undefined) sizes.set(t, (n = Buffer.byteLength(JSON.stringify(t), 'utf8')));
+  return n;
+}
