@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-const PROCESS_TESTS = ['cli', 'crash', 'lock', 'pg-cluster', 'postgres*', 'store-contract'].map((f) => `test/receiver/${f}.test.ts`);
+const PROCESS_TESTS = ['cli', 'crash', 'lock', 'pg-cluster', 'postgres*', 'store-contract*'].map((f) => `test/receiver/${f}.test.ts`);
 
 export default defineConfig({
   test: {

@@ -59,9 +59,9 @@ export function readStoreFiles(db: string): StoreFiles {
   const base = db.replace(/\.json$/, '');
   const file = existsSync(db) ? (JSON.parse(readFileSync(db, 'utf8')) as { records: ViolationRecord[]; checkpoint?: StoreFiles['checkpoint'] }) : undefined;
   const archive = archiveLines<ViolationRecord>(db);
-  const journal = jsonLines<{ n: number; b: { violations: { documentURL: string }[] } }>(`${base}.journal.jsonl`);
+  const journal = jsonLines<{ n: number; b?: { violations: { documentURL: string }[] } }>(`${base}.journal.jsonl`);
   const after = file?.checkpoint?.batches ?? 0;
-  const journaled = journal.items.filter((e) => e.n > after).flatMap((e) => e.b.violations.map((v) => v.documentURL));
+  const journaled = journal.items.filter((e) => e.n > after).flatMap((e) => (e.b?.violations ?? []).map((v) => v.documentURL));
   const live = file?.records ?? [];
   return {
     live,

@@ -7,5 +7,7 @@ export { DEFAULT_SCRUB_PARAMS } from './core/scrub.js';
 export { type Store, type StoredViolation, type IngestBatch, type RecordFilter, type ViolationQuery, type GroupQuery } from './core/types.js';
 export { ClientError, ClientError as IngestError } from './core/errors.js';
 export { type CoreOptions, CORE_DEFAULTS } from './core/options.js';
+export { type TriageChange } from './core/triage.js';
+export { type SeverityOverrides } from './core/severity.js';
 export { configFrom } from './server/config.js';
 export { cspHeader, policyParts } from './http/csp-header.js';

@@ -126,6 +126,69 @@ export interface ViolationGroup {
   reach: GroupReach;
   exampleId: string;
   overflow?: boolean;
+  /**
+   * The release (the SDK's `release`) of the earliest violation of this group that carried one, and
+   * when that violation happened. The group is "new in" that release when this is within a minute
+   * of `firstSeen` (see `GroupQuery.release`).
+   */
+  firstRelease?: string;
+  firstReleaseAt?: number;
+  /** Where the group stands in triage; absent: open, never triaged. */
+  triage?: GroupTriage;
+}
+
+export type TriageStatus = 'open' | 'resolved' | 'ignored';
+
+/**
+ * A group's triage state, changed only through `POST {prefix}/api/groups/<id>/state` and by the
+ * store itself: a resolved group that recurs reopens as a regression, an "ignore until N more"
+ * reopens at its count. `by` and `note` are free text as the caller sent them (cleaned, bounded).
+ */
+export interface GroupTriage {
+  status: TriageStatus;
+  /** Server clock (ms) of the change. */
+  at: number;
+  by?: string;
+  note?: string;
+  /** resolved: the newest release that still has the problem; records from it or an older one do not reopen the group. */
+  release?: string;
+  /** ignored: until this time (ms); then it reads as open again. */
+  until?: number;
+  /** ignored: until the group's occurrence count reaches this (`occurrences` more than when ignored). */
+  untilCount?: number;
+  occurrences?: number;
+  /** The store reopened the group: why, when, and the state it left. */
+  reopened?: {
+    reason: 'regression' | 'ignore-expired' | 'ignore-count';
+    at: number;
+    /** regression: the release of the record that came back (absent: it carried none). */
+    release?: string;
+    previous: Omit<GroupTriage, 'reopened' | 'regression'>;
+  };
+  /** A resolved group came back (`reopened.reason` is `regression`), until the state is changed again. */
+  regression?: true;
+}
+
+/** A count in a group's breakdown: `records` live records, `count` occurrences. */
+export interface BreakdownEntry {
+  value: string;
+  records: number;
+  count: number;
+}
+
+/** Response of `GET {prefix}/api/groups/<id>/breakdown`: the group's live records, counted by dimension. */
+export interface GroupBreakdown {
+  /** Live records counted (older ones are in the archive). */
+  records: number;
+  count: number;
+  /** Each dimension's largest entries (at most `top`), and what the rest add up to. */
+  documents: BreakdownEntry[];
+  browsers: BreakdownEntry[];
+  releases: BreakdownEntry[];
+  streams: BreakdownEntry[];
+  dispositions: BreakdownEntry[];
+  /** Per dimension: entries past the top, summed (absent: none). */
+  rest: Partial<Record<'documents' | 'browsers' | 'releases', { values: number; records: number; count: number }>>;
 }
 
 export interface PolicyEntry {

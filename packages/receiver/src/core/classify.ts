@@ -1,6 +1,7 @@
 import type { Category, NormalizedViolation, Severity } from '@csp-lens/schema';
 import { schemeOf } from './fields.js';
 import { urlParts } from './url.js';
+import { BUILT_IN_RULES } from './severity.js';
 
 /** blocked-uri keywords of CSP3 §5.5 ("Obtain the blockedURI of a violation"). */
 const KEYWORDS: Record<string, Category> = {
@@ -64,20 +65,9 @@ export function categorize(
   return blocked === webOrigin(documentURL) ? 'self' : 'external';
 }
 
-/**
- * The classic guide's ranking: cross-origin connect-src (data exfiltration) and frame-ancestors
- * (clickjacking) critical; inline script high; other cross-origin loads medium; the rest low.
- * Our additions: eval/wasm-eval and trusted-types sinks are high too — a string reaching a code or
- * DOM-injection sink is the XSS path CSP exists to stop, as serious as inline script.
- */
+/** A violation's severity under the built-in rules (core/severity.ts, which also says why). */
 export function severity(v: Pick<NormalizedViolation, 'effectiveDirective' | 'category'>): Severity {
-  const dir = v.effectiveDirective;
-  if (dir === 'frame-ancestors') return 'critical';
-  if (dir === 'connect-src' && v.category === 'external') return 'critical';
-  if (v.category === 'inline' && (dir === 'script-src' || dir.startsWith('script-src-'))) return 'high';
-  if (v.category === 'eval' || v.category === 'wasm-eval' || v.category === 'trusted-types') return 'high';
-  if (v.category === 'external') return 'medium';
-  return 'low';
+  return BUILT_IN_RULES.find((r) => r.test(v.effectiveDirective, v.category))!.severity;
 }
 
 /** A violation's category and severity by the current rules (a journal line written by an older version). */

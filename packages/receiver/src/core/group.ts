@@ -105,6 +105,13 @@ export function touchGroup(book: GroupBook, gid: string, v: NormalizedViolation)
   g.firstSeen = Math.min(g.firstSeen, v.occurredAt);
   g.lastSeen = Math.max(g.lastSeen, v.occurredAt);
   if (SEVERITY_RANK[v.severity] > SEVERITY_RANK[g.severity]) g.severity = v.severity;
+  // The release of the earliest violation that carried one (ties: the smaller name), whatever the
+  // order reports arrive in; PostgreSQL keeps the same in write.ts.
+  const release = v.page?.release;
+  if (release !== undefined && (g.firstReleaseAt === undefined || v.occurredAt < g.firstReleaseAt || (v.occurredAt === g.firstReleaseAt && release < g.firstRelease!))) {
+    g.firstRelease = release;
+    g.firstReleaseAt = v.occurredAt;
+  }
   // Unknown until a record says so (an SDK event or the policy may still tell): see moveRecords.
   if (v.disposition !== 'unknown' && !g.dispositions.includes(v.disposition)) g.dispositions.push(v.disposition);
   addCapped(reach.documents, v.documentURL);

@@ -1,3 +1,6 @@
+import type { IngestBatch } from './types.js';
+import { type SeverityOverrides, checkSeverityOverrides, matchOverride } from './severity.js';
+
 /**
  * How the merge and the live window behave: one set of options, one set of defaults, for every
  * store (the file store adds its files, PostgreSQL its connection).
@@ -17,6 +20,12 @@ export interface CoreOptions {
    * the archive early. Default 64 MiB, at most 256 MiB (the live file is read back whole).
    */
   maxLiveBytes?: number;
+  /**
+   * Severity rules of your own over the built-in ones (core/severity.ts): selector → severity, like
+   * `{ 'connect-src': 'high', 'script-src:inline': 'critical', '*:external': 'low' }`. Applied as a
+   * violation is stored; a group keeps the highest severity it has seen.
+   */
+  severity?: SeverityOverrides;
 }
 
 export const CORE_DEFAULTS: Required<CoreOptions> = {
@@ -25,9 +34,12 @@ export const CORE_DEFAULTS: Required<CoreOptions> = {
   groupCapPerMinute: 100,
   maxGroups: 10_000,
   maxLiveBytes: 64 * 1024 * 1024,
+  severity: {},
 };
 
-const LIMITS: Record<keyof CoreOptions, [number, number]> = {
+type Numeric = Exclude<keyof CoreOptions, 'severity'>;
+
+const LIMITS: Record<Numeric, [number, number]> = {
   mergeWindowMs: [0, 24 * 3_600_000],
   maxRecords: [1, Number.MAX_SAFE_INTEGER],
   groupCapPerMinute: [1, Number.MAX_SAFE_INTEGER],
@@ -38,7 +50,8 @@ const LIMITS: Record<keyof CoreOptions, [number, number]> = {
 /** The options with their defaults filled in; a value out of range throws at start. */
 export function coreOptions(o: CoreOptions = {}): Required<CoreOptions> {
   const out = { ...CORE_DEFAULTS };
-  for (const key of Object.keys(CORE_DEFAULTS) as (keyof CoreOptions)[]) {
+  out.severity = checkSeverityOverrides(o.severity);
+  for (const key of Object.keys(LIMITS) as Numeric[]) {
     const v = o[key];
     if (v === undefined) continue;
     const [min, max] = LIMITS[key];
@@ -46,4 +59,13 @@ export function coreOptions(o: CoreOptions = {}): Required<CoreOptions> {
     out[key] = v;
   }
   return out;
+}
+
+/** Applies the severity rules of `CoreOptions.severity` to a batch before it is stored (both stores). */
+export function applySeverity(batch: IngestBatch, rules: SeverityOverrides): void {
+  if (!Object.keys(rules).length) return;
+  for (const v of batch.violations) {
+    const own = matchOverride(rules, v.effectiveDirective, v.category);
+    if (own) v.severity = own[1];
+  }
 }

@@ -9,6 +9,13 @@ import { regroup } from './regroup.js';
 import { createWindow } from './window.js';
 import { createPageTable, createPolicyTable, jsonBytes, pageKey, utf8 } from './tables.js';
 import { type CoreOptions, coreOptions } from './options.js';
+import { type Occurrence, type TriageChange, afterOccurrence, changedTriage, triageBytes } from './triage.js';
+
+/** What triage needs of one violation: its times, and the release of its page (the record's, once merged). */
+export const occurrence = (v: NormalizedViolation, r: ViolationRecord): Occurrence => {
+  const release = r.page?.release ?? v.page?.release;
+  return release === undefined ? { occurredAt: v.occurredAt, receivedAt: v.receivedAt } : { occurredAt: v.occurredAt, receivedAt: v.receivedAt, release };
+};
 
 export { policyHash } from './tables.js';
 
@@ -108,7 +115,13 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
     const g = book.groups[gid];
     const b = 420 + utf8(g.id) + utf8(g.fingerprint) + utf8(g.effectiveDirective) + utf8(g.blocked) + utf8(g.sourceFile ?? '');
     groupBytes.set(gid, b);
-    groupTotal += b + REACH_VALUE_BYTES * reachValues(book, gid);
+    groupTotal += b + REACH_VALUE_BYTES * reachValues(book, gid) + extraOf(g);
+  };
+  // What a group carries besides: its first release and triage state (both bounded), counted as
+  // they change (`resize`).
+  const extraOf = (g: ViolationGroup) => triageBytes(g.triage) + (g.firstRelease === undefined ? 0 : 40 + utf8(g.firstRelease));
+  const resize = (g: ViolationGroup, before: number) => {
+    if (groupBytes.has(g.id)) groupTotal += extraOf(g) - before;
   };
 
   const pageKeyOf = (p: PageContext) => pageKey(p).key;
@@ -172,10 +185,11 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
 
   const liveBytes = () => records.bytes + groupTotal + policies.bytes + pages.bytes;
 
+  // A group let go takes its triage state with it: if its fingerprint comes back, it is a new group.
   function pruneGroup(gid: string): void {
     dormant.delete(gid);
     live.delete(gid);
-    groupTotal -= groupBytes.get(gid)! + REACH_VALUE_BYTES * reachValues(book, gid);
+    groupTotal -= groupBytes.get(gid)! + REACH_VALUE_BYTES * reachValues(book, gid) + extraOf(book.groups[gid]);
     groupBytes.delete(gid);
     delete book.groups[gid];
     delete book.reach[gid];
@@ -229,7 +243,10 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
       t.newest = Math.max(t.newest, v.occurredAt);
       if (repeat) (t.repeats ??= new Set()).add(unit.rid);
       const reachBefore = reachValues(book, bucket.groupId);
+      const g = book.groups[bucket.groupId];
+      const extraBefore = extraOf(g);
       touchGroup(book, bucket.groupId, v);
+      resize(g, extraBefore);
       groupTotal += REACH_VALUE_BYTES * (reachValues(book, bucket.groupId) - reachBefore);
     }
     for (const [bucket, t] of touched) {
@@ -312,7 +329,19 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
       for (const [reason, n] of Object.entries(batch.invalidReasons ?? {})) bump((c.invalidReasons ??= {}), reason, n);
       c.sdkDropped += batch.sdkDropped ?? 0;
       const { usedPolicies, units, made, created } = add(batch.violations);
-      // Groups as this batch leaves them, copied (they change in place with the next one).
+      // Triage first (a replay too: it is part of what the journal rebuilds), then the groups as
+      // this batch leaves them, copied (they change in place with the next one).
+      const regressions = new Set<number>();
+      batch.violations.forEach((v, i) => {
+        const record = made.get(units[i]!.rid!)!;
+        const g = book.groups[record.groupId];
+        const next = g?.triage && afterOccurrence(g.triage, occurrence(v, record), g.count);
+        if (!next) return;
+        const before = extraOf(g);
+        g.triage = next;
+        resize(g, before);
+        if (next.regression) regressions.add(i);
+      });
       const groups = new Map<string, ViolationGroup>();
       const stored: StoredViolation[] = [];
       if (!quiet) {
@@ -320,7 +349,7 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
           const record = made.get(units[i]!.rid!)!;
           let group = groups.get(record.groupId);
           if (!group) groups.set(record.groupId, (group = { ...book.groups[record.groupId]!, sources: { ...book.groups[record.groupId]!.sources } }));
-          stored.push({ violation, record, group, newGroup: created.has(record.groupId) });
+          stored.push({ violation, record, group, newGroup: created.has(record.groupId), ...(regressions.has(i) ? { regression: true } : {}) });
         });
       }
       const evicted = bound();
@@ -328,6 +357,19 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
       limits.policiesPruned = (limits.policiesPruned ?? 0) + policies.prune(usedPolicies);
       c.archived += evicted.length;
       return { evicted, stored };
+    },
+    /**
+     * A change of a group's triage state (from the API, or its journal line on replay): the group as
+     * it stands after, or undefined when there is no such group (then nothing changes).
+     */
+    setTriage(id: string, change: TriageChange): ViolationGroup | undefined {
+      const g = Object.hasOwn(book.groups, id) ? book.groups[id] : undefined;
+      if (!g) return undefined;
+      const before = extraOf(g);
+      g.triage = changedTriage(change, g.count);
+      resize(g, before);
+      // A copy: the caller answers with it after the commit, when the next one may change the group.
+      return structuredClone(g);
     },
     /** The bytes of live content now, and where the bounds are. */
     limits(): StoreLimits {

@@ -1,5 +1,8 @@
+import type { StatusFilter, TriageChange } from './triage.js';
+import type { SeverityOverrides } from './severity.js';
 import type {
   Disposition,
+  GroupBreakdown,
   GroupPage,
   NormalizedViolation,
   Stats,
@@ -41,7 +44,10 @@ export interface RecordFilter {
   /** merged: seen on the SDK and a native stream; sdk-only; native-only. */
   coverage?: CoverageKind;
   groupId?: string;
+  /** A prefix of the document URL, of its path (`/checkout`), or of the URL without scheme; query and fragment ignored (core/match.ts). */
   document?: string;
+  /** Blocked URL, document URL or source file contains this, in any case (at most 200 characters). */
+  q?: string;
   disposition?: Disposition;
   severity?: string;
   since?: number;
@@ -62,10 +68,20 @@ export interface GroupQuery {
   disposition?: Disposition;
   /** merged: seen on the SDK and a native stream; sdk-only; native-only. */
   coverage?: CoverageKind;
-  /** Only groups with a live record on this document. */
+  /** Only groups with a live record on this document (a prefix, as RecordFilter.document). */
   document?: string;
+  /** Only groups with a live record this search matches (as RecordFilter.q). */
+  q?: string;
   since?: number;
   until?: number;
+  /** Triage: one status, `regression`, or `all`; unset: every group but the ignored ones. */
+  status?: StatusFilter;
+  /** Only groups first seen at or after this time (ms). */
+  newSince?: number;
+  /** Only groups new in this release: their first occurrence came from it (ViolationGroup.firstRelease). */
+  release?: string;
+  /** The time an "ignore until" is read against (default: now). */
+  now?: number;
   limit?: number;
   cursor?: string;
 }
@@ -78,6 +94,8 @@ export interface StoredViolation {
   group: ViolationGroup;
   /** The append created the group. */
   newGroup: boolean;
+  /** This violation reopened its resolved group: a regression (the group's `triage` says more). */
+  regression?: boolean;
 }
 
 export interface AppendOptions {
@@ -101,6 +119,12 @@ export interface Store {
   groups(query: GroupQuery): Promise<GroupPage>;
   group(id: string): Promise<{ group: ViolationGroup; records: ViolationRecord[]; policy?: string } | undefined>;
   policy(hash: string): Promise<string | undefined>;
+  /** Sets a group's triage state (durably, like an append); undefined: no such group. */
+  setGroupState(id: string, change: TriageChange): Promise<ViolationGroup | undefined>;
+  /** The group's live records counted by document, browser, release, stream, disposition; undefined: no such group. */
+  breakdown(id: string): Promise<GroupBreakdown | undefined>;
+  /** The severity rules of this store's CoreOptions (the read API explains severities with them). */
+  readonly severityRules?: SeverityOverrides;
   /** Counts over the live records the filter selects; `groups` and the counters are store-wide. */
   stats(query: RecordFilter): Promise<Stats>;
   /** Flush what is pending and release the file (lock). */

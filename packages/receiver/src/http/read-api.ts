@@ -7,6 +7,10 @@ import { COVERAGES } from '../core/coverage.js';
 import type { GroupQuery, RecordFilter, Store, ViolationQuery } from '../core/types.js';
 import { ClientError } from '../core/errors.js';
 import { groupAdvice, mountPolicyApi } from './policy-api.js';
+import { koaBody } from 'koa-body';
+import { SEARCH_MAX } from '../core/match.js';
+import { STATUS_FILTERS, parseTriageChange, withEffectiveTriage } from '../core/triage.js';
+import { BUILT_IN_RULES } from '../core/severity.js';
 
 /** Reads never work without the token: `Authorization: Bearer <token>`, compared in constant time. */
 export function requireToken(token: string): Koa.Middleware {
@@ -61,13 +65,24 @@ const parseRecordFilter = (ctx: Koa.Context): RecordFilter => ({
   coverage: oneOf('coverage', str(ctx, 'coverage'), COVERAGES),
   groupId: str(ctx, 'group'),
   document: str(ctx, 'document'),
+  q: search(str(ctx, 'q')),
   disposition: oneOf('disposition', str(ctx, 'disposition'), DISPOSITIONS),
   severity: oneOf('severity', str(ctx, 'severity'), SEVERITIES),
   since: time('since', str(ctx, 'since')),
   until: time('until', str(ctx, 'until')),
 });
 
-export function mountReadApi(router: Router, store: Store, token: string): void {
+function search(value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (value.length > SEARCH_MAX) throw new ClientError(400, `q must be at most ${SEARCH_MAX} characters`);
+  return value.trim();
+}
+
+// A triage change is a few short fields; anything bigger is not one.
+const STATE_BODY_LIMIT = 8 * 1024;
+
+/** `clock`: the server time of triage changes, and what an "ignore until" is read against. */
+export function mountReadApi(router: Router, store: Store, token: string, clock: () => number = Date.now): void {
   const auth = requireToken(token);
   router.get('/api/violations', auth, async (ctx) => {
     const q: ViolationQuery = {
@@ -85,23 +100,67 @@ export function mountReadApi(router: Router, store: Store, token: string): void 
       disposition: oneOf('disposition', str(ctx, 'disposition'), DISPOSITIONS),
       coverage: oneOf('coverage', str(ctx, 'coverage'), COVERAGES),
       document: str(ctx, 'document'),
+      q: search(str(ctx, 'q')),
       since: time('since', str(ctx, 'since')),
       until: time('until', str(ctx, 'until')),
+      status: oneOf('status', str(ctx, 'status'), STATUS_FILTERS),
+      newSince: time('newSince', str(ctx, 'newSince')),
+      release: str(ctx, 'release') || undefined,
+      now: clock(),
       limit: limit(str(ctx, 'limit')),
       cursor: cursor(str(ctx, 'cursor'), /^\d{1,9}$/),
     };
     ctx.body = await store.groups(q);
   });
+  const noGroup = (ctx: Koa.Context) => {
+    ctx.status = 404;
+    ctx.body = { error: 'no such group' };
+  };
   router.get('/api/groups/:id', auth, async (ctx) => {
     const found = await store.group(ctx.params.id);
-    if (!found) {
-      ctx.status = 404;
-      ctx.body = { error: 'no such group' };
-      return;
-    }
+    if (!found) return noGroup(ctx);
+    const group = withEffectiveTriage(found.group, clock());
     // Advice is an extra: a failure there must not cost the group view its data.
     const advice = await groupAdvice(store, found).catch((e) => void console.error('csp-lens: advice failed:', e));
-    ctx.body = advice ? { ...found, advice } : found;
+    ctx.body = advice ? { ...found, group, advice } : { ...found, group };
+  });
+  router.get('/api/groups/:id/breakdown', auth, async (ctx) => {
+    const found = await store.breakdown(ctx.params.id);
+    if (!found) return noGroup(ctx);
+    ctx.body = found;
+  });
+  // The one write of the read API: the token guards it as it guards every read (a bearer token,
+  // never a cookie: no other site can make a browser send it).
+  router.post(
+    '/api/groups/:id/state',
+    auth,
+    (ctx, next) => {
+      if (!ctx.is('application/json')) throw new ClientError(415, 'send the state as Content-Type: application/json');
+      return next();
+    },
+    koaBody({ json: false, urlencoded: false, multipart: false, text: true, textTypes: ['application/json'], textLimit: STATE_BODY_LIMIT, encoding: 'utf-8' }),
+    async (ctx) => {
+      let body: unknown;
+      try {
+        body = JSON.parse(String(ctx.request.body ?? ''));
+      } catch {
+        throw new ClientError(400, 'the body is not JSON');
+      }
+      const change = parseTriageChange(body, clock());
+      // As for a report: a store that cannot write now (a full disk, PostgreSQL down) is a 503.
+      const group = await store.setGroupState(ctx.params.id, change).catch((e: Error) => {
+        ctx.app.emit('error', e, ctx);
+        throw new ClientError(503, 'storage unavailable; retry later');
+      });
+      if (!group) return noGroup(ctx);
+      ctx.body = { group: withEffectiveTriage(group, clock()) };
+    },
+  );
+  router.get('/api/severity', auth, (ctx) => {
+    ctx.body = {
+      rules: BUILT_IN_RULES.map(({ severity, when, why }) => ({ severity, when, why })),
+      overrides: { ...(store.severityRules ?? {}) },
+    };
   });
   router.get('/api/policies/:hash', auth, async (ctx) => {
     const policy = await store.policy(ctx.params.hash);

@@ -125,7 +125,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     onStored: options.onStored && guardCallback(options.onStored),
   });
   mountSdkScript(router, options.sdkScriptPath);
-  mountReadApi(router, store, token);
+  mountReadApi(router, store, token, clock);
   mountDashboard(router, { prefix });
   options.extend?.(router, { token, prefix, store });
 

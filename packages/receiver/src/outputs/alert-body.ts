@@ -1,6 +1,6 @@
 import type { NormalizedViolation, ViolationGroup } from '@csp-lens/schema';
 
-export type AlertReason = 'new-group' | 'critical' | 'spike';
+export type AlertReason = 'new-group' | 'regression' | 'critical' | 'spike';
 export type AlertFormat = 'slack' | 'json';
 
 export type AlertGroup = Pick<ViolationGroup, 'id' | 'fingerprint' | 'effectiveDirective' | 'category' | 'blocked' | 'severity'> & { sourceFile?: string };
@@ -15,10 +15,13 @@ export interface AlertEvent {
   spike?: { count: number; average: number };
   /** Alerts of this reason the rate limits held back (for any group) since the last one sent. */
   suppressed?: number;
+  /** regression: the resolution the group came back from (`by` and `release` are the resolver's free text). */
+  regression?: { resolvedAt: number; by?: string; resolvedIn?: string; release?: string };
 }
 
 const TITLES: Record<AlertEvent['reason'], string> = {
   'new-group': 'New CSP violation group',
+  regression: 'Regression: a resolved CSP violation group is back',
   critical: 'Critical CSP violation',
   spike: 'CSP violation spike',
 };
@@ -43,6 +46,11 @@ export function slackEscape(value: unknown, max = 300): string {
 // Values go in code spans: Slack neither links nor formats them there.
 const code = (v: unknown) => `\`${slackEscape(v) || '-'}\``;
 
+function regressionLine(r: NonNullable<AlertEvent['regression']>): string {
+  const resolved = `Resolved ${new Date(r.resolvedAt).toISOString()}${r.by ? ` by ${code(r.by)}` : ''}${r.resolvedIn ? ` in release ${code(r.resolvedIn)}` : ''}`;
+  return `${resolved}; seen again ${r.release ? `in release ${code(r.release)}` : 'on a page without a release'}`;
+}
+
 function slack(e: AlertEvent): object {
   const v = e.violation;
   const g = e.group;
@@ -54,6 +62,7 @@ function slack(e: AlertEvent): object {
     v.sourceFile ? `Source: ${code(`${v.sourceFile}${v.lineNumber ? `:${v.lineNumber}` : ''}`)}` : '',
     v.sample ? `Sample: ${code(v.sample)}` : '',
     e.spike ? `Rate: ${e.spike.count} this hour vs ${e.spike.average.toFixed(1)}/h before` : '',
+    e.regression ? regressionLine(e.regression) : '',
     e.suppressed ? `(${e.suppressed} more ${e.reason} alerts, of this or other groups, were held back by the rate limit)` : '',
   ].filter(Boolean);
   const text = lines.join('\n');
@@ -78,6 +87,7 @@ function json(e: AlertEvent): object {
     at: e.at,
     ...(e.spike ? { spike: e.spike } : {}),
     ...(e.suppressed ? { suppressed: e.suppressed } : {}),
+    ...(e.regression ? { regression: e.regression } : {}),
   };
 }
 

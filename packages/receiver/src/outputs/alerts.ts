@@ -3,9 +3,10 @@ import { type AlertEvent, type AlertFormat, type AlertGroup, type AlertReason, a
 import { createAlertLimit } from './alert-limit.js';
 import { createSender, type SenderOptions } from './alert-send.js';
 import type { StoredViolation } from '../core/types.js';
+import { effectiveTriage } from '../core/triage.js';
 
 export type { AlertEvent, AlertFormat, AlertGroup, AlertReason } from './alert-body.js';
-export const ALERT_REASONS: AlertReason[] = ['new-group', 'critical', 'spike'];
+export const ALERT_REASONS: AlertReason[] = ['new-group', 'regression', 'critical', 'spike'];
 
 export interface WebhookConfig {
   url: string;
@@ -47,6 +48,13 @@ function alertGroup(g: ViolationGroup, v: NormalizedViolation): AlertGroup {
   return { id, fingerprint, effectiveDirective, category, blocked, severity: v.severity, ...(sourceFile !== undefined ? { sourceFile } : {}) };
 }
 
+function regressionOf(g: ViolationGroup): AlertEvent['regression'] {
+  const r = g.triage?.reopened;
+  if (!r) return undefined;
+  const { at, by, release } = r.previous;
+  return { resolvedAt: at, ...(by !== undefined ? { by } : {}), ...(release !== undefined ? { resolvedIn: release } : {}), ...(r.release !== undefined ? { release: r.release } : {}) };
+}
+
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   map.set(key, value);
   if (map.size > MAX_TRACKED) map.delete(map.keys().next().value as K);
@@ -71,13 +79,13 @@ export function createAlerts(options: AlertsOptions): Alerts {
   const hooks = options.webhooks.map((w) => ({ ...w, on: new Set(w.on ?? ALERT_REASONS) }));
 
   /** `reasons` in order of preference: each webhook gets one alert, for the first it wants. */
-  function emit(reasons: AlertReason[], v: NormalizedViolation, group: AlertGroup, now: number, spike?: AlertEvent['spike']): void {
+  function emit(reasons: AlertReason[], v: NormalizedViolation, group: AlertGroup, now: number, spike?: AlertEvent['spike'], regression?: AlertEvent['regression']): void {
     hooks.forEach((hook, i) => {
       const reason = reasons.find((r) => hook.on.has(r));
       if (!reason) return;
       const heldBack = limit.take(i, reason, group.id, now);
       if (heldBack === undefined) return;
-      const event: AlertEvent = { reason, group, violation: v, at: new Date(now).toISOString(), spike, suppressed: heldBack || undefined };
+      const event: AlertEvent = { reason, group, violation: v, at: new Date(now).toISOString(), spike, suppressed: heldBack || undefined, ...(reason === 'regression' ? { regression } : {}) };
       sender.enqueue(i, hook.url, () => alertBody(hook.format, event));
     });
   }
@@ -108,15 +116,18 @@ export function createAlerts(options: AlertsOptions): Alerts {
         const now = clock();
         // A batch may hold several violations of the group it created: one new-group alert.
         const announced = new Set<string>();
-        for (const { violation: v, group: g, newGroup } of stored) {
+        for (const { violation: v, group: g, newGroup, regression } of stored) {
           const group = alertGroup(g, v);
           const isNew = newGroup && !announced.has(g.id);
           if (isNew) announced.add(g.id);
-          // A new critical group is one alert (its severity is in it), not two.
+          // An ignored group is counted but says nothing (until its ignore runs out).
+          if (!regression && effectiveTriage(g.triage, now)?.status === 'ignored') continue;
+          // A new critical group is one alert (its severity is in it), not two; so is a regression.
           const reasons: AlertReason[] = [];
+          if (regression) reasons.push('regression');
           if (isNew) reasons.push('new-group');
           if (v.severity === 'critical') reasons.push('critical');
-          if (reasons.length) emit(reasons, v, group, now);
+          if (reasons.length) emit(reasons, v, group, now, undefined, regression ? regressionOf(g) : undefined);
           const spike = spikeOf(group.id, v, now);
           if (spike) emit(['spike'], v, group, now, spike);
         }

@@ -4,6 +4,7 @@ import type { ServerConfig } from './server.js';
 import { spikeFrom, webhooksFrom } from '../outputs/index.js';
 import { parseSize } from '../http/size.js';
 import { CORE_DEFAULTS } from '../core/options.js';
+import { parseSeverityFlag } from '../core/severity.js';
 
 const MiB = 1024 * 1024;
 
@@ -38,12 +39,13 @@ const FLAGS = {
   'group-cap': ['new groups allowed per minute before the overflow group takes the rest', String(CORE_DEFAULTS.groupCapPerMinute)],
   'drop-localhost': ['true: drop reports whose document, blocked URL or source file is on localhost (counted as filtered: localhost)', 'false'],
   'scrub-params': ['query and fragment parameters whose values are replaced by [scrubbed] in every URL of a report, comma-separated, case-insensitive; "default" stands for the built-in list (token, access_token, code, state, session, password, key, secret, sig, …), "none" scrubs nothing', 'default'],
+  severity: ['a severity rule of your own, selector=severity (connect-src=high, script-src:inline=critical, *:external=low); repeat the flag or separate with commas', ''],
   'tls-cert': ['PEM certificate file: serve https (report-to only reaches https endpoints)', ''],
   'tls-key': ['PEM key file for --tls-cert', ''],
   'trust-proxy': ['reverse proxies in front whose X-Forwarded-For is trusted: a count (1: one proxy; true means 1) or false; the client is the address the outermost one appended', 'false'],
   webhook: ['POST alerts (new group, critical, spike) to this URL; repeat the flag or separate with commas', ''],
   'webhook-format': ['slack or json (unset: slack for *.slack.com, json otherwise)', ''],
-  'webhook-on': ['which alerts to send, comma-separated', 'new-group,critical,spike'],
+  'webhook-on': ['which alerts to send, comma-separated', 'new-group,regression,critical,spike'],
   'spike-factor': ["spike: a group's hour at least this many times its trailing 24 h average (default 10)", ''],
   'spike-min': ['spike: and at least this many violations in that hour (default 50)', ''],
   stream: ['append every stored violation as a JSON line to this file, or - for stdout (SIEM)', ''],
@@ -120,6 +122,12 @@ function archiveFrom(segmentMb: string, keep: string): Pick<ServerConfig, 'archi
   };
 }
 
+/** `--severity` (repeated, or comma-separated): rules over the built-in severities. */
+function severityFrom(values: unknown): Pick<ServerConfig, 'severity'> {
+  const list = [values ?? []].flat().map(String);
+  return list.length ? { severity: parseSeverityFlag(list) } : {};
+}
+
 export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | 'help' | 'version' {
   let parsed;
   try {
@@ -129,7 +137,7 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       options: {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
-        ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const, multiple: f === 'webhook' }])),
+        ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const, multiple: f === 'webhook' || f === 'severity' }])),
       },
     });
   } catch (e) {
@@ -193,6 +201,7 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     ...(get('scrub-params').trim() !== 'default' ? { scrubParams } : {}),
     mergeWindowMs: integer('merge-window', get('merge-window'), 0),
     groupCapPerMinute: integer('group-cap', get('group-cap'), 1),
+    ...severityFrom((values as Record<string, unknown>).severity ?? env[envName('severity')]),
     tlsCert: get('tls-cert') || undefined,
     tlsKey: get('tls-key') || undefined,
     trustProxy: hops(get('trust-proxy')),

@@ -64,8 +64,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const tls = readTls(config.tlsCert, config.tlsKey);
   const hops = config.trustProxy === true ? 1 : Number(config.trustProxy || 0);
   const headerTimeoutMs = config.headerTimeoutMs ?? 5_000;
-  const { maxRecords, mergeWindowMs, groupCapPerMinute, maxGroups, maxLiveBytes } = config;
-  const tuning: CoreOptions = { maxRecords, mergeWindowMs, groupCapPerMinute, maxGroups, maxLiveBytes };
+  const { maxRecords, mergeWindowMs, groupCapPerMinute, maxGroups, maxLiveBytes, severity } = config;
+  const tuning: CoreOptions = { maxRecords, mergeWindowMs, groupCapPerMinute, maxGroups, maxLiveBytes, severity };
   const files: StartFiles | undefined = config.store === 'postgres' ? undefined : await prepareDb(config.db, config.stream);
   let store: Store;
   try {

@@ -28,12 +28,21 @@ const base = () => `${location.pathname.replace(/\/dashboard\/?$/, '')}/api`;
 export type Params = Record<string, string | number | undefined>;
 
 export async function get<T>(path: string, params: Params = {}): Promise<T> {
-  const token = sessionStorage.getItem(KEY);
-  if (!token) throw new AuthError('no token');
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
-  const res = await fetch(`${base()}${path}${q.size ? `?${q}` : ''}`, {
-    headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+  return call<T>(`${path}${q.size ? `?${q}` : ''}`);
+}
+
+/** POSTs JSON (a triage change): the same token, the same errors. */
+export const post = <T>(path: string, body: unknown): Promise<T> => call<T>(path, { method: 'POST', body: JSON.stringify(body), type: 'application/json' });
+
+async function call<T>(path: string, send?: { method: string; body: string; type: string }): Promise<T> {
+  const token = sessionStorage.getItem(KEY);
+  if (!token) throw new AuthError('no token');
+  const res = await fetch(`${base()}${path}`, {
+    method: send?.method ?? 'GET',
+    body: send?.body,
+    headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(send ? { 'content-type': send.type } : {}) },
     cache: 'no-store',
     credentials: 'omit',
   });

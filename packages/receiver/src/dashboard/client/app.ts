@@ -48,7 +48,10 @@ async function render(): Promise<void> {
     const content = isBuilder()
       ? await builderView()
       : view.group
-      ? detailView(await loadGroup(view.group), () => (history.length > 1 && history.state?.fromList ? history.back() : go({ ...view, group: '' })))
+      ? detailView(await loadGroup(view.group), {
+          back: () => (history.length > 1 && history.state?.fromList ? history.back() : go({ ...view, group: '' })),
+          refresh: () => void render(),
+        })
       : overviewView(view, await loadOverview(view), { change: (v) => go(v), open: (id) => openGroup(view, id) });
     if (mine !== generation) return;
     mount(main, content);

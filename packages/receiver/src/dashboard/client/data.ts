@@ -2,8 +2,10 @@ import type { GroupPage, HourBucket, Stats, ViolationGroup } from '@csp-lens/sch
 import { get } from './api.js';
 import { bounds, narrowed, type View } from './state.js';
 import { coverageTotal, HOUR } from './format.js';
+import type { SeverityOverrides } from '../../core/severity.js';
 
 export interface Overview {
+  severity: SeverityInfo;
   groups: ViolationGroup[];
   next?: string;
   hours: HourBucket[];
@@ -18,20 +20,44 @@ export interface Overview {
   to: number;
 }
 
-const filters = (v: View) => ({ directive: v.directive, severity: v.severity, disposition: v.disposition, coverage: v.coverage });
+const filters = (v: View) => ({ directive: v.directive, severity: v.severity, disposition: v.disposition, coverage: v.coverage, q: v.q });
 
-const groupQuery = (v: View, since?: number) => ({ sort: 'severity', limit: 100, ...filters(v), document: v.document, since });
+const groupQuery = (v: View, since?: number) => ({
+  sort: 'severity',
+  limit: 100,
+  ...filters(v),
+  document: v.document,
+  since,
+  status: v.status,
+  newSince: v.fresh ? since : undefined,
+  release: v.release,
+});
+
+export interface SeverityInfo {
+  rules: { severity: string; when: string; why: string }[];
+  overrides: SeverityOverrides;
+}
+
+let severityInfo: Promise<SeverityInfo> | undefined;
+/** The receiver's severity rules: asked once per page (they change only with a restart). */
+export const loadSeverity = (): Promise<SeverityInfo> =>
+  (severityInfo ??= get<SeverityInfo>('/severity').catch((e) => {
+    severityInfo = undefined;
+    throw e;
+  }));
 
 /** The chart and coverage count the records the filters select, on the server (all of them, exactly). */
 export async function loadOverview(v: View, now = Date.now()): Promise<Overview> {
   const { since } = bounds(v.range, now);
-  const [all, groups, selected] = await Promise.all([
+  const [severity, all, groups, selected] = await Promise.all([
+    loadSeverity(),
     get<Stats>('/stats', { since }),
     get<GroupPage>('/groups', groupQuery(v, since)),
     narrowed(v) ? get<Stats>('/stats', { since, ...filters(v), document: v.document }) : undefined,
   ]);
   const stats = selected ?? all;
   return {
+    severity,
     groups: groups.items,
     next: groups.next,
     hours: stats.hours,

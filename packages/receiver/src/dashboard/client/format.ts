@@ -1,5 +1,6 @@
-import type { Coverage, Severity, Stream, StreamCounts, ViolationGroup } from '@csp-lens/schema';
+import type { Category, Coverage, Severity, Stream, StreamCounts, ViolationGroup } from '@csp-lens/schema';
 import { h } from './dom.js';
+import { type SeverityOverrides, explainSeverity } from '../../core/severity.js';
 
 export const SEVERITIES: Severity[] = ['critical', 'high', 'medium', 'low'];
 export const STREAMS: [Stream, string][] = [
@@ -47,9 +48,55 @@ export function ago(ms: unknown, now = Date.now()): string {
 /** A relative time with the exact one on hover. */
 export const when = (ms: unknown) => h('time', { title: dateTime(ms) }, ago(ms));
 
-export function severityBadge(s: unknown): HTMLElement {
+/** A severity badge; `why` (severityWhy) is its tooltip and accessible description. */
+export function severityBadge(s: unknown, why?: string): HTMLElement {
   const known = SEVERITIES.includes(s as Severity) ? (s as Severity) : 'low';
-  return h('span', { class: `badge sev-${known}` }, known);
+  return h('span', { class: `badge sev-${known}`, title: why }, known);
+}
+
+/**
+ * Why a group (or record) has its severity: the rule that gives it (core/severity.ts, with this
+ * receiver's own rules), or that it is the highest the group has seen when the rule now says less.
+ */
+export function severityWhy(x: { severity: Severity; effectiveDirective: string; category: Category }, overrides: SeverityOverrides = {}): string {
+  const rule = explainSeverity(x.effectiveDirective, x.category, overrides);
+  const why = `${x.severity}: ${rule.why}`;
+  return rule.severity === x.severity ? why : `${x.severity}: the highest severity seen in this group (the rules give ${rule.severity} now: ${rule.why})`;
+}
+
+// A host label longer than this may wrap anywhere (one that fits a phone's line never does; DNS
+// allows 63, real ones are rarely past 40).
+const LONG_LABEL = 40;
+// A host longer than this may wrap at its dots on a wide screen too (style.css keeps others whole).
+const LONG_HOST = 64;
+// After these a URL may wrap: path, query and fragment boundaries.
+const SEPARATOR = /([/?&=#;,])/;
+
+/**
+ * A URL as text that wraps only after a separator (`/ ? & = # ; ,`) and keeps its host whole: a
+ * break inside `cdn.shop.example` reads as two hosts. On a phone (or for a host past 64
+ * characters) the host may wrap after a dot, never inside a label. A path segment longer than its
+ * box still wraps anywhere (style.css `.url`), so a forged 2 KiB value cannot widen the page.
+ */
+export function urlText(value: unknown): HTMLElement {
+  const s = String(value);
+  // Children go through h(), which shows invisible characters as escapes (dom.ts).
+  const parts: (Node | string)[] = [];
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#]*)([\s\S]*)$/.exec(s);
+  if (m) {
+    const host = m[2]!;
+    // Each label a box of its own (style.css): a line may break between two, never inside one (a
+    // browser would break after a hyphen), and only where the host may wrap at all. No <wbr>:
+    // Chromium breaks at one even under white-space: nowrap.
+    const labels = host.split(/(?<=\.)/).map((label) => h('span', { class: label.length > LONG_LABEL ? 'label long' : 'label' }, label));
+    parts.push(h('span', { class: host.length > LONG_HOST ? 'host wide' : 'host' }, m[1]!, labels));
+  }
+  for (const part of (m ? m[3]! : s).split(SEPARATOR)) {
+    if (!part) continue;
+    parts.push(part);
+    if (SEPARATOR.test(part)) parts.push(h('wbr'));
+  }
+  return h('span', { class: 'url' }, parts);
 }
 
 /** One chip per stream; those that never saw it are struck through, or left out when `onlySeen`. */

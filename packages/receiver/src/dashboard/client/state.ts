@@ -9,6 +9,14 @@ export interface View {
   disposition: string;
   document: string;
   coverage: string;
+  /** Search over blocked URL, document and source file. */
+  q: string;
+  /** Triage: '' (all but ignored), open, resolved, ignored, regression, all. */
+  status: string;
+  /** '1': only groups first seen in the time range (new since its start). */
+  fresh: string;
+  /** Only groups new in this release. */
+  release: string;
   /** A group id: the detail view. */
   group: string;
 }
@@ -21,8 +29,8 @@ export const RANGES: [key: string, label: string, ms: number][] = [
   ['30d', 'Last 30 days', 30 * 24 * HOUR],
   ['all', 'All time', 0],
 ];
-const KEYS: (keyof View)[] = ['range', 'directive', 'severity', 'disposition', 'document', 'coverage', 'group'];
-const DEFAULTS: View = { range: '24h', directive: '', severity: '', disposition: '', document: '', coverage: '', group: '' };
+const KEYS: (keyof View)[] = ['range', 'directive', 'severity', 'disposition', 'document', 'coverage', 'q', 'status', 'fresh', 'release', 'group'];
+const DEFAULTS: View = { range: '24h', directive: '', severity: '', disposition: '', document: '', coverage: '', q: '', status: '', fresh: '', release: '', group: '' };
 
 export function readView(): View {
   const q = new URLSearchParams(location.search);
@@ -47,5 +55,5 @@ export function bounds(range: string, now: number): { since?: number } {
   return ms ? { since: now - ms } : {};
 }
 
-/** Any filter but the time range (the chart then needs stats of its own). */
-export const narrowed = (v: View) => !!(v.directive || v.severity || v.disposition || v.document || v.coverage);
+/** Any record filter but the time range (the chart then needs stats of its own). */
+export const narrowed = (v: View) => !!(v.directive || v.severity || v.disposition || v.document || v.coverage || v.q);

@@ -1,14 +1,17 @@
 import { unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Low } from 'lowdb';
+import type { ViolationGroup } from '@csp-lens/schema';
 import type { AppendOptions, IngestBatch, Store, StoredViolation } from '../../core/types.js';
+import type { TriageChange } from '../../core/triage.js';
+import { type BreakdownRow, breakdown, recordRow } from '../../core/breakdown.js';
 import { type State, createState, emptyData } from '../../core/state.js';
-import { type CoreOptions, coreOptions } from '../../core/options.js';
+import { type CoreOptions, applySeverity, coreOptions } from '../../core/options.js';
 import { computeStats, groupsOn, queryGroups, queryViolations } from '../../core/query.js';
 import { acquireLock } from './lock.js';
 import { SyncedJSONFile, sizeOf } from './adapter.js';
 import { type ArchiveOptions, createArchive, openSegmentPath, sealedSegments } from './archive.js';
-import { type EntryBody, type Journal, type Paths, entryBody, openJournal, recover } from './journal.js';
+import { type EntryBody, type Journal, type Paths, entryBody, openJournal, recover, triageEntryBody } from './journal.js';
 import { checkpoints } from './checkpoint.js';
 import { type FileData, liveFileChunks } from './livefile.js';
 import { type Outcome, groupCommit, slicer, turn } from '../commit.js';
@@ -31,7 +34,12 @@ export interface FileStoreOptions extends CoreOptions {
   clock?: Clock;
 }
 
-type Item = { batch: IngestBatch; filtered?: Record<string, number>; body?: EntryBody };
+// A commit carries appends and triage changes alike: both are journal lines, numbered in one
+// sequence, so a replay applies them in the order they were acknowledged.
+type Item =
+  | { batch: IngestBatch; filtered?: Record<string, number>; body?: EntryBody }
+  | { triage: { id: string; change: TriageChange }; body?: EntryBody };
+type Result = StoredViolation[] | ViolationGroup | undefined;
 
 /** Applying a big commit gives the event loop a turn this often (ms): no request waits on one. */
 const SLICE_MS = 8;
@@ -121,7 +129,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       );
     }
 
-    const commits = groupCommit<Item, StoredViolation[]>({
+    const commits = groupCommit<Item, Result>({
       // With the journal, a batch is durable before memory sees it, and acknowledged then: the
       // merge runs after the responses are out (a crash before it replays the journal to the same
       // records; reads wait for it). Without the journal, the live file is rewritten after, and a
@@ -135,13 +143,16 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
           durable();
           await turn();
         }
-        const outcomes: Outcome<StoredViolation[]>[] = [];
+        const outcomes: Outcome<Result>[] = [];
         const breathe = slicer(SLICE_MS);
-        for (const { batch, filtered } of items) {
+        for (const item of items) {
           try {
-            const { evicted, stored } = state.ingest(batch, filtered);
-            archive.push(evicted);
-            outcomes.push({ ok: true, value: stored });
+            if ('triage' in item) outcomes.push({ ok: true, value: state.setTriage(item.triage.id, item.triage.change) });
+            else {
+              const { evicted, stored } = state.ingest(item.batch, item.filtered);
+              archive.push(evicted);
+              outcomes.push({ ok: true, value: stored });
+            }
           } catch (error) {
             outcomes.push({ ok: false, error });
           }
@@ -175,11 +186,27 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       append(batch: IngestBatch, filtered?: Record<string, number>, options?: AppendOptions) {
         if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
         if (broken) return Promise.reject(broken);
-        return commits.add({ batch, filtered, body: journal ? entryBody(batch, filtered) : undefined }, options?.onDurable);
+        applySeverity(batch, tuning.severity);
+        return commits.add({ batch, filtered, body: journal ? entryBody(batch, filtered) : undefined }, options?.onDurable) as Promise<StoredViolation[]>;
       },
+      // A journal line like an append's, so a state change survives a crash and a restart the same way.
+      setGroupState(id, change) {
+        if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
+        if (broken) return Promise.reject(broken);
+        const triage = { id, change };
+        return commits.add({ triage, body: journal ? triageEntryBody(triage) : undefined }) as Promise<ViolationGroup | undefined>;
+      },
+      breakdown: (id) =>
+        read((s) => {
+          if (!Object.hasOwn(s.data.groups, id)) return undefined;
+          const rows: BreakdownRow[] = [];
+          for (const r of s.records.values()) if (r.groupId === id) rows.push(recordRow(r));
+          return breakdown(rows);
+        }),
+      severityRules: tuning.severity,
       // Acknowledged data only (commit.ts).
       violations: (q) => read((s) => queryViolations(s.records.values(), q)),
-      groups: (q) => read((s) => queryGroups(s.data.groups, q, q.document ? groupsOn(s.records.values(), q.document) : undefined)),
+      groups: (q) => read((s) => queryGroups(s.data.groups, q, groupsOn(s.records.values(), q))),
       group: (id) =>
         read((s) => {
           const group = Object.hasOwn(s.data.groups, id) ? s.data.groups[id] : undefined;

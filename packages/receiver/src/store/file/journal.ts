@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import type { PageContext, ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../../core/types.js';
 import type { State } from '../../core/state.js';
+import { type TriageChange, isTriageChange } from '../../core/triage.js';
 import { endTornLine, sizeOf, syncDir } from './adapter.js';
 import { policyHash } from '../../core/tables.js';
 import { reclassify } from '../../core/classify.js';
@@ -41,6 +42,8 @@ interface Entry {
   p?: PageContext[];
   b: IngestBatch;
   f?: Record<string, number>;
+  /** Instead of `b`: a group's triage change (`POST /api/groups/<id>/state`). */
+  s?: { id: string; change: TriageChange };
 }
 
 /** An entry serialized on arrival (merging may later attach the batch's objects to records), without its number. */
@@ -107,6 +110,9 @@ export function entryBody(batch: IngestBatch, filtered?: Record<string, number>)
 }
 
 const MAX_REFS = 16;
+
+/** The body of a triage change's line. */
+export const triageEntryBody = (s: { id: string; change: TriageChange }): EntryBody => ({ body: JSON.stringify({ s }).slice(1) });
 
 const inline = (batch: IngestBatch, f: Record<string, number> | undefined, p: PageContext[] | undefined): string =>
   JSON.stringify(p ? (f ? { p, b: batch, f } : { p, b: batch }) : f ? { b: batch, f } : { b: batch }).slice(1);
@@ -197,9 +203,15 @@ export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, 
       for (const h of Object.keys(entry.d)) if (typeof entry.d[h] === 'string') policies.set(h, entry.d[h]);
     }
     // Numbers only grow: a lower one is in the checkpoint already, or a retried append wrote it twice.
-    if (!(entry?.n > batches) || !entry.b) continue;
+    if (!(entry?.n > batches) || !(entry.b || entry.s)) continue;
     batches = entry.n;
     try {
+      if (entry.s) {
+        if (typeof entry.s.id !== 'string' || !isTriageChange(entry.s.change)) throw new Error('not a triage change');
+        state.setTriage(entry.s.id, entry.s.change);
+        replayed++;
+        continue;
+      }
       if (entry.v === 2) resolvePolicies(entry.b, policies);
       if (Array.isArray(entry.p)) resolvePages(entry.b, entry.p);
       // Written by whichever version ran before: classified again by today's rule, as the live

@@ -5,6 +5,7 @@ import { type IngestOptions, type Pending, prepare } from './ingest.js';
 import { write } from './write.js';
 import { evict } from './evict.js';
 import { pruneGroups } from './prune.js';
+import { applyOccurrences } from './triage.js';
 
 export interface CommitOptions extends IngestOptions {
   onCommit?: (info: { appends: number; violations: number; archived: number }) => void;
@@ -50,6 +51,7 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
       await client.query('BEGIN');
       const work = await prepare(client, items, opts, seqs);
       const { live, groups } = await write(client, work);
+      const regressions = await applyOccurrences(client, items, work, groups);
       const archived = await evict(client, live, opts.maxRecords);
       if (work.created.size) await pruneGroups(client, opts.maxGroups);
       await client.query('COMMIT');
@@ -57,7 +59,8 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
       const stored = items.map((item, i) =>
         work.units[i]!.map((unit, j) => {
           const record = work.records.get(unit.rid!)!;
-          return { violation: item.batch.violations[j]!, record, group: groups.get(record.groupId)!, newGroup: work.created.has(record.groupId) };
+          const regression = regressions.has(`${i}:${j}`) ? { regression: true } : {};
+          return { violation: item.batch.violations[j]!, record, group: groups.get(record.groupId)!, newGroup: work.created.has(record.groupId), ...regression };
         }),
       );
       return { archived, stored };

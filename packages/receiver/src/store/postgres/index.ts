@@ -4,7 +4,8 @@ import { migrate } from './schema.js';
 import { regroupIfOlder } from './regroup.js';
 import { postgresCommits } from './commit.js';
 import * as read from './queries.js';
-import { type CoreOptions, coreOptions } from '../../core/options.js';
+import { type CoreOptions, applySeverity, coreOptions } from '../../core/options.js';
+import * as triage from './triage.js';
 
 /** The core's options (maxLiveBytes aside: PostgreSQL's tables are its own), and the connection. */
 export interface PostgresStoreOptions extends CoreOptions {
@@ -81,8 +82,15 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return {
     append(batch: IngestBatch, filtered?: Record<string, number>) {
       if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
+      applySeverity(batch, tuning.severity);
       return commits.add({ batch, filtered });
     },
+    setGroupState(id, change) {
+      if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
+      return triage.setGroupState(db, id, change);
+    },
+    breakdown: (id) => triage.breakdown(db, id),
+    severityRules: tuning.severity,
     violations: (q) => read.violations(db, q),
     groups: (q) => read.groups(db, q),
     group: (id) => read.group(db, id),

@@ -39,7 +39,7 @@ export async function prunePolicies(client: pg.PoolClient, hashes: string[]): Pr
  * record and no bucket points to, least recently seen first. Run under the creation lock
  * (postgres-ingest.ts), the only place groups are added, so the count is exact. A transaction that
  * will add to a group holds it FOR KEY SHARE from the moment it reads it, so SKIP LOCKED passes it by.
- * A pruned group's totals are gone; its fingerprint starts a new group if it comes back.
+ * A pruned group's totals and triage state are gone; its fingerprint starts a new group if it comes back.
  */
 export async function pruneGroups(client: pg.PoolClient, maxGroups: number): Promise<number> {
   const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM csp_lens_groups');
@@ -51,7 +51,8 @@ export async function pruneGroups(client: pg.PoolClient, maxGroups: number): Pro
                    AND NOT EXISTS (SELECT 1 FROM csp_lens_buckets b WHERE b.group_id = g.id)
                  ORDER BY last_seen, pos LIMIT $1 FOR UPDATE SKIP LOCKED),
           d AS (DELETE FROM csp_lens_groups g USING v WHERE g.id = v.id RETURNING g.id),
-          r AS (DELETE FROM csp_lens_reach x USING d WHERE x.group_id = d.id)
+          r AS (DELETE FROM csp_lens_reach x USING d WHERE x.group_id = d.id),
+          t AS (DELETE FROM csp_lens_triage x USING d WHERE x.group_id = d.id)
      SELECT count(*)::int AS n FROM d`,
     [over],
   );

@@ -1,10 +1,13 @@
 import { seqOf } from '../../core/records.js';
 import type pg from 'pg';
-import type { Coverage, GroupPage, HourBucket, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
+import type { Coverage, GroupPage, GroupTriage, HourBucket, Stats, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import type { GroupQuery, RecordFilter, ViolationQuery } from '../../core/types.js';
 import { HOUR } from '../../core/tally.js';
-import { clampLimit } from '../../core/query.js';
+import { NEW_IN_RELEASE_MS, clampLimit } from '../../core/query.js';
+import { withEffectiveTriage } from '../../core/triage.js';
 import type { Counters } from '../../core/state.js';
+import { documentFilter } from '../../core/match.js';
+import { documentSql, searchParam, searchSql } from './match.js';
 
 // The read side in SQL: aggregates for the counts, ORDER BY … LIMIT for the pages, so what crosses
 // the wire and sits in memory is the answer, whatever the table holds (issue 17: a million live
@@ -32,7 +35,9 @@ function recordWhere(q: RecordFilter & { cursor?: string }, { p }: ReturnType<ty
   if (q.source) where.push(`${SOURCE_COLUMN[q.source]} > 0`);
   if (q.coverage) where.push(COVERAGE_SQL[q.coverage]);
   if (q.groupId) where.push(`group_id = ${p(q.groupId)}`);
-  if (q.document) where.push(`document_url = ${p(q.document)}`);
+  const doc = q.document ? documentFilter(q.document) : undefined;
+  if (doc) where.push(documentSql(doc, p(doc.prefix)));
+  if (q.q) where.push(searchSql(p(searchParam(q.q))));
   if (q.disposition) where.push(`disposition = ${p(q.disposition)}`);
   if (q.severity) where.push(`severity = ${p(q.severity)}`);
   if (q.since !== undefined) where.push(`occurred_at >= ${p(q.since)}`);
@@ -112,6 +117,10 @@ export interface GroupRow {
   reach_documents: number;
   reach_page_views: number;
   reach_user_agents: number;
+  first_release?: string | null;
+  first_release_at?: number | null;
+  /** From csp_lens_triage, where a query joins it. */
+  triage?: GroupTriage | null;
 }
 
 export function toGroup(r: GroupRow): ViolationGroup {
@@ -134,6 +143,8 @@ export function toGroup(r: GroupRow): ViolationGroup {
     reach: { documents: r.reach_documents, pageViews: r.reach_page_views + r.native_only, userAgents: r.reach_user_agents },
     exampleId: r.example_id,
     ...(overflow ? { overflow } : {}),
+    ...(r.first_release != null ? { firstRelease: r.first_release, firstReleaseAt: r.first_release_at! } : {}),
+    ...(r.triage ? { triage: r.triage } : {}),
   };
 }
 
@@ -150,6 +161,21 @@ const GROUP_ORDER: Record<NonNullable<GroupQuery['sort']>, string> = {
 // query.ts's coverageOf: a group is merged once one of its records is.
 const GROUP_COVERAGE = { merged: 'merged > 0', 'sdk-only': 'merged = 0 AND sdk > 0', 'native-only': 'merged = 0 AND sdk = 0' } as const;
 
+// Each group with its triage state (a group without a row is open).
+const GROUPS = 'SELECT g.*, t.state AS triage FROM csp_lens_groups g LEFT JOIN csp_lens_triage t ON t.group_id = g.id';
+
+/** triage.ts's statusMatches over the state as it reads at `now` (effectiveTriage: an ignore past its time reads as open). */
+function statusSql(filter: GroupQuery['status'], now: () => string): string | undefined {
+  if (filter === 'all') return undefined;
+  if (filter === 'regression') return `t.state->>'regression' = 'true'`;
+  if (filter === 'resolved') return `t.status = 'resolved'`;
+  // The placeholder is bound only when used: an unused one makes the server refuse the statement.
+  const ignoring = `(t.status = 'ignored' AND (t.state->>'until' IS NULL OR (t.state->>'until')::float8 > ${now()}))`;
+  if (filter === 'ignored') return ignoring;
+  if (filter === 'open') return `(t.status IS NULL OR t.status = 'open' OR (t.status = 'ignored' AND NOT ${ignoring}))`;
+  return `NOT coalesce(${ignoring}, false)`;
+}
+
 /**
  * Filtered, sorted and paged in SQL; the cursor is an offset, as in query.ts. The groups table is
  * small (at most --max-groups rows) and its rows change on every commit: a scan and a top-N sort
@@ -158,6 +184,7 @@ const GROUP_COVERAGE = { merged: 'merged > 0', 'sdk-only': 'merged = 0 AND sdk >
 export async function groups(db: pg.Pool, q: GroupQuery): Promise<GroupPage> {
   const limit = clampLimit(q.limit);
   const offset = q.cursor ? Math.max(0, parseInt(q.cursor, 10) || 0) : 0;
+  const now = q.now ?? Date.now();
   const s = params();
   const { p } = s;
   const where = ['records > 0'];
@@ -165,22 +192,27 @@ export async function groups(db: pg.Pool, q: GroupQuery): Promise<GroupPage> {
   if (q.severity) where.push(`severity = ${p(q.severity)}`);
   if (q.disposition) where.push(`${p(q.disposition)} = ANY(dispositions)`);
   if (q.coverage) where.push(GROUP_COVERAGE[q.coverage]);
-  // The groups of the document's records, from the (document_url, seq) INCLUDE (group_id) index alone.
-  if (q.document) where.push(`id IN (SELECT group_id FROM csp_lens_records WHERE document_url = ${p(q.document)})`);
+  // The groups with a live record on the document, or matching the search.
+  if (q.document || q.q) where.push(`id IN (SELECT group_id FROM csp_lens_records ${recordWhere({ document: q.document, q: q.q }, s)})`);
   if (q.since !== undefined) where.push(`last_seen >= ${p(q.since)}`);
   if (q.until !== undefined) where.push(`first_seen < ${p(q.until)}`);
+  if (q.newSince !== undefined) where.push(`first_seen >= ${p(q.newSince)}`);
+  // query.ts's isNewIn.
+  if (q.release !== undefined) where.push(`first_release = ${p(q.release)} AND first_release_at <= first_seen + ${NEW_IN_RELEASE_MS}`);
+  const status = statusSql(q.status, () => p(now));
+  if (status) where.push(status);
   const { rows } = await db.query<GroupRow>(
-    `SELECT * FROM csp_lens_groups WHERE ${where.join(' AND ')} ORDER BY ${GROUP_ORDER[q.sort ?? 'severity']}, pos LIMIT ${limit + 1} OFFSET ${offset}`,
+    `${GROUPS} WHERE ${where.join(' AND ')} ORDER BY ${GROUP_ORDER[q.sort ?? 'severity']}, pos LIMIT ${limit + 1} OFFSET ${offset}`,
     s.list,
   );
-  const items = rows.slice(0, limit).map(toGroup);
+  const items = rows.slice(0, limit).map((r) => withEffectiveTriage(toGroup(r), now));
   return rows.length > limit ? { items, next: String(offset + limit) } : { items };
 }
 
 /** The group, its newest 50 records and the policy of its example: three round trips at most. */
 export async function group(db: pg.Pool, id: string): Promise<{ group: ViolationGroup; records: ViolationRecord[]; policy?: string } | undefined> {
   const [found, { items }] = await Promise.all([
-    db.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE id = $1', [id]),
+    db.query<GroupRow>(`${GROUPS} WHERE g.id = $1`, [id]),
     violations(db, { groupId: id, limit: 50 }),
   ]);
   if (!found.rows.length) return undefined;
@@ -245,7 +277,7 @@ function tallyWhere(q: RecordFilter, { p }: ReturnType<typeof params>, from?: nu
 function rowsToCount(q: RecordFilter, s: ReturnType<typeof params>): string {
   const { since, until } = q;
   const whole = (t: number | undefined) => t === undefined || Number.isInteger(t);
-  if (q.groupId || q.document || !whole(since) || !whole(until)) return `${RECORD_ROWS} ${recordWhere(q, s)}`;
+  if (q.groupId || q.document || q.q || !whole(since) || !whole(until)) return `${RECORD_ROWS} ${recordWhere(q, s)}`;
   const from = since === undefined ? undefined : (Math.floor(since / HOUR) + 1) * HOUR;
   const to = until === undefined ? undefined : Math.floor(until / HOUR) * HOUR;
   if (from !== undefined && to !== undefined && from >= to) return `${RECORD_ROWS} ${recordWhere(q, s)}`;

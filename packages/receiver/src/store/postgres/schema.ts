@@ -201,6 +201,18 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       INSERT INTO csp_lens_meta SELECT 'grouping', to_jsonb(CASE WHEN EXISTS (SELECT 1 FROM csp_lens_groups) THEN 1 ELSE 2 END);
     `,
   },
+  {
+    version: 6,
+    name: 'triage states of groups; the release a group was first seen in',
+    sql: `
+      -- One row per triaged group (core/triage.ts GroupTriage in state); a group without one is
+      -- open. Deleted with its group (prune.ts), so it only ever holds states of groups that exist.
+      CREATE TABLE csp_lens_triage (group_id text PRIMARY KEY, status text NOT NULL, state jsonb NOT NULL);
+      CREATE INDEX csp_lens_triage_status ON csp_lens_triage (status);
+      -- group.ts touchGroup: the release of the earliest violation that carried one.
+      ALTER TABLE csp_lens_groups ADD COLUMN first_release text, ADD COLUMN first_release_at double precision;
+    `,
+  },
 ];
 
 // Any fixed number, the same in every instance: the lock that serializes migrating.

@@ -71,19 +71,24 @@ export async function write(client: pg.PoolClient, work: Work): Promise<{ live: 
       id, pos, meta: { fingerprint, effectiveDirective, category, blocked, sourceFile, overflow }, severity: g.severity, dispositions: g.dispositions,
       count: g.count, records: g.records, sdk: g.sources.sdk, report_uri: g.sources.reportUri, report_to: g.sources.reportTo, merged: g.merged,
       native_only: work.book.reach[id].nativeOnly, first_seen: g.firstSeen, last_seen: g.lastSeen, example_id: g.exampleId,
+      first_release: g.firstRelease ?? null, first_release_at: g.firstReleaseAt ?? null,
     };
   });
   if (groups.length) {
     await client.query(
-      `INSERT INTO csp_lens_groups AS g (id, pos, meta, severity, dispositions, count, records, sdk, report_uri, report_to, merged, native_only, first_seen, last_seen, example_id)
+      `INSERT INTO csp_lens_groups AS g (id, pos, meta, severity, dispositions, count, records, sdk, report_uri, report_to, merged, native_only, first_seen, last_seen, example_id, first_release, first_release_at)
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, pos bigint, meta jsonb, severity text, dispositions text[], count bigint, records bigint, sdk bigint,
-              report_uri bigint, report_to bigint, merged bigint, native_only bigint, first_seen float8, last_seen float8, example_id text) ORDER BY id
+              report_uri bigint, report_to bigint, merged bigint, native_only bigint, first_seen float8, last_seen float8, example_id text, first_release text, first_release_at float8) ORDER BY id
        ON CONFLICT (id) DO UPDATE SET count = g.count + excluded.count, records = g.records + excluded.records, sdk = g.sdk + excluded.sdk,
           report_uri = g.report_uri + excluded.report_uri, report_to = g.report_to + excluded.report_to, merged = g.merged + excluded.merged,
           native_only = g.native_only + excluded.native_only, first_seen = LEAST(g.first_seen, excluded.first_seen), last_seen = GREATEST(g.last_seen, excluded.last_seen),
           severity = CASE WHEN array_position(${SEVERITIES}, excluded.severity) > array_position(${SEVERITIES}, g.severity) THEN excluded.severity ELSE g.severity END,
           dispositions = g.dispositions || ARRAY(SELECT d FROM unnest(excluded.dispositions) WITH ORDINALITY AS u(d, i) WHERE NOT d = ANY(g.dispositions) ORDER BY i),
-          example_id = CASE WHEN excluded.example_id <> '' THEN excluded.example_id ELSE g.example_id END`,
+          example_id = CASE WHEN excluded.example_id <> '' THEN excluded.example_id ELSE g.example_id END,
+          first_release = CASE WHEN excluded.first_release_at IS NOT NULL AND (g.first_release_at IS NULL OR excluded.first_release_at < g.first_release_at
+            OR (excluded.first_release_at = g.first_release_at AND excluded.first_release COLLATE "C" < g.first_release COLLATE "C")) THEN excluded.first_release ELSE g.first_release END,
+          first_release_at = CASE WHEN excluded.first_release_at IS NOT NULL AND (g.first_release_at IS NULL OR excluded.first_release_at < g.first_release_at
+            OR (excluded.first_release_at = g.first_release_at AND excluded.first_release COLLATE "C" < g.first_release COLLATE "C")) THEN excluded.first_release_at ELSE g.first_release_at END`,
       [JSON.stringify(groups)],
     );
     const reach = [...work.touched].sort().flatMap((g) => {

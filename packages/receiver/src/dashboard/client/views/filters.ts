@@ -43,20 +43,36 @@ function directiveField(value: string, directives: [string, number][], onPick: (
   return [field, h('label', { class: 'field' }, h('span', null, `${num(names.length - MENU_SIZE)} more directives`), find)];
 }
 
+export const STATES: Options = [
+  ['', 'Open & resolved'],
+  ['open', 'Open'],
+  ['regression', 'Regressions'],
+  ['resolved', 'Resolved'],
+  ['ignored', 'Ignored'],
+  ['all', 'All, ignored too'],
+];
+
 /** The filter bar; every change rewrites the view (and so the URL). */
 export function filterBar(view: View, directives: [string, number][], onChange: (v: View) => void): HTMLElement {
   const set = (k: keyof View) => (value: string) => onChange({ ...view, [k]: value, group: '' });
   const any = (label: string): Options => [['', label]];
-  const doc = h('input', { type: 'search', value: view.document, placeholder: 'https://example.com/page', 'aria-label': 'Document URL', spellcheck: 'false' });
+  const input = (value: string, label: string, placeholder: string, maxlength?: number) =>
+    h('input', { type: 'search', value, placeholder, 'aria-label': label, spellcheck: 'false', autocomplete: 'off', maxlength });
+  const doc = input(view.document, 'Document URL', '/checkout or https://example.com/page');
+  const q = input(view.q, 'Search', 'blocked URL, document, source file', 200);
+  const release = input(view.release, 'New in release', 'e.g. 2026.11.3', 128);
+  const fresh = h('input', { type: 'checkbox', checked: view.fresh === '1', onchange: () => set('fresh')(fresh.checked ? '1' : '') });
+  // The text fields apply together (Enter in any of them, or Apply).
+  const apply = () => onChange({ ...view, document: doc.value.trim(), q: q.value.trim(), release: release.value.trim(), group: '' });
   const form = h(
     'form',
     {
       class: 'filters',
       role: 'search',
-      // Submitting would navigate (and form-action 'none' forbids it): apply the document filter instead.
+      // Submitting would navigate (and form-action 'none' forbids it): apply the text filters instead.
       onsubmit: (e: Event) => {
         e.preventDefault();
-        set('document')(doc.value.trim());
+        apply();
       },
     },
     select('Time range', view.range, RANGES.map(([k, label]) => [k, label]), set('range')),
@@ -64,9 +80,14 @@ export function filterBar(view: View, directives: [string, number][], onChange: 
     select('Severity', view.severity, [...any('Any severity'), ...SEVERITIES.map((s): [string, string] => [s, s])], set('severity')),
     select('Disposition', view.disposition, [...any('Any disposition'), ['enforce', 'enforce'], ['report', 'report-only'], ['unknown', 'unknown']], set('disposition')),
     select('Streams', view.coverage, [...any('Any coverage'), ['merged', 'SDK + native'], ['sdk-only', 'SDK only'], ['native-only', 'Native only']], set('coverage')),
-    h('label', { class: 'field grow' }, h('span', null, 'Document'), doc),
+    select('State', view.status, STATES, set('status')),
+    h('label', { class: 'field check', title: 'Only groups first seen in the time range: what a deploy brought' }, fresh, h('span', null, 'New in range')),
+    h('label', { class: 'field' }, h('span', null, 'New in release'), release),
+    h('label', { class: 'field grow' }, h('span', null, 'Document (prefix)'), doc),
+    h('label', { class: 'field grow' }, h('span', null, 'Search'), q),
     h('button', { type: 'submit', class: 'btn' }, 'Apply'),
   );
-  doc.addEventListener('search', () => doc.value === '' && view.document && set('document')(''));
+  // The clear button of a search field applies at once.
+  for (const [el, key] of [[doc, 'document'], [q, 'q'], [release, 'release']] as const) el.addEventListener('search', () => el.value === '' && view[key] && set(key)(''));
   return form;
 }

@@ -1,7 +1,7 @@
 import { hourChart } from '../chart.js';
 import { moreGroups, type Overview } from '../data.js';
 import { h } from '../dom.js';
-import { coverageTotal, num, percent } from '../format.js';
+import { coverageTotal, num, percent, severityBadge } from '../format.js';
 import type { View } from '../state.js';
 import { coveragePanel, unstoredPanel } from './coverage.js';
 import { filterBar } from './filters.js';
@@ -15,6 +15,35 @@ export interface OverviewActions {
   open(groupId: string): void;
 }
 
+/** Why a filtered list is empty, and the one click that widens it. */
+function emptyHints(view: View, change: (v: View) => void): HTMLElement[] {
+  const hints: HTMLElement[] = [];
+  const clear = (label: string, patch: Partial<View>) => h('button', { type: 'button', class: 'btn link', onclick: () => change({ ...view, ...patch }) }, label);
+  if (view.document) {
+    hints.push(
+      h('p', { class: 'hint' }, 'No live record is on a document starting with ', h('code', null, view.document), '. Documents match by prefix: a path (', h('code', null, '/checkout'), '), a URL, or a host and path; query and fragment do not count. ', clear('Clear the document filter', { document: '' })),
+    );
+  }
+  if (view.q) hints.push(h('p', { class: 'hint' }, 'The search looks in blocked URLs, document URLs and source files of live records. ', clear('Clear the search', { q: '' })));
+  if (!view.status) hints.push(h('p', { class: 'hint' }, 'Ignored groups are hidden. ', clear('Show them too', { status: 'all' })));
+  return hints;
+}
+
+/** How severities are decided: the rules in order, the receiver's own first. */
+function severityLegend(info: Overview['severity']): HTMLElement {
+  const own = Object.entries(info.overrides);
+  return h(
+    'details',
+    { class: 'legend-severity' },
+    h('summary', null, 'How severity is decided'),
+    own.length
+      ? h('p', { class: 'small' }, 'This receiver’s own rules come first: ', own.flatMap(([sel, sev], i) => [i ? ', ' : '', h('code', null, `${sel}=${sev}`)]))
+      : null,
+    h('ul', { class: 'rules' }, info.rules.map((r) => h('li', null, severityBadge(r.severity), h('b', null, r.when), h('span', { class: 'muted' }, ` — ${r.why}`)))),
+    h('p', { class: 'muted small' }, 'A group shows the highest severity of its violations. Change the rules with --severity (for example --severity connect-src=high).'),
+  );
+}
+
 export function overviewView(view: View, o: Overview, act: OverviewActions): HTMLElement {
   const cov = o.coverage;
   const covered = coverageTotal(cov);
@@ -22,8 +51,12 @@ export function overviewView(view: View, o: Overview, act: OverviewActions): HTM
   const critical = o.groups.filter((g) => g.severity === 'critical').length;
 
   const groupsCard = h('section', { class: 'card groups-card' }, h('h2', null, 'Groups', h('span', { class: 'muted small' }, ' by severity, reach, last seen')));
-  const tableHost = h('div', { class: 'table-scroll' }, groupTable(o.groups, act.open));
+  const tableOptions = { overrides: o.severity.overrides, newSince: view.range === 'all' ? undefined : o.from };
+  const table = () => groupTable(o.groups, act.open, tableOptions);
+  const tableHost = h('div', { class: 'table-scroll' }, table());
   groupsCard.append(tableHost);
+  if (!o.groups.length) groupsCard.append(...emptyHints(view, act.change));
+  groupsCard.append(severityLegend(o.severity));
   let next = o.next;
   const more = h('button', { type: 'button', class: 'btn', hidden: !next }, 'Load more groups');
   more.addEventListener('click', async () => {
@@ -35,9 +68,9 @@ export function overviewView(view: View, o: Overview, act: OverviewActions): HTM
     o.groups.push(...page.items);
     next = page.next;
     more.hidden = !next;
-    tableHost.replaceChildren(groupTable(o.groups, act.open));
+    tableHost.replaceChildren(table());
   });
-  groupsCard.append(more);
+  groupsCard.insertBefore(more, groupsCard.querySelector('.legend-severity'));
 
   return h(
     'div',

@@ -1,8 +1,10 @@
 import type { ViolationRecord } from '@csp-lens/schema';
 import { fields, h } from '../dom.js';
-import { dateTime, num, streamChips, when } from '../format.js';
+import { dateTime, num, streamChips, urlText, when } from '../format.js';
 
 const code = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : h('code', { class: 'val' }, String(v)));
+// A URL breaks only after its separators, its host whole (format.ts urlText).
+const url = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : h('code', { class: 'val' }, urlText(v)));
 const block = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : h('pre', { class: 'snippet' }, String(v)));
 
 function position(r: ViolationRecord): string | undefined {
@@ -17,12 +19,12 @@ function native(r: ViolationRecord): HTMLElement {
     { class: 'side' },
     h('h4', null, 'Report fields'),
     fields([
-      ['Document', code(r.documentURL)],
-      ['Blocked', code(r.blockedURL)],
-      ['Source', code(position(r))],
+      ['Document', url(r.documentURL)],
+      ['Blocked', url(r.blockedURL)],
+      ['Source', url(position(r))],
       ['Sample', block(r.sample)],
       ['Violated', code(r.violatedDirective)],
-      ['Referrer', code(r.referrer)],
+      ['Referrer', url(r.referrer)],
       ['Status', r.statusCode],
       ['User agent', r.userAgent],
       ['Client', r.clientIp],
@@ -64,9 +66,9 @@ function sdk(r: ViolationRecord): HTMLElement {
       ['Element', e ? code(`<${e.tag}>`) : r.noElement ? (NO_ELEMENT[r.noElement] ?? r.noElement) : undefined],
       ['Selector', code(e?.selector)],
       ['Attribute', code(e?.attr)],
-      ['Full URL', code(e?.url)],
+      ['Full URL', url(e?.url)],
       ['HTML', block(e?.html)],
-      ['Page URL', code(p?.url)],
+      ['Page URL', url(p?.url)],
       ['Page view', code(p?.id)],
       ['Session', code(p?.session)],
       ['Release', code(p?.release)],
