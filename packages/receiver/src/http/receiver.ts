@@ -8,7 +8,7 @@ import { mountReadApi, mountSdkScript } from './read-api.js';
 import { mountDashboard } from '../dashboard/server.js';
 import { createRateLimiter } from './ratelimit.js';
 import { createNoiseFilter, type NoiseRule } from '../core/filter.js';
-import { clientKey, type IpMode } from './ip.js';
+import { anonymizeIp, clientKey, type IpMode } from './ip.js';
 import { createBodyBudget } from './budget.js';
 import { memoize } from '../core/hash.js';
 import { parseSize } from './size.js';
@@ -91,6 +91,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   const ipMode = options.ipMode ?? 'truncate';
   if (!['truncate', 'hash', 'full', 'none'].includes(ipMode)) fail('ipMode must be truncate, hash, full or none');
   const filter = typeof options.filters === 'function' ? options.filters : createNoiseFilter(options.filters);
+  const ipSalt = options.ipSalt ?? randomBytes(16).toString('hex');
 
   const router = new Router(prefix ? { prefix } : {});
   router.use(jsonErrors);
@@ -100,7 +101,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     clock,
     bodyLimit,
     ipMode,
-    ipSalt: options.ipSalt ?? randomBytes(16).toString('hex'),
+    ipSalt,
     allowOrigin: (origin) => (origins === '*' ? '*' : origin && origins.includes(origin) ? origin : undefined),
     // A client sends many reports: its address is parsed once, not per request.
     clientOf: memoize((ip) => clientKey(ip, v6Prefix), 4096),
@@ -109,7 +110,8 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     onStored: options.onStored && guardCallback(options.onStored),
   });
   mountSdkScript(router, options.sdkScriptPath);
-  mountReadApi(router, store, token);
+  // An erasure by client finds an IP address as --ip-mode stored it, too.
+  mountReadApi(router, store, token, { clientForms: (c) => [c, anonymizeIp(c, ipMode, ipSalt) ?? ''] });
   mountDashboard(router, { prefix });
   options.extend?.(router, { token, prefix, store });
 

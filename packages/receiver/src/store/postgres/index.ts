@@ -1,5 +1,7 @@
 import pg from 'pg';
-import type { IngestBatch, Store } from '../../core/types.js';
+import type { EraseResult, IngestBatch, Store, StoredViolation } from '../../core/types.js';
+import { checkEraseFilter } from '../../core/erase.js';
+import { ensureAuditTable } from './erase.js';
 import { migrate } from './schema.js';
 import { postgresCommits } from './commit.js';
 import * as read from './queries.js';
@@ -64,6 +66,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   try {
     await admin.connect();
     await migrate(admin);
+    await ensureAuditTable(admin);
   } catch (e) {
     await end();
     throw new Error(`csp-lens: cannot open the PostgreSQL store: ${(e as Error).message}`);
@@ -76,7 +79,15 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return {
     append(batch: IngestBatch, filtered?: Record<string, number>) {
       if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
-      return commits.add({ batch, filtered });
+      return commits.add({ batch, filtered }) as Promise<StoredViolation[]>;
+    },
+    erase(filter, audit) {
+      if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
+      try {
+        return commits.add({ erase: checkEraseFilter(filter), by: audit?.by }) as Promise<EraseResult>;
+      } catch (e) {
+        return Promise.reject(e);
+      }
     },
     violations: (q) => read.violations(db, q),
     groups: (q) => read.groups(db, q),
