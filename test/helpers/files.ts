@@ -61,7 +61,7 @@ export function readStoreFiles(db: string): StoreFiles {
   const archive = archiveLines<ViolationRecord>(db);
   const journal = jsonLines<{ n: number; b: { violations: { documentURL: string }[] } }>(`${base}.journal.jsonl`);
   const after = file?.checkpoint?.batches ?? 0;
-  const journaled = journal.items.filter((e) => e.n > after).flatMap((e) => e.b.violations.map((v) => v.documentURL));
+  const journaled = journal.items.filter((e) => e.n > after && e.b).flatMap((e) => e.b.violations.map((v) => v.documentURL));
   const live = file?.records ?? [];
   return {
     live,

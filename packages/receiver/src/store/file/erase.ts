@@ -121,9 +121,15 @@ export function createEraser(d: EraserDeps) {
       const size = await rewrite(file, drop);
       if (size !== undefined && file === open) d.archive().resized(size);
     }
-    await d.live.write();
-    // Only once a checkpoint without them stands: until then every commit tries again first.
+    // They stay pending until a checkpoint without them stands: until then every commit tries again first.
+    const finished = pending.slice(0, done);
     pending = pending.slice(done);
+    try {
+      await d.live.write();
+    } catch (e) {
+      pending = [...finished, ...pending];
+      throw e;
+    }
   }
 
   return {

@@ -178,11 +178,13 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
         return outcomes;
       },
       due: () => live.due(),
+      // An unfinished erasure first; the checkpoint runs either way (it names the erasure, and
+      // backs off when it fails itself): nothing committed since, so nothing newer is archived.
       housekeep: () =>
-        eraser.finish().then(
-          () => live.run(path),
-          (e: Error) => console.error(`csp-lens: finishing an erasure of ${path} failed (retrying): ${e.message}`),
-        ),
+        eraser
+          .finish()
+          .catch((e: Error) => console.error(`csp-lens: finishing an erasure of ${path} failed (retrying): ${e.message}`))
+          .then(() => live.run(path)),
       idle: () => (closed ? live.stop() : live.idle(() => void commits.kick())),
     });
 
