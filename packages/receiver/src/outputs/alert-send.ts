@@ -44,6 +44,8 @@ interface Queue {
   target: Target<unknown>;
   jobs: (() => unknown)[];
   busy: boolean;
+  /** A pump is due on the next turn. */
+  scheduled: boolean;
 }
 
 const realSleep = (ms: number, signal: AbortSignal) =>
@@ -121,12 +123,17 @@ export function createSender(o: SenderOptions) {
     enqueue<P>(id: number, target: Target<P>, payload: () => P): void {
       if (stop.signal.aborted) return;
       let q = queues.get(id);
-      if (!q) queues.set(id, (q = { target: target as Target<unknown>, jobs: [], busy: false }));
+      if (!q) queues.set(id, (q = { target: target as Target<unknown>, jobs: [], busy: false, scheduled: false }));
       if (q.jobs.length >= maxQueue) return void counts.dropped++;
       q.jobs.push(payload);
+      if (q.busy || q.scheduled) return;
       // Start on a later tick: the caller (ingest) returns before any delivery work begins.
       const started = q;
-      setImmediate(() => pump(started));
+      q.scheduled = true;
+      setImmediate(() => {
+        started.scheduled = false;
+        pump(started);
+      });
     },
     idle: () => (isIdle() ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
     /** Stops at once: queued messages are dropped, attempts in flight aborted. */

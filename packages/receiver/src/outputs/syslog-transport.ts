@@ -78,6 +78,7 @@ export function syslogTarget(url: URL, o: SyslogTransportOptions = {}): Target<s
         };
         s.on('error', gone);
         s.on('close', gone);
+        s.on('end', gone);
         s.resume(); // a collector sends nothing; never let a stray byte fill a buffer
         s.unref();
         socket = s;
@@ -89,7 +90,7 @@ export function syslogTarget(url: URL, o: SyslogTransportOptions = {}): Target<s
   return {
     name,
     async deliver(message) {
-      const s = socket && !socket.destroyed ? socket : await open();
+      const s = socket && socket.writable ? socket : await open();
       // RFC 6587 §3.4.1 octet counting: MSG-LEN is the message's length in bytes.
       const frame = `${Buffer.byteLength(message, 'utf8')} ${message}`;
       await new Promise<void>((resolve, reject) => {
