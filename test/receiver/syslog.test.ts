@@ -157,7 +157,7 @@ describe('syslog', () => {
   });
 
   it('frames messages by octet count over TLS and trusts the collector through --syslog-ca', async () => {
-    const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], { days: 1, keySize: 2048, extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] });
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] });
     const collector = await streamCollector({ key: pems.private, cert: pems.cert });
     closers.push(collector.close);
     const { store } = syslog({ url: collector.url, ca: pems.cert });

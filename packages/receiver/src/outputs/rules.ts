@@ -152,6 +152,12 @@ export function createRules(options: RuleOptions = {}) {
       for (const d of documents) touch(pages, pageOf(d), true, MAX_PAGES);
       ready = true;
     },
+    /** How much is tracked now: bounded whatever arrives. */
+    tracked() {
+      let clients = 0;
+      for (const c of campaigns.values()) clients += c.clients.size;
+      return { groups: campaigns.size, clients, volumes: volumes.size, pages: pages.size, signals: signals.size };
+    },
     /** What fired in the last day, for the dashboard. */
     signals(now: number): Signals {
       const groups: Record<string, GroupSignals> = {};
