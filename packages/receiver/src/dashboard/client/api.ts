@@ -27,12 +27,18 @@ const base = () => `${location.pathname.replace(/\/dashboard\/?$/, '')}/api`;
 
 export type Params = Record<string, string | number | undefined>;
 
-export async function get<T>(path: string, params: Params = {}): Promise<T> {
+export const get = <T>(path: string, params: Params = {}): Promise<T> => call<T>('GET', path, params);
+
+/** DELETE (an erasure): answered with what it removed. */
+export const del = <T>(path: string): Promise<T> => call<T>('DELETE', path);
+
+async function call<T>(method: 'GET' | 'DELETE', path: string, params: Params = {}): Promise<T> {
   const token = sessionStorage.getItem(KEY);
   if (!token) throw new AuthError('no token');
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
   const res = await fetch(`${base()}${path}${q.size ? `?${q}` : ''}`, {
+    method,
     headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
     cache: 'no-store',
     credentials: 'omit',

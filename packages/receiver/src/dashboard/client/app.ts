@@ -3,6 +3,7 @@ import { loadOverview } from './data.js';
 import { h, mount } from './dom.js';
 import { readView, writeView, type View } from './state.js';
 import { detailView, loadGroup } from './views/detail.js';
+import { loadSignals } from './signals.js';
 import { loginView } from './views/login.js';
 import { overviewView } from './views/overview.js';
 
@@ -43,8 +44,9 @@ async function render(): Promise<void> {
   const view = readView();
   main.classList.add('loading');
   try {
+    const back = () => (history.length > 1 && history.state?.fromList ? history.back() : go({ ...view, group: '' }));
     const content = view.group
-      ? detailView(await loadGroup(view.group), () => (history.length > 1 && history.state?.fromList ? history.back() : go({ ...view, group: '' })))
+      ? await Promise.all([loadGroup(view.group), loadSignals()]).then(([d, s]) => detailView(d, back, s.groups[view.group]))
       : overviewView(view, await loadOverview(view), { change: (v) => go(v), open: (id) => openGroup(view, id) });
     if (mine !== generation) return;
     mount(main, content);

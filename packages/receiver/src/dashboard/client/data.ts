@@ -2,6 +2,7 @@ import type { GroupPage, HourBucket, Stats, ViolationGroup } from '@csp-lens/sch
 import { get } from './api.js';
 import { bounds, narrowed, type View } from './state.js';
 import { coverageTotal, HOUR } from './format.js';
+import { loadSignals, type Signals } from './signals.js';
 
 export interface Overview {
   groups: ViolationGroup[];
@@ -16,6 +17,8 @@ export interface Overview {
   unstored: Pick<Stats, 'filtered' | 'otherReports' | 'invalid' | 'sdkDropped' | 'limits'>;
   from: number;
   to: number;
+  /** What the alert rules fired in the last day (badges). */
+  signals: Signals;
 }
 
 const filters = (v: View) => ({ directive: v.directive, severity: v.severity, disposition: v.disposition, coverage: v.coverage });
@@ -25,10 +28,11 @@ const groupQuery = (v: View, since?: number) => ({ sort: 'severity', limit: 100,
 /** The chart and coverage count the records the filters select, on the server (all of them, exactly). */
 export async function loadOverview(v: View, now = Date.now()): Promise<Overview> {
   const { since } = bounds(v.range, now);
-  const [all, groups, selected] = await Promise.all([
+  const [all, groups, selected, signals] = await Promise.all([
     get<Stats>('/stats', { since }),
     get<GroupPage>('/groups', groupQuery(v, since)),
     narrowed(v) ? get<Stats>('/stats', { since, ...filters(v), document: v.document }) : undefined,
+    loadSignals(),
   ]);
   const stats = selected ?? all;
   return {
@@ -44,6 +48,7 @@ export async function loadOverview(v: View, now = Date.now()): Promise<Overview>
     unstored: { filtered: all.filtered, otherReports: all.otherReports, invalid: all.invalid, sdkDropped: all.sdkDropped, limits: all.limits },
     from: since ?? all.hours[0]?.hour ?? now - 24 * HOUR,
     to: now,
+    signals,
   };
 }
 

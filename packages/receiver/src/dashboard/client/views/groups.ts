@@ -1,6 +1,7 @@
 import type { ViolationGroup } from '@csp-lens/schema';
 import { h } from '../dom.js';
 import { count, num, reachText, severityBadge, streamChips, when } from '../format.js';
+import { signalBadges, type Signals } from '../signals.js';
 
 /** What was blocked, as text: origin or keyword, and the source file for inline/eval groups. */
 export function blockedLabel(g: ViolationGroup): HTMLElement {
@@ -13,7 +14,7 @@ export function blockedLabel(g: ViolationGroup): HTMLElement {
 }
 
 /** Groups, most important first (the API sorts by severity, reach, last seen). */
-export function groupTable(groups: ViolationGroup[], open: (id: string) => void): HTMLElement {
+export function groupTable(groups: ViolationGroup[], open: (id: string) => void, signals?: Signals): HTMLElement {
   if (!groups.length) return h('p', { class: 'empty' }, 'No violations match these filters.');
   const head = h(
     'tr',
@@ -34,7 +35,7 @@ export function groupTable(groups: ViolationGroup[], open: (id: string) => void)
       },
       h('td', null, severityBadge(g.severity)),
       h('td', { class: 'nowrap' }, h('code', { class: 'directive' }, g.effectiveDirective), g.dispositions?.includes('report') && !g.dispositions.includes('enforce') ? h('span', { class: 'tag' }, 'report-only') : null),
-      h('td', { class: 'wrap' }, blockedLabel(g)),
+      h('td', { class: 'wrap' }, blockedLabel(g), signalBadges(signals?.groups[g.id])),
       h('td', { class: 'num' }, num(g.count)),
       h(
         'td',

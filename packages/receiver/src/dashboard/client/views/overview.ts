@@ -1,7 +1,7 @@
 import { hourChart } from '../chart.js';
 import { moreGroups, type Overview } from '../data.js';
 import { h } from '../dom.js';
-import { coverageTotal, num, percent } from '../format.js';
+import { coverageTotal, dateTime, num, percent } from '../format.js';
 import type { View } from '../state.js';
 import { coveragePanel, unstoredPanel } from './coverage.js';
 import { filterBar } from './filters.js';
@@ -22,7 +22,7 @@ export function overviewView(view: View, o: Overview, act: OverviewActions): HTM
   const critical = o.groups.filter((g) => g.severity === 'critical').length;
 
   const groupsCard = h('section', { class: 'card groups-card' }, h('h2', null, 'Groups', h('span', { class: 'muted small' }, ' by severity, reach, last seen')));
-  const tableHost = h('div', { class: 'table-scroll' }, groupTable(o.groups, act.open));
+  const tableHost = h('div', { class: 'table-scroll' }, groupTable(o.groups, act.open, o.signals));
   groupsCard.append(tableHost);
   let next = o.next;
   const more = h('button', { type: 'button', class: 'btn', hidden: !next }, 'Load more groups');
@@ -35,14 +35,18 @@ export function overviewView(view: View, o: Overview, act: OverviewActions): HTM
     o.groups.push(...page.items);
     next = page.next;
     more.hidden = !next;
-    tableHost.replaceChildren(groupTable(o.groups, act.open));
+    tableHost.replaceChildren(groupTable(o.groups, act.open, o.signals));
   });
   groupsCard.append(more);
 
+  const volume = o.signals.store.volume;
   return h(
     'div',
     { class: 'overview' },
     filterBar(view, o.directives, act.change),
+    volume
+      ? h('div', { class: 'card signal-banner', role: 'status' }, h('span', { class: 'signal volume' }, 'High volume'), ` ${num(volume.count)} violations within an hour across all groups, ${dateTime(volume.at)}`)
+      : null,
     h(
       'div',
       { class: 'stats' },
