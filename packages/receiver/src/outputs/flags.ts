@@ -71,7 +71,8 @@ function count(flag: string, value: string, max = Number.MAX_SAFE_INTEGER): numb
 }
 
 /** `--campaign-clients`, `--campaign-window`, `--volume-max`, `--volume-scope`; unset: the defaults of rules.ts. */
-export function rulesFrom(clients: string, windowMs: string, volumeMax: string, scope: string): RuleOptions {
+export function rulesFrom(clients: string, windowMs: string, volumeMax: string, scope: string): RuleOptions | undefined {
+  if (!clients && !windowMs && !volumeMax && !scope) return undefined;
   if (scope && scope !== 'store' && scope !== 'group') fail('--volume-scope must be store or group');
   return {
     campaign: { ...(clients ? { clients: count('campaign-clients', clients, 1000) } : {}), ...(windowMs ? { windowMs: count('campaign-window', windowMs) } : {}) },
