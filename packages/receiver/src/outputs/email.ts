@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import nodemailer from 'nodemailer';
 import { DeliveryError, type Target } from './alert-send.js';
 import type { EmailContent } from './alert-email.js';
 import type { AlertReason } from './alert-body.js';
@@ -40,27 +39,41 @@ function defaultFrom(url: URL): string {
 export function emailTarget(c: EmailConfig, timeoutMs = 10_000): Target<EmailContent> & { close(): void } {
   checkEmail(c);
   const url = new URL(c.smtpUrl);
-  const transport = nodemailer.createTransport({
-    pool: true,
-    maxConnections: 1,
-    url: c.smtpUrl,
-    connectionTimeout: timeoutMs,
-    greetingTimeout: timeoutMs,
-    socketTimeout: 6 * timeoutMs,
-    ...(c.ca ? { tls: { ca: c.ca } } : {}),
-  });
   const from = c.from ?? defaultFrom(url);
+  // Loaded with the first alert: a receiver that sends no mail never loads nodemailer.
+  let transport: Promise<{ sendMail(message: object): Promise<unknown>; close(): void }> | undefined;
+  let closed = false;
+  const open = async () => {
+    const { default: nodemailer } = await import('nodemailer');
+    return nodemailer.createTransport({
+      pool: true,
+      maxConnections: 1,
+      url: c.smtpUrl,
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: 6 * timeoutMs,
+      ...(c.ca ? { tls: { ca: c.ca } } : {}),
+    });
+  };
   return {
     name: `email via ${url.host}`,
     async deliver(content) {
+      if (closed) throw new DeliveryError('closed', false);
+      const t = await (transport ??= open().catch((e: Error) => {
+        transport = undefined;
+        throw e;
+      }));
       try {
-        await transport.sendMail({ from, to: c.to, subject: content.subject, text: content.text, html: content.html, headers: { 'Auto-Submitted': 'auto-generated' } });
+        await t.sendMail({ from, to: c.to, subject: content.subject, text: content.text, html: content.html, headers: { 'Auto-Submitted': 'auto-generated' } });
       } catch (e) {
         const err = e as Error & { responseCode?: number; code?: string };
         const permanent = (err.responseCode ?? 0) >= 500 || err.code === 'EAUTH';
         throw new DeliveryError(err.message, !permanent);
       }
     },
-    close: () => transport.close(),
+    close() {
+      closed = true;
+      void transport?.then((t) => t.close());
+    },
   };
 }

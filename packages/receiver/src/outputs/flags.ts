@@ -83,6 +83,7 @@ export function rulesFrom(clients: string, windowMs: string, volumeMax: string, 
 /** `--public-url`: the receiver's address as its users reach it (alerts link to the dashboard there). */
 export function publicUrlFrom(url: string): string | undefined {
   if (!url) return undefined;
-  if (!isHttpUrl(url)) fail(`--public-url must be the receiver's http(s) address, like https://csp.example.com, got ${JSON.stringify(url)}`);
-  return url.replace(/\/+$/, '');
+  if (!isHttpUrl(url) || new URL(url).search || new URL(url).hash) fail(`--public-url must be the receiver's http(s) address, like https://csp.example.com, got ${JSON.stringify(url)}`);
+  // As the URL parser writes it: the links built on it are well-formed wherever they go.
+  return new URL(url).href.replace(/\/+$/, '');
 }

@@ -1,15 +1,18 @@
 import type { GroupSignals, Signals } from '../../outputs/rules.js';
-import { get } from './api.js';
+import { AuthError, get } from './api.js';
 import { h } from './dom.js';
 import { ago, dateTime, num } from './format.js';
 
 export type { GroupSignals, Signals } from '../../outputs/rules.js';
 
-/** What the alert rules fired; none when the receiver serves no signals (an embedder's own app). */
+/**
+ * What the alert rules fired. Badges are extra: none when the receiver serves no signals (an
+ * embedder's own app answers 404) or they fail to load; only a refused token stops the page.
+ */
 export const loadSignals = (): Promise<Signals> =>
   get<Signals>('/signals').catch((e: Error) => {
-    if (/^404:/.test(e.message)) return { groups: {}, store: {} };
-    throw e;
+    if (e instanceof AuthError) throw e;
+    return { groups: {}, store: {} };
   });
 
 /** A group's badges: likely attack campaign, volume, first inline script on a page. */
