@@ -189,8 +189,10 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
     });
 
     // A journal store has a parseable live file from its first moment on.
-    if (erasing.length) await eraser.finish();
-    else if (rewrite || (journal && !(await sizeOf(path)))) await live.write();
+    if (erasing.length) {
+      console.error(`csp-lens: finishing ${erasing.length} erasure(s) of ${path} that the last stop interrupted`);
+      await eraser.finish();
+    } else if (rewrite || (journal && !(await sizeOf(path)))) await live.write();
     if (!journal) await unlink(paths.journal).catch(() => {});
 
     const read = <R>(fn: (s: State) => R) => commits.read(() => fn(state));
