@@ -13,7 +13,10 @@ const FLAGS = [
   'ip-mode', 'merge-window', 'group-cap', 'tls-cert', 'tls-key', 'trust-proxy',
 ];
 // Flags of the later features (store engine, journal, alerts, stream): listed in --help too.
-const MORE_FLAGS = ['ip-salt', 'store', 'database-url', 'journal', 'checkpoint-ms', 'archive-segment-mb', 'archive-keep', 'webhook', 'webhook-format', 'webhook-on', 'spike-factor', 'spike-min', 'stream'];
+const MORE_FLAGS = ['ip-salt', 'store', 'database-url', 'journal', 'checkpoint-ms', 'archive-segment-mb', 'archive-keep', 'webhook', 'webhook-format', 'webhook-on', 'spike-factor', 'spike-min', 'stream',
+  // Integrations (issue 19): email, syslog, the alert rules.
+  'smtp-url', 'alert-email', 'email-from', 'email-on', 'smtp-ca', 'public-url', 'syslog', 'syslog-on', 'syslog-facility', 'syslog-app-name', 'syslog-ca',
+  'campaign-clients', 'campaign-window', 'volume-max', 'volume-scope'];
 // The caps that keep one client from holding what every client needs (issue 12).
 const EDGE_FLAGS = ['ipv6-prefix', 'max-body-memory', 'max-connections', 'max-connections-per-client', 'header-timeout', 'body-timeout', 'max-live-mb', 'max-groups'];
 const EDGE_DEFAULTS = { ipv6Prefix: 64, maxConnections: 10_000, maxConnectionsPerClient: 256, headerTimeoutMs: 5000, bodyTimeoutMs: 5000, maxLiveBytes: 64 * 1024 * 1024, maxGroups: 10_000 };
@@ -93,6 +96,29 @@ describe('configFrom', () => {
     expect(configFrom(['--trust-proxy', 'false'], {})).toMatchObject({ trustProxy: false });
     expect(configFrom(['--trust-proxy', '0'], {})).toMatchObject({ trustProxy: false });
     expect(configFrom(['--port=9000', '--body-limit=512kb'], {})).toMatchObject({ port: 9000, bodyLimit: '512kb' });
+  });
+
+  it('reads the integration flags: email, syslog, Datadog, the alert rules, the public URL', () => {
+    const config = configFrom([
+      '--smtp-url', 'smtps://alerts:pw@smtp.example.com:465', '--alert-email', 'a@example.com', '--alert-email', 'b@example.com,c@example.com',
+      '--email-on', 'critical,campaign', '--public-url', 'https://csp.example.com/', '--syslog', 'tcp://127.0.0.1:601', '--syslog-facility', 'local5',
+      '--webhook', 'https://dd.example/api/v1/events', '--webhook-format', 'datadog', '--campaign-clients', '9', '--volume-scope', 'group',
+    ], { DD_API_KEY: 'k' });
+    expect(config).toMatchObject({
+      email: { smtpUrl: 'smtps://alerts:pw@smtp.example.com:465', to: ['a@example.com', 'b@example.com', 'c@example.com'], on: ['critical', 'campaign'] },
+      publicUrl: 'https://csp.example.com',
+      syslog: { url: 'tcp://127.0.0.1:601', on: 'violations', facility: 'local5', appName: 'csp-lens' },
+      webhooks: [{ url: 'https://dd.example/api/v1/events', format: 'datadog', headers: { 'DD-API-KEY': 'k' }, on: ['new-group', 'regression', 'critical', 'spike', 'campaign', 'new-inline'] }],
+      rules: { campaign: { clients: 9 }, volume: { scope: 'group' } },
+    });
+    expect(configFrom([], { CSP_LENS_SMTP_URL: 'smtp://h.example:25', CSP_LENS_ALERT_EMAIL: 'x@example.com, y@example.com' })).toMatchObject({ email: { to: ['x@example.com', 'y@example.com'] } });
+    expect(configFrom([], {})).not.toHaveProperty('rules.campaign');
+    expect(() => configFrom(['--smtp-url', 'smtp://h.example:25'], {})).toThrow('csp-lens: --smtp-url needs --alert-email');
+    expect(() => configFrom(['--alert-email', 'x@example.com'], {})).toThrow('csp-lens: --alert-email needs --smtp-url');
+    expect(() => configFrom(['--smtp-url', 'http://h.example', '--alert-email', 'x@example.com'], {})).toThrow('csp-lens: --smtp-url must be smtp://');
+    expect(() => configFrom(['--smtp-url', 'smtp://h.example:25', '--alert-email', 'not an address'], {})).toThrow('csp-lens: --alert-email must be an address');
+    expect(() => configFrom(['--public-url', 'csp.example.com'], {})).toThrow("csp-lens: --public-url must be the receiver's http(s) address");
+    expect(() => configFrom(['--webhook', 'https://h.example/x', '--webhook-on', 'everything'], {})).toThrow('--webhook-on takes new-group, regression, critical, spike, campaign, volume, new-inline');
   });
 
   it('passes a salt for hashed client IPs only when one is given', () => {

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ViolationPage, ViolationRecord } from '@csp-lens/schema';
+import type { ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
 import { cliSandbox, startCli, type Child } from '../helpers/cli.js';
-import { readStoreFiles } from '../helpers/files.js';
+import { archiveLines, readStoreFiles } from '../helpers/files.js';
 import { reportUriBody } from '../helpers/bodies.js';
 import { TOKEN } from '../helpers/server.js';
 import { allRecords, readApi } from '../helpers/records.js';
@@ -124,4 +124,66 @@ describe('kill -9 under load', () => {
     expect([...everAcked].filter((d) => !final.documents.has(d))).toEqual([]);
     console.log(`crash test: ${CYCLES} cycles, ${everAcked.size} reports acknowledged, ${Date.now() - began} ms`);
   }, 90_000);
+
+  // An erasure killed at any moment: after the restart it happened whole or not at all, and every
+  // acknowledged report it does not select is still there, once; the groups count what is left.
+  const ERASE_KILL_MS = [0, 15, 25, 35, 45, 80];
+  it(`finishes or forgets an erasure killed at any moment (${ERASE_KILL_MS.length} kills), losing nothing else`, async () => {
+    const db = join(dir(), 'erase.json');
+    const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--rate-limit', '0', '--max-records', '40', '--archive-segment-mb', '1', '--token', TOKEN];
+    const start = async (extra: string[] = []) => {
+      const c = await startCli([...args, ...extra]);
+      children.push(c);
+      return c;
+    };
+    const key = (r: { documentURL: string; blockedURL?: string }) => `${r.documentURL} ${r.blockedURL}`;
+    const acked = new Set<string>();
+    const erased = new Set<string>();
+    let n = 0;
+    const post = async (url: string, doc: string) => {
+      const blocked = `https://tracker.example/p${n++}.gif`;
+      const { body } = reportUriBody('e', { 'document-uri': doc, 'blocked-uri': blocked });
+      const res = await fetch(`${url}/report`, { method: 'POST', body, headers: { 'content-type': 'application/csp-report' } });
+      await res.arrayBuffer();
+      if (res.status === 204) acked.add(`${doc} ${blocked}`);
+    };
+    let child = await start();
+    for (const [cycle, delay] of ERASE_KILL_MS.entries()) {
+      const doc = `https://shop.example/erase-${cycle}`;
+      // Records of the erased page, live and archived, among others.
+      for (let i = 0; i < 600; i += 8) await Promise.all(Array.from({ length: 8 }, (_, k) => post(child.url, (i + k) % 3 ? `https://shop.example/keep-${(i + k) % 5}` : doc)));
+      const before = new Set([...acked].filter((k) => k.startsWith(`${doc} `)));
+      let answered = false;
+      const erasing = fetch(`${child.url}/api/violations?document=${encodeURIComponent(doc)}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })
+        .then(async (res) => (answered = res.status === 200, await res.arrayBuffer()))
+        .catch(() => undefined);
+      // Appends keep coming while it runs; the kill lands somewhere in it (or after it).
+      let stop = false;
+      const more = Promise.all(Array.from({ length: 4 }, async () => {
+        while (!stop) await post(child.url, `https://shop.example/keep-${n % 5}`).catch(() => (stop = true));
+      }));
+      await new Promise((r) => setTimeout(r, delay));
+      child.process.kill('SIGKILL');
+      await child.exited;
+      stop = true;
+      await Promise.all([erasing, more]);
+      child = await start(cycle % 2 ? ['--checkpoint-ms', '20'] : []);
+      const live = await served(child.url);
+      const archived = archiveLines<ViolationRecord>(db).items;
+      const present = [...live, ...archived].map(key);
+      const left = [...before].filter((k) => present.includes(k)).length;
+      // Whole or not at all; and whole when it was answered.
+      expect([0, before.size], `cycle ${cycle}: ${left} of ${before.size} erased records left`).toContain(left);
+      if (answered) expect(left).toBe(0);
+      if (!left) for (const k of before) erased.add(k);
+      expect([...acked].filter((k) => !erased.has(k) && !present.includes(k)), `cycle ${cycle}: acknowledged and lost`).toEqual([]);
+      expect(present.length - new Set(present).size, 'no record twice').toBe(0);
+      const groups = (await (await fetch(`${child.url}/api/groups?limit=500`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()).items as ViolationGroup[];
+      for (const g of groups) expect(g.records, `group ${g.blocked}`).toBe([...live, ...archived].filter((r) => r.groupId === g.id).length);
+      const resumed = /finishing 1 erasure\(s\)/.test(child.stderr());
+      console.log(`erase kill ${cycle + 1} at ${delay} ms: ${answered ? 'answered, ' : ''}${left ? 'not applied' : resumed ? 'interrupted, finished at restart' : 'applied'} (${before.size} records of the page), ${live.length} live + ${archived.length} archived after restart`);
+    }
+    child.process.kill('SIGTERM');
+    expect((await child.exited).code).toBe(0);
+  }, 120_000);
 });

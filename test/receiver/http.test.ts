@@ -762,7 +762,9 @@ describe('routing', () => {
         ['POST', `${origin}/report`, 404],
         ['GET', `${s.url}/report`, 405],
         ['PUT', `${s.url}/report`, 405],
-        ['DELETE', `${s.url}/api/violations`, 405],
+        // DELETE /api/violations is an erasure now (erase-api.test.ts).
+        ['PUT', `${s.url}/api/violations`, 405],
+        ['DELETE', `${s.url}/api/stats`, 405],
       ];
       for (const [method, url, status] of cases) {
         const res = await fetch(url, { method, headers: { authorization: `Bearer ${s.token}` } });

@@ -6,7 +6,7 @@ import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/
 import { groupIdFor } from '../../packages/receiver/src/core/group.js';
 import { openFileStore } from '../../packages/receiver/src/store/file/index.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
-import type { GroupQuery, IngestBatch, Store, StoredViolation } from '../../packages/receiver/src/core/types.js';
+import type { EraseFilter, GroupQuery, IngestBatch, Store, StoredViolation } from '../../packages/receiver/src/core/types.js';
 import type { CoreOptions } from '../../packages/receiver/src/core/options.js';
 import type { TriageChange } from '../../packages/receiver/src/core/triage.js';
 import { TOKEN, tempDir } from '../helpers/server.js';
@@ -77,6 +77,7 @@ const gid = (blocked: string) => groupIdFor(img({ blocked, at: T0 }).violations[
 type Step =
   | { append: IngestBatch }
   | { state: [id: string, change: TriageChange] }
+  | { erase: EraseFilter }
   | 'restart';
 
 interface Read {
@@ -119,6 +120,7 @@ async function each(steps: Step[], { o = {}, ids = [], now = T0 + 3_600_000, que
       for (const step of steps) {
         if (step === 'restart') await store.close(), (store = await opened.open());
         else if ('append' in step) read.stored.push(await store.append(structuredClone(step.append)));
+        else if ('erase' in step) await store.erase(step.erase);
         else read.states.push(await store.setGroupState(...step.state));
       }
       for (const [name, q] of Object.entries({ ...GROUP_QUERIES, ...queries })) {
@@ -259,6 +261,27 @@ describe('triage in both stores', () => {
       expect(read.stored[3]![0], kind).toMatchObject({ newGroup: true, group: { id: gid(a) } });
       expect(read.stored[3]![0]!.group.triage, kind).toBeUndefined();
       expect(read.groups.all.filter((g) => g.triage), kind).toEqual([]);
+    }
+  });
+  it('drops the state of a group it erases, across a restart; the fingerprint comes back as a new, open group', async () => {
+    const [a, b] = ['https://a.example/x.png', 'https://b.example/x.png'];
+    const reads = await each([
+      { append: img({ blocked: a, at: T0 }) },
+      { append: img({ blocked: b, at: T0 + 1 }) },
+      { state: [gid(a), { status: 'resolved', at: T0 + 10, release: '1.0.0' }] },
+      { state: [gid(b), { status: 'ignored', at: T0 + 11 }] },
+      { erase: { groupId: gid(a) } },
+      { erase: { document: 'https://shop.example/cart?id=7', before: T0 + 2 } },
+      'restart',
+      { append: img({ blocked: a, at: T0 + 40, release: '2.0.0' }) },
+    ]);
+    for (const kind of KINDS) {
+      const read = reads[kind];
+      // A new group, not a regression of the erased resolution.
+      expect(regressions(read.stored), kind).toEqual([]);
+      expect(read.stored[2]![0], kind).toMatchObject({ newGroup: true, group: { id: gid(a) } });
+      expect(read.stored[2]![0]!.group.triage, kind).toBeUndefined();
+      expect(read.groups.all.map((g) => [g.id, g.triage?.status ?? 'open', g.records]), kind).toEqual([[gid(a), 'open', 1]]);
     }
   });
 });

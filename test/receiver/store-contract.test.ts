@@ -6,11 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeNative, normalizeSdk } from '../../packages/receiver/src/core/normalize.js';
 import { openFileStore } from '../../packages/receiver/src/store/file/index.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
-import type { GroupQuery, IngestBatch, RecordFilter, Store, ViolationQuery } from '../../packages/receiver/src/core/types.js';
+import type { EraseFilter, EraseResult, GroupQuery, IngestBatch, RecordFilter, Store, ViolationQuery } from '../../packages/receiver/src/core/types.js';
+import { groupIdFor } from '../../packages/receiver/src/core/group.js';
 import { fixture, fixtureNames } from '../helpers/bodies.js';
 import { tempDir } from '../helpers/server.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 import { messages, snapshot, violation } from '../helpers/store-snapshot.js';
+import { T0 as STREAMS_T0 } from '../helpers/violations.js';
 import { MAX_UNIT_COUNT } from '../../packages/receiver/src/core/bucket.js';
 
 // The same appends go to the file store and the PostgreSQL store; everything the read API can ask
@@ -19,7 +21,7 @@ import { MAX_UNIT_COUNT } from '../../packages/receiver/src/core/bucket.js';
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36';
 const T0 = 1_795_302_980_000;
 type Options = { maxRecords?: number; mergeWindowMs?: number; groupCapPerMinute?: number };
-type Step = IngestBatch | { batch: IngestBatch; filtered: Record<string, number> } | 'restart';
+type Step = IngestBatch | { batch: IngestBatch; filtered: Record<string, number> } | { erase: EraseFilter } | 'restart';
 
 let server: TestPostgres;
 beforeAll(async () => void (server = await startTestPostgres()), 120_000);
@@ -54,15 +56,17 @@ const STORES: Record<'file' | 'postgres', (o: Options) => Promise<Opened>> = {
 
 /** Runs the steps on both stores (awaiting each append) and returns what each one reads back. */
 async function both(steps: Step[], o: Options = {}, together = false) {
-  const out = {} as Record<'file' | 'postgres', Awaited<ReturnType<typeof snapshot>> & { archived: ViolationRecord[] }>;
+  const out = {} as Record<'file' | 'postgres', Awaited<ReturnType<typeof snapshot>> & { archived: ViolationRecord[]; erased: EraseResult[] }>;
   for (const kind of ['file', 'postgres'] as const) {
     const opened = await STORES[kind](o);
     let store = await opened.open();
+    const erased: EraseResult[] = [];
     try {
       // Not awaited one by one: the PostgreSQL store then commits several appends per transaction.
       if (together) await Promise.all(steps.map((s) => store.append(s as IngestBatch)));
       for (const step of together ? [] : steps) {
         if (step === 'restart') await store.close(), (store = await opened.open());
+        else if ('erase' in step) erased.push(await store.erase(step.erase));
         else if ('batch' in step) await store.append(step.batch, step.filtered);
         else await store.append(step);
       }
@@ -70,7 +74,7 @@ async function both(steps: Step[], o: Options = {}, together = false) {
       // The file store appends evictions to its archive at checkpoints (the journal holds them
       // until then): compare archives once both stores are closed.
       await store.close();
-      out[kind] = { ...read, archived: await opened.archived() };
+      out[kind] = { ...read, archived: await opened.archived(), erased };
     } finally {
       await store.close();
       await opened.remove();
@@ -278,6 +282,37 @@ describe('the store contract (file and PostgreSQL)', () => {
     expect(records.find((r) => r.page?.release === clean)?.page).toMatchObject({ tags: { [clean]: clean }, context: { [clean]: { [clean]: [clean, 1, null] } } });
     expect(records.find((r) => r.documentURL === doc(3))).toMatchObject({ count: MAX_UNIT_COUNT, sources: { sdk: MAX_UNIT_COUNT, reportUri: 1, reportTo: 0 } });
   });
+
+  it('erases the same records, live and archived, and leaves the same groups and totals', async () => {
+    const erasure = fc.oneof(
+      fc.constantFrom('https://s.test/a', 'https://s.test/b?q=1').map((document): EraseFilter => ({ document })),
+      fc.integer({ min: 0, max: 20_000 }).map((t): EraseFilter => ({ before: STREAMS_T0 + t })),
+      fc.constantFrom<EraseFilter>({ clients: ['192.0.2.9'] }, { document: 'https://s.test/a', clients: ['192.0.2.1'] }),
+      fc.constant('group' as const),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(violation, { minLength: 1, maxLength: 16 }), fc.array(erasure, { minLength: 1, maxLength: 3 }), fc.constantFrom(...SETTINGS), fc.boolean(), async (vs, erasures, o, restart) => {
+        const batches = vs.flatMap(messages).sort((a, b) => a.at - b.at).map((m) => m.batch);
+        // One client: past maxRecords the file store lets go of the oldest record of the client
+        // holding the most (its fair share), PostgreSQL of the oldest.
+        for (const b of batches) for (const v of b.violations) v.clientIp = '192.0.2.1';
+        const first = batches.find((b) => b.violations.length)?.violations[0];
+        const steps: Step[] = [...batches];
+        for (const e of erasures) {
+          steps.push({ erase: e === 'group' ? { groupId: first ? groupIdFor(first) : 'g_none' } : e });
+          if (restart) steps.push('restart');
+        }
+        const read = await both(steps, o);
+        // Nothing an erasure selected is left anywhere.
+        for (const e of erasures) {
+          if (e === 'group') continue;
+          const left = [...read.pages.flatMap((p) => p.items), ...read.archived];
+          expect(left.filter((r) => (!e.document || r.documentURL === e.document) && (!e.before || r.occurredAt < e.before) && (!e.clients || e.clients.includes(r.clientIp!)))).toEqual([]);
+        }
+      }),
+      { numRuns: 20 },
+    );
+  }, 240_000);
 
   it('goes on merging after a restart', async () => {
     const ev = await json('enforce/event-img.json');

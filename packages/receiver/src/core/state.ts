@@ -16,6 +16,8 @@ export const occurrence = (v: NormalizedViolation, r: ViolationRecord): Occurren
   const release = r.page?.release ?? v.page?.release;
   return release === undefined ? { occurredAt: v.occurredAt, receivedAt: v.receivedAt } : { occurredAt: v.occurredAt, receivedAt: v.receivedAt, release };
 };
+import { type EraseFilter, type Tally, createTally, eraseMatcher, subtract } from './erase.js';
+import { seqOf } from './records.js';
 
 export { policyHash } from './tables.js';
 
@@ -185,14 +187,18 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
 
   const liveBytes = () => records.bytes + groupTotal + policies.bytes + pages.bytes;
 
-  // A group let go takes its triage state with it: if its fingerprint comes back, it is a new group.
-  function pruneGroup(gid: string): void {
+  // A group let go (pruned or erased) takes its triage state with it: if its fingerprint comes back, it is a new group.
+  function removeGroup(gid: string): void {
     dormant.delete(gid);
     live.delete(gid);
     groupTotal -= groupBytes.get(gid)! + REACH_VALUE_BYTES * reachValues(book, gid) + extraOf(book.groups[gid]);
     groupBytes.delete(gid);
     delete book.groups[gid];
     delete book.reach[gid];
+  }
+
+  function pruneGroup(gid: string): void {
+    removeGroup(gid);
     limits.groupsPruned = (limits.groupsPruned ?? 0) + 1;
   }
 
@@ -370,6 +376,49 @@ export function createState(data: StoreData, options: CoreOptions = {}) {
       resize(g, before);
       // A copy: the caller answers with it after the commit, when the next one may change the group.
       return structuredClone(g);
+    },
+    /**
+     * Erasure: the live records `filter` selects go, with their units (nothing merges into them
+     * again), and their groups' totals lose them and the archived records `archived` sums (the store
+     * reads its archive). A group left without any record goes, and so does the one a filter names
+     * alone once none of its records is live. Returns the live records removed.
+     */
+    erase(filter: EraseFilter, archived: Tally = createTally()): number {
+      const match = eraseMatcher(filter);
+      const gone = [...records.values()].filter(match);
+      const tally = createTally();
+      const freed = { policies: new Set<string>(), pages: new Set<string>() };
+      for (const r of gone) {
+        evict(r);
+        tally.add(r);
+        if (r.policyHash) freed.policies.add(r.policyHash);
+        if (r.page) freed.pages.add(pageKeyOf(r.page));
+      }
+      const touched = new Set([...tally.deltas.keys(), ...archived.deltas.keys()]);
+      if (filter.groupId !== undefined) touched.add(filter.groupId);
+      for (const t of [tally, archived]) {
+        for (const [gid, d] of t.deltas) if (Object.hasOwn(book.groups, gid)) subtract(book.groups[gid], book.reach[gid], d);
+      }
+      const alone = Object.keys(filter).length === 1 && filter.groupId !== undefined;
+      const examples = new Map<string, string>();
+      for (const gid of touched) {
+        const g = Object.hasOwn(book.groups, gid) ? book.groups[gid] : undefined;
+        if (!g) continue;
+        if (!live.get(gid) && (alone || g.records <= 0)) removeGroup(gid);
+        else if (!records.has(g.exampleId)) examples.set(gid, '');
+      }
+      // An erased example gives way to the group's newest live record.
+      if (examples.size) {
+        for (const r of records.values()) {
+          const had = examples.get(r.groupId);
+          if (had !== undefined && (!had || seqOf(r.id) > seqOf(had))) examples.set(r.groupId, r.id);
+        }
+        for (const [gid, id] of examples) book.groups[gid].exampleId = id;
+      }
+      policies.prune(freed.policies);
+      pages.prune(freed.pages);
+      data.counters.archived = Math.max(0, data.counters.archived - archived.records);
+      return gone.length;
     },
     /** The bytes of live content now, and where the bounds are. */
     limits(): StoreLimits {

@@ -10,6 +10,9 @@ import type {
   ViolationPage,
   ViolationRecord,
 } from '@csp-lens/schema';
+import type { EraseFilter, EraseResult } from './erase.js';
+
+export type { EraseFilter, EraseResult } from './erase.js';
 
 /** What the HTTP layer knows about a request, passed down to normalization. */
 export interface RequestMeta {
@@ -127,6 +130,12 @@ export interface Store {
   readonly severityRules?: SeverityOverrides;
   /** Counts over the live records the filter selects; `groups` and the counters are store-wide. */
   stats(query: RecordFilter): Promise<Stats>;
+  /**
+   * Erasure (privacy requests, test noise): removes the records `filter` selects from the live
+   * store and the archive, and their share of their groups' totals. It goes through the group
+   * commit (never beside an append) and resolves once durable, after an audit entry naming `by`.
+   */
+  erase(filter: EraseFilter, audit?: { by?: string }): Promise<EraseResult>;
   /** Flush what is pending and release the file (lock). */
   close(): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type Koa from 'koa';
 import type Router from '@koa/router';
 import { COVERAGES } from '../core/coverage.js';
-import type { GroupQuery, RecordFilter, Store, ViolationQuery } from '../core/types.js';
+import type { EraseFilter, GroupQuery, RecordFilter, Store, ViolationQuery } from '../core/types.js';
 import { ClientError } from '../core/errors.js';
 import { groupAdvice, mountPolicyApi } from './policy-api.js';
 import { koaBody } from 'koa-body';
@@ -81,9 +81,57 @@ function search(value: string | undefined): string | undefined {
 // A triage change is a few short fields; anything bigger is not one.
 const STATE_BODY_LIMIT = 8 * 1024;
 
-/** `clock`: the server time of triage changes, and what an "ignore until" is read against. */
-export function mountReadApi(router: Router, store: Store, token: string, clock: () => number = Date.now): void {
+export interface ReadApiOptions {
+  /**
+   * The forms a client given to an erasure may be stored under: as given (what the API shows), and
+   * an IP address as `--ip-mode` keeps it (truncated or hashed with the receiver's salt).
+   */
+  clientForms?: (client: string) => string[];
+  /** The server time of triage changes, and what an "ignore until" is read against. */
+  clock?: () => number;
+}
+
+const ERASE_PARAMS = ['document', 'client', 'before'];
+
+/** `DELETE /api/violations`' filter: only what it knows (an unknown one ignored would erase more than asked). */
+function parseEraseFilter(ctx: Koa.Context, forms: (client: string) => string[]): EraseFilter {
+  const unknown = Object.keys(ctx.query).find((k) => !ERASE_PARAMS.includes(k));
+  if (unknown !== undefined) throw new ClientError(400, `DELETE /api/violations takes ${ERASE_PARAMS.join(', ')}; got ${JSON.stringify(unknown.slice(0, 64))}`);
+  const document = str(ctx, 'document')?.replace(/#.*$/s, '');
+  const client = str(ctx, 'client');
+  const before = time('before', str(ctx, 'before'));
+  const filter: EraseFilter = {
+    ...(document ? { document } : {}),
+    ...(client ? { clients: [...new Set(forms(client).filter(Boolean))] } : {}),
+    ...(before !== undefined ? { before } : {}),
+  };
+  if (!Object.keys(filter).length) throw new ClientError(400, `DELETE /api/violations needs at least one of ${ERASE_PARAMS.join(', ')}`);
+  return filter;
+}
+
+/** Token-protected erasure routes: what is removed is answered as `{ deleted, archived }`, and logged. */
+function mountErase(router: Router, store: Store, auth: Koa.Middleware, forms: (client: string) => string[]): void {
+  const erase = async (ctx: Koa.Context, filter: EraseFilter) => {
+    let result;
+    try {
+      result = await store.erase(filter, { by: ctx.ip });
+    } catch (e) {
+      ctx.app.emit('error', e, ctx);
+      ctx.status = 503;
+      ctx.body = { error: 'storage unavailable; retry later' };
+      return;
+    }
+    console.error(`csp-lens: erased ${JSON.stringify(filter)} at the request of ${ctx.ip}: ${result.deleted} live, ${result.archived} archived record(s)`);
+    ctx.body = result;
+  };
+  router.delete('/api/violations', auth, (ctx) => erase(ctx, parseEraseFilter(ctx, forms)));
+  router.delete('/api/groups/:id', auth, (ctx) => erase(ctx, { groupId: String(ctx.params.id).slice(0, 4096) }));
+}
+
+export function mountReadApi(router: Router, store: Store, token: string, options: ReadApiOptions = {}): void {
   const auth = requireToken(token);
+  const clock = options.clock ?? Date.now;
+  mountErase(router, store, auth, options.clientForms ?? ((c) => [c]));
   router.get('/api/violations', auth, async (ctx) => {
     const q: ViolationQuery = {
       ...parseRecordFilter(ctx),

@@ -9,7 +9,7 @@ import { mountDashboard } from '../dashboard/server.js';
 import { createRateLimiter } from './ratelimit.js';
 import { createNoiseFilter, withLocalhost, type NoiseRule } from '../core/filter.js';
 import { createScrubber, DEFAULT_SCRUB_PARAMS } from '../core/scrub.js';
-import { clientKey, type IpMode } from './ip.js';
+import { anonymizeIp, clientKey, type IpMode } from './ip.js';
 import { createBodyBudget } from './budget.js';
 import { memoize } from '../core/hash.js';
 import { parseSize } from './size.js';
@@ -106,6 +106,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
       ? options.dropLocalhost ? withLocalhost(options.filters) : options.filters
       : createNoiseFilter({ ...options.filters, dropLocalhost: options.dropLocalhost });
   const scrub = createScrubber(options.scrubParams ?? DEFAULT_SCRUB_PARAMS);
+  const ipSalt = options.ipSalt ?? randomBytes(16).toString('hex');
 
   const router = new Router(prefix ? { prefix } : {});
   router.use(jsonErrors);
@@ -116,7 +117,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     clock,
     bodyLimit,
     ipMode,
-    ipSalt: options.ipSalt ?? randomBytes(16).toString('hex'),
+    ipSalt,
     allowOrigin: (origin) => (origins === '*' ? '*' : origin && origins.includes(origin) ? origin : undefined),
     // A client sends many reports: its address is parsed once, not per request.
     clientOf: memoize((ip) => clientKey(ip, v6Prefix), 4096),
@@ -125,7 +126,8 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     onStored: options.onStored && guardCallback(options.onStored),
   });
   mountSdkScript(router, options.sdkScriptPath);
-  mountReadApi(router, store, token, clock);
+  // An erasure by client finds an IP address as --ip-mode stored it, too.
+  mountReadApi(router, store, token, { clock, clientForms: (c) => [c, anonymizeIp(c, ipMode, ipSalt) ?? ''] });
   mountDashboard(router, { prefix });
   options.extend?.(router, { token, prefix, store });
 

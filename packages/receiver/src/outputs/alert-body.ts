@@ -1,7 +1,7 @@
 import type { NormalizedViolation, ViolationGroup } from '@csp-lens/schema';
 
-export type AlertReason = 'new-group' | 'regression' | 'critical' | 'spike';
-export type AlertFormat = 'slack' | 'json';
+export type AlertReason = 'new-group' | 'regression' | 'critical' | 'spike' | 'campaign' | 'volume' | 'new-inline';
+export type AlertFormat = 'slack' | 'json' | 'datadog';
 
 export type AlertGroup = Pick<ViolationGroup, 'id' | 'fingerprint' | 'effectiveDirective' | 'category' | 'blocked' | 'severity'> & { sourceFile?: string };
 
@@ -13,18 +13,40 @@ export interface AlertEvent {
   /** ISO time of the alert. */
   at: string;
   spike?: { count: number; average: number };
+  /** The group came from more than `max` distinct clients within `windowMs` (outputs/rules.ts). */
+  campaign?: { clients: number; max: number; windowMs: number };
+  /** More than `max` violations within the last hour, store-wide or in this group. */
+  volume?: { count: number; max: number; scope: 'store' | 'group' };
   /** Alerts of this reason the rate limits held back (for any group) since the last one sent. */
   suppressed?: number;
   /** regression: the resolution the group came back from (`by` and `release` are the resolver's free text). */
   regression?: { resolvedAt: number; by?: string; resolvedIn?: string; release?: string };
+  /** The group in the dashboard (`--public-url`). */
+  link?: string;
 }
 
-const TITLES: Record<AlertEvent['reason'], string> = {
+export const TITLES: Record<AlertEvent['reason'], string> = {
   'new-group': 'New CSP violation group',
   regression: 'Regression: a resolved CSP violation group is back',
   critical: 'Critical CSP violation',
   spike: 'CSP violation spike',
+  campaign: 'Likely attack campaign',
+  volume: 'CSP violation volume',
+  'new-inline': 'First inline script violation on a page',
 };
+
+/** Why the alert fired, in a sentence, when the reason has numbers to it. */
+export function because(e: AlertEvent): string {
+  if (e.spike) return `${e.spike.count} this hour vs ${e.spike.average.toFixed(1)}/h before`;
+  if (e.campaign) return `the same violation from ${e.campaign.clients} distinct clients within ${Math.round(e.campaign.windowMs / 60_000)} min (more than ${e.campaign.max})`;
+  if (e.volume) return `${e.volume.count} violations in the last hour${e.volume.scope === 'store' ? ' across all groups' : ' in this group'} (more than ${e.volume.max})`;
+  if (e.reason === 'new-inline') return 'no inline script violation was seen on this page before';
+  if (e.regression) {
+    const r = e.regression;
+    return `resolved ${new Date(r.resolvedAt).toISOString()}${r.by ? ` by ${r.by}` : ''}${r.resolvedIn ? ` in release ${r.resolvedIn}` : ''}; seen again ${r.release ? `in release ${r.release}` : 'on a page without a release'}`;
+  }
+  return '';
+}
 
 /**
  * Attacker text inside Slack mrkdwn: `&`, `<`, `>` are Slack's control characters (`<!channel>`,
@@ -61,8 +83,8 @@ function slack(e: AlertEvent): object {
     v.blockedURL ? `Blocked URL: ${code(v.blockedURL)}` : '',
     v.sourceFile ? `Source: ${code(`${v.sourceFile}${v.lineNumber ? `:${v.lineNumber}` : ''}`)}` : '',
     v.sample ? `Sample: ${code(v.sample)}` : '',
-    e.spike ? `Rate: ${e.spike.count} this hour vs ${e.spike.average.toFixed(1)}/h before` : '',
-    e.regression ? regressionLine(e.regression) : '',
+    // A regression's names go in code spans of their own; every other reason's why is numbers.
+    e.regression ? regressionLine(e.regression) : because(e) ? `Why: ${slackEscape(because(e))}` : '',
     e.suppressed ? `(${e.suppressed} more ${e.reason} alerts, of this or other groups, were held back by the rate limit)` : '',
   ].filter(Boolean);
   const text = lines.join('\n');
@@ -70,7 +92,7 @@ function slack(e: AlertEvent): object {
     text,
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `csp-lens · group ${code(g.id)} · ${e.at}` }] },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `csp-lens · group ${code(g.id)} · ${e.at}${e.link ? ` · <${e.link}|open in the dashboard>` : ''}` }] },
     ],
     // The URLs are the attacker's: Slack must not fetch them to build previews.
     unfurl_links: false,
@@ -86,9 +108,13 @@ function json(e: AlertEvent): object {
     violation,
     at: e.at,
     ...(e.spike ? { spike: e.spike } : {}),
+    ...(e.campaign ? { campaign: e.campaign } : {}),
+    ...(e.volume ? { volume: e.volume } : {}),
     ...(e.suppressed ? { suppressed: e.suppressed } : {}),
     ...(e.regression ? { regression: e.regression } : {}),
+    ...(e.link ? { link: e.link } : {}),
   };
 }
 
-export const alertBody = (format: AlertFormat, e: AlertEvent): string => JSON.stringify(format === 'slack' ? slack(e) : json(e));
+/** Slack's or the generic JSON body (Datadog's: alert-datadog.ts). */
+export const alertBody = (format: 'slack' | 'json', e: AlertEvent): string => JSON.stringify(format === 'slack' ? slack(e) : json(e));

@@ -1,36 +1,60 @@
 import type { NormalizedViolation, ViolationGroup } from '@csp-lens/schema';
 import { type AlertEvent, type AlertFormat, type AlertGroup, type AlertReason, alertBody } from './alert-body.js';
+import { datadogBody } from './alert-datadog.js';
+import { emailContent } from './alert-email.js';
 import { createAlertLimit } from './alert-limit.js';
-import { createSender, type SenderOptions } from './alert-send.js';
+import { createSender, type SenderOptions, type Target } from './alert-send.js';
+import { webhookTarget } from './webhook.js';
+import { type EmailConfig, emailTarget } from './email.js';
+import { type RuleOptions, type Rules, createRules } from './rules.js';
 import type { StoredViolation } from '../core/types.js';
 import { effectiveTriage } from '../core/triage.js';
 
 export type { AlertEvent, AlertFormat, AlertGroup, AlertReason } from './alert-body.js';
-export const ALERT_REASONS: AlertReason[] = ['new-group', 'regression', 'critical', 'spike'];
+export const ALERT_REASONS: AlertReason[] = ['new-group', 'regression', 'critical', 'spike', 'campaign', 'volume', 'new-inline'];
+/** What a destination gets unless it says: volume (more than N an hour) only when asked, it is busy by nature. */
+export const DEFAULT_REASONS: AlertReason[] = ALERT_REASONS.filter((r) => r !== 'volume');
 
 export interface WebhookConfig {
   url: string;
   format: AlertFormat;
-  /** Default: every reason. */
+  /** Default: DEFAULT_REASONS. */
   on?: AlertReason[];
+  /** Sent with every request (Datadog's DD-API-KEY). */
+  headers?: Record<string, string>;
+}
+
+/** Any destination of alerts: a webhook, email, syslog in alerts mode. */
+export interface Channel<P = unknown> {
+  on: AlertReason[];
+  target: Target<P>;
+  payload(e: AlertEvent): P;
+  close?(): void;
 }
 
 export interface AlertsOptions extends SenderOptions {
-  webhooks: WebhookConfig[];
+  webhooks?: WebhookConfig[];
+  email?: EmailConfig;
+  /** Destinations made elsewhere (syslog's, in alerts mode). */
+  channels?: Channel[];
   /** A spike: this hour's count ≥ minCount and ≥ factor × the average of the trailing `hours`. */
   spike?: { factor?: number; minCount?: number; hours?: number };
-  /** At most one alert per webhook, reason and group in this window (default 60 s); the rest are counted. */
+  /** The campaign, volume and new-inline rules: their options, or rules shared with the dashboard's signals. */
+  rules?: RuleOptions | Rules;
+  /** The dashboard's view of a group (--public-url), put in every alert. */
+  link?: (groupId: string) => string;
+  /** At most one alert per destination, reason and group in this window (default 60 s); the rest are counted. */
   minIntervalMs?: number;
   /**
-   * At most this many alerts per webhook in any `minIntervalMs` window, whatever the groups (default
-   * 10): distinct groups are free to make, so per-group limits alone would let a flood through.
+   * At most this many alerts per destination in any `minIntervalMs` window, whatever the groups
+   * (default 10): distinct groups are free to make, so per-group limits alone would let a flood through.
    */
   maxPerWebhook?: number;
   clock?: () => number;
 }
 
 export interface Alerts {
-  /** What a store append stored: new groups (the store says which are new), critical violations, spikes. */
+  /** What a store append stored: new groups (the store says which are new), critical violations, spikes, the rules' hits. */
   onStored(stored: StoredViolation[]): void;
   /** Resolves once every queued alert was sent or gave up (tests, graceful shutdown). */
   idle(): Promise<void>;
@@ -39,7 +63,7 @@ export interface Alerts {
 }
 
 const HOUR = 3_600_000;
-/** Groups tracked for spikes and novelty; the oldest are forgotten past it (memory stays bounded). */
+/** Groups tracked for spikes; the oldest are forgotten past it (memory stays bounded). */
 const MAX_TRACKED = 20_000;
 
 /** The group as an alert shows it, with the severity of the violation at hand. */
@@ -63,6 +87,27 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
 /** Webhooks go to http(s) URLs only. */
 export const isHttpUrl = (u: string): boolean => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol);
 
+const checkReasons = (on: AlertReason[] | undefined) => {
+  for (const r of on ?? []) if (!ALERT_REASONS.includes(r)) throw new Error(`csp-lens: alerts fire on ${ALERT_REASONS.join(', ')}; got ${JSON.stringify(r)}`);
+};
+
+export function webhookChannel(w: WebhookConfig, o: SenderOptions = {}): Channel<string> {
+  if (!isHttpUrl(w.url)) throw new Error(`csp-lens: a webhook must be an http(s) URL, got ${JSON.stringify(w.url)}`);
+  if (!['slack', 'json', 'datadog'].includes(w.format)) throw new Error('csp-lens: a webhook format is slack, json or datadog');
+  checkReasons(w.on);
+  return {
+    on: w.on?.length ? w.on : DEFAULT_REASONS,
+    target: webhookTarget(w.url, { fetch: o.fetch, timeoutMs: o.timeoutMs, headers: w.headers }),
+    payload: (e) => (w.format === 'datadog' ? datadogBody(e) : alertBody(w.format as 'slack' | 'json', e)),
+  };
+}
+
+export function emailChannel(c: EmailConfig, o: SenderOptions = {}): Channel<ReturnType<typeof emailContent>> {
+  checkReasons(c.on);
+  const target = emailTarget(c, o.timeoutMs);
+  return { on: c.on?.length ? c.on : DEFAULT_REASONS, target, payload: emailContent, close: () => target.close() };
+}
+
 export function createAlerts(options: AlertsOptions): Alerts {
   const clock = options.clock ?? Date.now;
   const interval = options.minIntervalMs ?? 60_000;
@@ -70,23 +115,27 @@ export function createAlerts(options: AlertsOptions): Alerts {
   /** Per group: counts per hour for the trailing window, and the hour a spike last fired. */
   const rates = new Map<string, { first: number; counts: Map<number, number>; fired: number }>();
   const limit = createAlertLimit({ intervalMs: interval, maxPerWebhook: options.maxPerWebhook ?? 10, maxTracked: MAX_TRACKED });
-  for (const w of options.webhooks) {
-    if (!isHttpUrl(w.url)) throw new Error(`csp-lens: a webhook must be an http(s) URL, got ${JSON.stringify(w.url)}`);
-    if (w.format !== 'slack' && w.format !== 'json') throw new Error('csp-lens: a webhook format is slack or json');
-    for (const r of w.on ?? []) if (!ALERT_REASONS.includes(r)) throw new Error(`csp-lens: alerts fire on ${ALERT_REASONS.join(', ')}; got ${JSON.stringify(r)}`);
-  }
+  const rules = options.rules && 'observe' in options.rules ? options.rules : createRules(options.rules as RuleOptions | undefined);
+  for (const c of options.channels ?? []) checkReasons(c.on);
+  const channels: Channel[] = [
+    ...(options.webhooks ?? []).map((w) => webhookChannel(w, options)),
+    ...(options.email ? [emailChannel(options.email, options)] : []),
+    ...(options.channels ?? []),
+  ].map((c) => ({ ...c, on: [...new Set(c.on)] }));
   const sender = createSender(options);
-  const hooks = options.webhooks.map((w) => ({ ...w, on: new Set(w.on ?? ALERT_REASONS) }));
 
-  /** `reasons` in order of preference: each webhook gets one alert, for the first it wants. */
-  function emit(reasons: AlertReason[], v: NormalizedViolation, group: AlertGroup, now: number, spike?: AlertEvent['spike'], regression?: AlertEvent['regression']): void {
-    hooks.forEach((hook, i) => {
-      const reason = reasons.find((r) => hook.on.has(r));
+  /** `reasons` in order of preference: each destination gets one alert, for the first it wants. */
+  function emit(reasons: AlertReason[], v: NormalizedViolation, group: AlertGroup, now: number, extra: Partial<AlertEvent> = {}, limitKey = group.id): void {
+    channels.forEach((channel, i) => {
+      const reason = reasons.find((r) => channel.on.includes(r));
       if (!reason) return;
-      const heldBack = limit.take(i, reason, group.id, now);
+      const heldBack = limit.take(i, reason, limitKey, now);
       if (heldBack === undefined) return;
-      const event: AlertEvent = { reason, group, violation: v, at: new Date(now).toISOString(), spike, suppressed: heldBack || undefined, ...(reason === 'regression' ? { regression } : {}) };
-      sender.enqueue(i, hook.url, () => alertBody(hook.format, event));
+      // A regression's details belong to the regression alert only (a destination that does not
+      // take those gets the new-group or critical alert as it would be without it).
+      const { regression, ...rest } = extra;
+      const event: AlertEvent = { reason, group, violation: v, at: new Date(now).toISOString(), ...rest, ...(reason === 'regression' ? { regression } : {}), suppressed: heldBack || undefined, link: options.link?.(group.id) };
+      sender.enqueue(i, channel.target, () => channel.payload(event));
     });
   }
 
@@ -127,16 +176,25 @@ export function createAlerts(options: AlertsOptions): Alerts {
           if (regression) reasons.push('regression');
           if (isNew) reasons.push('new-group');
           if (v.severity === 'critical') reasons.push('critical');
-          if (reasons.length) emit(reasons, v, group, now, undefined, regression ? regressionOf(g) : undefined);
+          if (reasons.length) emit(reasons, v, group, now, regression ? { regression: regressionOf(g) } : {});
           const spike = spikeOf(group.id, v, now);
-          if (spike) emit(['spike'], v, group, now, spike);
+          if (spike) emit(['spike'], v, group, now, { spike });
+        }
+        for (const hit of rules.observe(stored, now)) {
+          const { violation: v, group: g } = hit.stored;
+          // Store-wide volume is one alert for all groups: limited as one.
+          const key = hit.volume?.scope === 'store' ? '*' : g.id;
+          emit([hit.reason], v, alertGroup(g, v), now, { campaign: hit.campaign, volume: hit.volume }, key);
         }
       } catch (e) {
         console.error('csp-lens: alerts failed:', e);
       }
     },
     idle: () => sender.idle(),
-    close: () => sender.close(),
+    async close() {
+      await sender.close();
+      for (const c of channels) c.close?.();
+    },
     stats: () => ({ ...sender.stats(), suppressed: limit.suppressed() }),
   };
 }

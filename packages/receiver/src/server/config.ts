@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ServerConfig } from './server.js';
-import { spikeFrom, webhooksFrom } from '../outputs/index.js';
+import { emailFrom, publicUrlFrom, rulesFrom, spikeFrom, syslogFrom, webhooksFrom } from '../outputs/index.js';
+import { DEFAULT_REASONS } from '../outputs/alerts.js';
 import { parseSize } from '../http/size.js';
 import { CORE_DEFAULTS } from '../core/options.js';
 import { parseSeverityFlag } from '../core/severity.js';
@@ -43,9 +44,24 @@ const FLAGS = {
   'tls-cert': ['PEM certificate file: serve https (report-to only reaches https endpoints)', ''],
   'tls-key': ['PEM key file for --tls-cert', ''],
   'trust-proxy': ['reverse proxies in front whose X-Forwarded-For is trusted: a count (1: one proxy; true means 1) or false; the client is the address the outermost one appended', 'false'],
-  webhook: ['POST alerts (new group, critical, spike) to this URL; repeat the flag or separate with commas', ''],
-  'webhook-format': ['slack or json (unset: slack for *.slack.com, json otherwise)', ''],
-  'webhook-on': ['which alerts to send, comma-separated', 'new-group,regression,critical,spike'],
+  webhook: ['POST alerts (new group, regression, critical, spike, campaign, volume, new inline script) to this URL; repeat the flag or separate with commas', ''],
+  'webhook-format': ['slack, json or datadog (Events API body; the API key from DD_API_KEY) (unset: slack for *.slack.com, json otherwise)', ''],
+  'webhook-on': ['which alerts to send, comma-separated, of new-group, regression, critical, spike, campaign, volume, new-inline', DEFAULT_REASONS.join(',')],
+  'smtp-url': ['send alerts by email through this server: smtp://user:pass@host:587 (STARTTLS when offered) or smtps://user:pass@host:465', ''],
+  'alert-email': ['the address email alerts go to; repeat the flag or separate with commas', ''],
+  'email-from': ['the From address of email alerts (default the SMTP user when it is an address, else csp-lens@<this host>)', ''],
+  'email-on': ['which alerts to email, comma-separated (as --webhook-on)', DEFAULT_REASONS.join(',')],
+  'smtp-ca': ['PEM file of a CA to trust for the SMTP server (a private CA)', ''],
+  'public-url': ["the receiver's address as its users reach it, like https://csp.example.com: alerts link to the group in the dashboard there", ''],
+  syslog: ['send RFC 5424 syslog to udp://host:514, tcp://host:601 or tls://host:6514 (CSP_VIOLATION: {json} at warning level)', ''],
+  'syslog-on': ['violations (one message per stored violation) or alerts (one per alert, as --webhook-on\'s default)', 'violations'],
+  'syslog-facility': ['syslog facility: local0 … local7, user, security, … or 0 to 23', 'local0'],
+  'syslog-app-name': ['syslog APP-NAME', 'csp-lens'],
+  'syslog-ca': ['PEM file of a CA to trust for a tls:// collector (a private CA)', ''],
+  'campaign-clients': ['campaign alert: one group from more than this many distinct clients within --campaign-window (default 5)', ''],
+  'campaign-window': ['campaign alert: the window, in ms (default 3600000)', ''],
+  'volume-max': ['volume alert (only sent where asked for with --webhook-on/--email-on): more than this many violations in the last hour (default 10)', ''],
+  'volume-scope': ['volume alert: counted over all groups together (store) or each group apart (group) (default store)', ''],
   'spike-factor': ["spike: a group's hour at least this many times its trailing 24 h average (default 10)", ''],
   'spike-min': ['spike: and at least this many violations in that hour (default 50)', ''],
   stream: ['append every stored violation as a JSON line to this file, or - for stdout (SIEM)', ''],
@@ -128,6 +144,16 @@ function severityFrom(values: unknown): Pick<ServerConfig, 'severity'> {
   return list.length ? { severity: parseSeverityFlag(list) } : {};
 }
 
+/** A PEM file's text, read at start so that a wrong path is a usage error. */
+function pem(flag: Flag, path: string): string | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`csp-lens: --${flag} cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
 export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | 'help' | 'version' {
   let parsed;
   try {
@@ -137,7 +163,7 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       options: {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
-        ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const, multiple: f === 'webhook' || f === 'severity' }])),
+        ...Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const, multiple: f === 'webhook' || f === 'alert-email' || f === 'severity' }])),
       },
     });
   } catch (e) {
@@ -205,8 +231,12 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     tlsCert: get('tls-cert') || undefined,
     tlsKey: get('tls-key') || undefined,
     trustProxy: hops(get('trust-proxy')),
-    webhooks: webhooksFrom((values as Record<string, unknown>).webhook ?? env[envName('webhook')], get('webhook-format'), get('webhook-on')),
+    webhooks: webhooksFrom((values as Record<string, unknown>).webhook ?? env[envName('webhook')], get('webhook-format'), get('webhook-on'), env.DD_API_KEY),
     spike: spikeFrom(get('spike-factor'), get('spike-min')),
+    email: emailFrom(get('smtp-url'), (values as Record<string, unknown>)['alert-email'] ?? env[envName('alert-email')], get('email-from'), get('email-on'), pem('smtp-ca', get('smtp-ca'))),
+    syslog: syslogFrom(get('syslog'), get('syslog-on'), get('syslog-facility'), get('syslog-app-name'), pem('syslog-ca', get('syslog-ca'))),
+    rules: rulesFrom(get('campaign-clients'), get('campaign-window'), get('volume-max'), get('volume-scope')),
+    publicUrl: publicUrlFrom(get('public-url')),
     stream: get('stream') || undefined,
   };
 }

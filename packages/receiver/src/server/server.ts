@@ -6,6 +6,7 @@ import { createReceiver, type Receiver, type ReceiverOptions } from '../http/rec
 import { openFileStore } from '../store/file/index.js';
 import type { ArchiveOptions } from '../store/file/archive.js';
 import { openOutputs, type OutputConfig, type Outputs } from '../outputs/index.js';
+import { mountSignals } from '../http/signals.js';
 import { answerClientErrors, connectionCap, limitConnections } from './connections.js';
 import { UsageError, listenError, prepareDb, readTls, storeError, type StartFiles } from './startup.js';
 import type { Store } from '../core/types.js';
@@ -83,11 +84,21 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   try {
     // Alerts and the JSON-lines stream hang off onStored (after a batch is durable).
     try {
-      outputs = openOutputs(config);
+      outputs = openOutputs({ ...config, history: store });
     } catch (e) {
       throw (e as Error).message.startsWith('csp-lens: --') ? new UsageError((e as Error).message) : e;
     }
-    const receiver = createReceiver({ ...config, store, onStored: outputs.onStored });
+    const { signals } = outputs;
+    const receiver = createReceiver({
+      ...config,
+      store,
+      onStored: outputs.onStored,
+      // The alert rules' hits, for the dashboard's badges.
+      extend: (router, ctx) => {
+        mountSignals(router, signals, ctx.token);
+        config.extend?.(router, ctx);
+      },
+    });
     // maxIpsCount: of X-Forwarded-For only the last `hops` entries, the ones our proxies appended.
     const app = new Koa({ proxy: hops > 0, maxIpsCount: hops });
     app.silent = true;

@@ -36,13 +36,16 @@ export async function get<T>(path: string, params: Params = {}): Promise<T> {
 /** POSTs JSON (a triage change): the same token, the same errors. */
 export const post = <T>(path: string, body: unknown): Promise<T> => call<T>(path, { method: 'POST', body: JSON.stringify(body), type: 'application/json' });
 
-async function call<T>(path: string, send?: { method: string; body: string; type: string }): Promise<T> {
+/** DELETE (an erasure): answered with what it removed. */
+export const del = <T>(path: string): Promise<T> => call<T>(path, { method: 'DELETE' });
+
+async function call<T>(path: string, send?: { method: string; body?: string; type?: string }): Promise<T> {
   const token = sessionStorage.getItem(KEY);
   if (!token) throw new AuthError('no token');
   const res = await fetch(`${base()}${path}`, {
     method: send?.method ?? 'GET',
     body: send?.body,
-    headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(send ? { 'content-type': send.type } : {}) },
+    headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(send?.type ? { 'content-type': send.type } : {}) },
     cache: 'no-store',
     credentials: 'omit',
   });

@@ -4,6 +4,7 @@ import { h, mount } from './dom.js';
 import { readView, writeView, type View } from './state.js';
 import { detailView, loadGroup } from './views/detail.js';
 import { builderView, isBuilder, openBuilder } from './views/builder.js';
+import { loadSignals } from './signals.js';
 import { loginView } from './views/login.js';
 import { overviewView } from './views/overview.js';
 
@@ -45,13 +46,11 @@ async function render(): Promise<void> {
   const view = readView();
   main.classList.add('loading');
   try {
+    const back = () => (history.length > 1 && history.state?.fromList ? history.back() : go({ ...view, group: '' }));
     const content = isBuilder()
       ? await builderView()
       : view.group
-      ? detailView(await loadGroup(view.group), {
-          back: () => (history.length > 1 && history.state?.fromList ? history.back() : go({ ...view, group: '' })),
-          refresh: () => void render(),
-        })
+      ? await Promise.all([loadGroup(view.group), loadSignals()]).then(([d, s]) => detailView(d, { back, refresh: () => void render() }, s.groups[view.group]))
       : overviewView(view, await loadOverview(view), { change: (v) => go(v), open: (id) => openGroup(view, id) });
     if (mine !== generation) return;
     mount(main, content);

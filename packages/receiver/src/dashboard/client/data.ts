@@ -3,6 +3,7 @@ import { get } from './api.js';
 import { bounds, narrowed, type View } from './state.js';
 import { coverageTotal, HOUR } from './format.js';
 import type { SeverityOverrides } from '../../core/severity.js';
+import { loadSignals, type Signals } from './signals.js';
 
 export interface Overview {
   severity: SeverityInfo;
@@ -18,6 +19,8 @@ export interface Overview {
   unstored: Pick<Stats, 'filtered' | 'otherReports' | 'invalid' | 'sdkDropped' | 'limits'>;
   from: number;
   to: number;
+  /** What the alert rules fired in the last day (badges). */
+  signals: Signals;
 }
 
 const filters = (v: View) => ({ directive: v.directive, severity: v.severity, disposition: v.disposition, coverage: v.coverage, q: v.q });
@@ -49,11 +52,12 @@ export const loadSeverity = (): Promise<SeverityInfo> =>
 /** The chart and coverage count the records the filters select, on the server (all of them, exactly). */
 export async function loadOverview(v: View, now = Date.now()): Promise<Overview> {
   const { since } = bounds(v.range, now);
-  const [severity, all, groups, selected] = await Promise.all([
+  const [severity, all, groups, selected, signals] = await Promise.all([
     loadSeverity(),
     get<Stats>('/stats', { since }),
     get<GroupPage>('/groups', groupQuery(v, since)),
     narrowed(v) ? get<Stats>('/stats', { since, ...filters(v), document: v.document }) : undefined,
+    loadSignals(),
   ]);
   const stats = selected ?? all;
   return {
@@ -70,6 +74,7 @@ export async function loadOverview(v: View, now = Date.now()): Promise<Overview>
     unstored: { filtered: all.filtered, otherReports: all.otherReports, invalid: all.invalid, sdkDropped: all.sdkDropped, limits: all.limits },
     from: since ?? all.hours[0]?.hour ?? now - 24 * HOUR,
     to: now,
+    signals,
   };
 }
 

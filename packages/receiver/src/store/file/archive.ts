@@ -33,6 +33,9 @@ export async function sealedSegments(base: string): Promise<number[]> {
   return out.sort((a, b) => a - b);
 }
 
+/** Every archive file of the store, oldest first: the sealed segments, then the open one. */
+export const archiveFiles = async (base: string): Promise<string[]> => [...(await sealedSegments(base)).map((n) => segmentPath(base, n)), openSegmentPath(base)];
+
 /**
  * Records evicted from the live window on their way to the append-only archive (`<db>.archive.jsonl`).
  * They leave the queue only once an append holding them is synced: after a failed append (disk
@@ -63,6 +66,16 @@ export function createArchive(base: string, size: number, sealed: number, option
     push(records: ViolationRecord[]): void {
       // A loop, not push(...records): a replay can evict more records than a call takes arguments.
       for (const r of records) queued.push(r);
+    },
+    /** Takes the queued records `match` selects out of the queue (an erasure); returns them. */
+    forget(match: (r: ViolationRecord) => boolean): ViolationRecord[] {
+      const gone = queued.filter(match);
+      if (gone.length) queued = queued.filter((r) => !match(r));
+      return gone;
+    },
+    /** The open segment was rewritten without some of its lines (an erasure): its size now. */
+    resized(bytes: number): void {
+      size = bytes;
     },
     async flush(): Promise<void> {
       while (queued.length) {

@@ -4,6 +4,7 @@ import type { Archive } from './archive.js';
 import type { Journal } from './journal.js';
 import type { FileData } from './livefile.js';
 import type { Clock } from '../clock.js';
+import type { EraseFilter } from '../../core/erase.js';
 
 interface Setup {
   db: Low<FileData>;
@@ -16,13 +17,15 @@ interface Setup {
   checkpointMs: number;
   checkpointBytes: number;
   clock: Clock;
+  /** Erasures whose archive lines may still be on disk (the checkpoint names them: erase.ts). */
+  erasing: () => EraseFilter[];
 }
 
 /**
  * When and how the live file is rewritten from memory: with the journal, every `checkpointMs`,
  * every `checkpointBytes` of journal, when idle and on close; without it, on every commit.
  */
-export function checkpoints({ db, state, archive: arch, journal, batches, checkpointMs, checkpointBytes, clock }: Setup) {
+export function checkpoints({ db, state, archive: arch, journal, batches, checkpointMs, checkpointBytes, clock, erasing }: Setup) {
   let applied = batches;
   let dirty = false; // applied since the last checkpoint
   let force = false;
@@ -40,7 +43,8 @@ export function checkpoints({ db, state, archive: arch, journal, batches, checkp
     const archive = arch();
     await archive.flush();
     if (!sealedSince) sealedSince = await archive.seal();
-    db.data = { ...state().snapshot(), checkpoint: { batches: applied, archiveBytes: archive.bytes, archiveSealed: archive.sealed } };
+    const pending = erasing();
+    db.data = { ...state().snapshot(), checkpoint: { batches: applied, archiveBytes: archive.bytes, archiveSealed: archive.sealed, ...(pending.length ? { erasing: pending } : {}) } };
     await db.write();
     sealedSince = false;
     await journal?.reset();
@@ -102,3 +106,5 @@ export function checkpoints({ db, state, archive: arch, journal, batches, checkp
     stop: () => clock.clearTimeout(timer),
   };
 }
+
+export type Checkpoints = ReturnType<typeof checkpoints>;

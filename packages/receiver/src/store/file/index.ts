@@ -2,9 +2,10 @@ import { unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Low } from 'lowdb';
 import type { ViolationGroup } from '@csp-lens/schema';
-import type { AppendOptions, IngestBatch, Store, StoredViolation } from '../../core/types.js';
+import type { AppendOptions, EraseFilter, EraseResult, IngestBatch, Store, StoredViolation } from '../../core/types.js';
 import type { TriageChange } from '../../core/triage.js';
 import { type BreakdownRow, breakdown, recordRow } from '../../core/breakdown.js';
+import { checkEraseFilter } from '../../core/erase.js';
 import { type State, createState, emptyData } from '../../core/state.js';
 import { type CoreOptions, applySeverity, coreOptions } from '../../core/options.js';
 import { computeStats, groupsOn, queryGroups, queryViolations } from '../../core/query.js';
@@ -13,6 +14,7 @@ import { SyncedJSONFile, sizeOf } from './adapter.js';
 import { type ArchiveOptions, createArchive, openSegmentPath, sealedSegments } from './archive.js';
 import { type EntryBody, type Journal, type Paths, entryBody, openJournal, recover, triageEntryBody } from './journal.js';
 import { checkpoints } from './checkpoint.js';
+import { createEraser, replayErasure } from './erase.js';
 import { type FileData, liveFileChunks } from './livefile.js';
 import { type Outcome, groupCommit, slicer, turn } from '../commit.js';
 import { type Clock, realClock } from '../clock.js';
@@ -36,10 +38,13 @@ export interface FileStoreOptions extends CoreOptions {
 
 // A commit carries appends and triage changes alike: both are journal lines, numbered in one
 // sequence, so a replay applies them in the order they were acknowledged.
-type Item =
+type Append =
   | { batch: IngestBatch; filtered?: Record<string, number>; body?: EntryBody }
   | { triage: { id: string; change: TriageChange }; body?: EntryBody };
-type Result = StoredViolation[] | ViolationGroup | undefined;
+/** An erasure commits alone (see `take`). */
+type Erase = { erase: EraseFilter; by?: string };
+type Item = Append | Erase;
+type Result = StoredViolation[] | ViolationGroup | undefined | EraseResult;
 
 /** Applying a big commit gives the event loop a turn this often (ms): no request waits on one. */
 const SLICE_MS = 8;
@@ -69,8 +74,10 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       const saved = db.data.checkpoint;
       delete db.data.checkpoint;
       const state = createState(db.data, tuning);
+      // Erasures the live file holds whose archive lines may remain, then those the journal replays.
+      const erasing = [...(saved?.erasing ?? [])];
       // Replayed whatever the mode, so switching the journal off never drops what it held.
-      const { batches, evicted, replayed } = await recover(paths, saved, state);
+      const { batches, evicted, replayed } = await recover(paths, saved, state, replayErasure(base, state, erasing));
       // Numbering goes on after the newest sealed segment on disk, so a seal never overwrites one.
       const sealed = Math.max(saved?.archiveSealed ?? 0, ...(await sealedSegments(base)));
       const archive = createArchive(base, await sizeOf(paths.archive), sealed, options.archive);
@@ -79,15 +86,15 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       // keeps a crash before the journal is emptied from replaying it twice), and so does a segment
       // sealed after the checkpoint read (a crash before the next one landed): the live file must
       // name it before another seal may happen.
-      const rewrite = replayed > 0 || sealed !== (saved?.archiveSealed ?? 0) || state.regrouped !== undefined;
+      const rewrite = replayed > 0 || sealed !== (saved?.archiveSealed ?? 0) || state.regrouped !== undefined || erasing.length > 0;
       if (state.regrouped) {
         const { groupsBefore, groupsAfter, records } = state.regrouped;
         console.error(`csp-lens: ${path}: regrouped by the current rule: ${groupsBefore} groups → ${groupsAfter}, ${records} live records moved or reclassified (archived records keep the group id they had)`);
       }
-      return { state, archive, batches, rewrite };
+      return { state, archive, batches, rewrite, erasing };
     }
 
-    let { state, archive, batches, rewrite } = await load();
+    let { state, archive, batches, rewrite, erasing } = await load();
     if (options.journal !== false) journal = await openJournal(paths.journal);
     const timing = typeof options.journal === 'object' ? options.journal : {};
     const live = checkpoints({
@@ -97,6 +104,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       checkpointMs: timing.checkpointMs ?? 30_000,
       checkpointBytes: timing.checkpointBytes ?? 32 * 1024 * 1024,
       clock: options.clock ?? realClock,
+      erasing: () => eraser.pending,
     });
     let archiveFailing = false;
     let closed = false;
@@ -105,9 +113,11 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
     /** Memory back to what the files hold: a whole-file rewrite failed after memory took its commit. */
     async function undo(): Promise<void> {
       try {
-        ({ state, archive, batches, rewrite } = await load());
+        ({ state, archive, batches, rewrite, erasing } = await load());
         live.rebase(batches);
-        if (rewrite) await live.write();
+        eraser.reset(erasing);
+        if (erasing.length) await eraser.finish();
+        else if (rewrite) await live.write();
       } catch (e) {
         // Memory may now hold what was never acknowledged: take nothing more until a restart.
         broken = new Error(`csp-lens: ${path}: a failed write could not be taken back (${(e as Error).message}); restart the receiver`);
@@ -129,13 +139,27 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
       );
     }
 
+    const eraser = createEraser({ base, state: () => state, archive: () => archive, journal, live, undo });
+    eraser.reset(erasing);
+
     const commits = groupCommit<Item, Result>({
+      // An erasure alone, appends up to the next one.
+      take(waiting) {
+        if ('erase' in waiting[0]) return 1;
+        const next = waiting.findIndex((w) => 'erase' in w);
+        return next < 0 ? waiting.length : next;
+      },
       // With the journal, a batch is durable before memory sees it, and acknowledged then: the
       // merge runs after the responses are out (a crash before it replays the journal to the same
       // records; reads wait for it). Without the journal, the live file is rewritten after, and a
       // failed rewrite takes memory back to the files.
-      async write(items, durable) {
+      async write(all, durable) {
         if (broken) throw broken;
+        // Nothing commits past an unfinished erasure: its archive rewrite must catch no newer line.
+        await eraser.finish();
+        const first = all[0];
+        if ('erase' in first) return [{ ok: true, value: await eraser.run(first.erase, first.by) }];
+        const items = all as Append[];
         if (journal) {
           const first = live.reserve(items.length);
           items.forEach((item, i) => journal!.entry(first + i, item.body!));
@@ -173,12 +197,21 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
         return outcomes;
       },
       due: () => live.due(),
-      housekeep: () => live.run(path),
+      // An unfinished erasure first; the checkpoint runs either way (it names the erasure, and
+      // backs off when it fails itself): nothing committed since, so nothing newer is archived.
+      housekeep: () =>
+        eraser
+          .finish()
+          .catch((e: Error) => console.error(`csp-lens: finishing an erasure of ${path} failed (retrying): ${e.message}`))
+          .then(() => live.run(path)),
       idle: () => (closed ? live.stop() : live.idle(() => void commits.kick())),
     });
 
     // A journal store has a parseable live file from its first moment on.
-    if (rewrite || (journal && !(await sizeOf(path)))) await live.write();
+    if (erasing.length) {
+      console.error(`csp-lens: finishing ${erasing.length} erasure(s) of ${path} that the last stop interrupted`);
+      await eraser.finish();
+    } else if (rewrite || (journal && !(await sizeOf(path)))) await live.write();
     if (!journal) await unlink(paths.journal).catch(() => {});
 
     const read = <R>(fn: (s: State) => R) => commits.read(() => fn(state));
@@ -195,6 +228,17 @@ export async function openFileStore(options: FileStoreOptions): Promise<Store> {
         if (broken) return Promise.reject(broken);
         const triage = { id, change };
         return commits.add({ triage, body: journal ? triageEntryBody(triage) : undefined }) as Promise<ViolationGroup | undefined>;
+      },
+      erase(filter, audit) {
+        if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
+        if (broken) return Promise.reject(broken);
+        let checked: EraseFilter;
+        try {
+          checked = checkEraseFilter(filter);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        return commits.add({ erase: checked, by: audit?.by }) as Promise<EraseResult>;
       },
       breakdown: (id) =>
         read((s) => {

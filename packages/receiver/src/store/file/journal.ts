@@ -3,7 +3,7 @@ import { access, open, truncate, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PageContext, ViolationRecord } from '@csp-lens/schema';
-import type { IngestBatch } from '../../core/types.js';
+import type { EraseFilter, IngestBatch } from '../../core/types.js';
 import type { State } from '../../core/state.js';
 import { type TriageChange, isTriageChange } from '../../core/triage.js';
 import { endTornLine, sizeOf, syncDir } from './adapter.js';
@@ -25,6 +25,11 @@ export interface Checkpoint {
   archiveBytes: number;
   /** The newest sealed archive segment then (absent: 0, none). */
   archiveSealed?: number;
+  /**
+   * Erasures this file already holds (records and group totals) whose archive lines may still be
+   * on disk: opening rewrites the archive without them (store/file/erase.ts).
+   */
+  erasing?: EraseFilter[];
 }
 
 /**
@@ -37,6 +42,8 @@ export interface Checkpoint {
  */
 interface Entry {
   n: number;
+  /** An erasure instead of a batch (`b` absent): see store/file/erase.ts. */
+  e?: EraseFilter;
   v?: 2;
   d?: Record<string, string>;
   p?: PageContext[];
@@ -170,7 +177,7 @@ export interface Paths {
  * Brings the files a crash left back in line with the live file's checkpoint, then applies the
  * journal's entries past it to `state`. Returns the last entry number and what the replay evicted.
  */
-export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, state: State) {
+export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, state: State, erase: Replay) {
   // Archive lines appended after the checkpoint (a crash before the next one, or between a
   // checkpoint's archive append and its rename) hold records the replay below evicts again: cut
   // them, so each record is archived exactly once. If the open segment was sealed after the
@@ -203,8 +210,14 @@ export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, 
       for (const h of Object.keys(entry.d)) if (typeof entry.d[h] === 'string') policies.set(h, entry.d[h]);
     }
     // Numbers only grow: a lower one is in the checkpoint already, or a retried append wrote it twice.
-    if (!(entry?.n > batches) || !(entry.b || entry.s)) continue;
+    if (!(entry?.n > batches) || !(entry.b || entry.e || entry.s)) continue;
     batches = entry.n;
+    if (entry.e) {
+      // What was evicted so far is archived before the erasure: it goes through it too.
+      await erase(entry.e, evicted);
+      replayed++;
+      continue;
+    }
     try {
       if (entry.s) {
         if (typeof entry.s.id !== 'string' || !isTriageChange(entry.s.change)) throw new Error('not a triage change');
@@ -226,7 +239,11 @@ export async function recover(paths: Paths, checkpoint: Checkpoint | undefined, 
   return { batches, evicted, replayed };
 }
 
-async function* journalLines(file: string): AsyncGenerator<string> {
+/** Replays an erasure entry: on the state, and on `evicted` (records not in the archive files yet). */
+export type Replay = (filter: EraseFilter, evicted: ViolationRecord[]) => Promise<void>;
+
+/** A JSON-lines file line by line (the journal, archive segments); a missing file has none. */
+export async function* journalLines(file: string): AsyncGenerator<string> {
   const input = createReadStream(file, { encoding: 'utf8' });
   const missing = new Promise<'missing'>((resolve, reject) =>
     input.once('error', (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? resolve('missing') : reject(e))),

@@ -1,11 +1,18 @@
 import pg from 'pg';
-import type { StoredViolation } from '../../core/types.js';
+import type { EraseFilter, EraseResult, StoredViolation } from '../../core/types.js';
 import { type Outcome, groupCommit } from '../commit.js';
 import { type IngestOptions, type Pending, prepare } from './ingest.js';
 import { write } from './write.js';
 import { evict } from './evict.js';
 import { pruneGroups } from './prune.js';
 import { applyOccurrences } from './triage.js';
+import { erase } from './erase.js';
+
+/** An erasure: a transaction of its own in the same group commit, so never beside an append. */
+export interface Erasing {
+  erase: EraseFilter;
+  by?: string;
+}
 
 export interface CommitOptions extends IngestOptions {
   onCommit?: (info: { appends: number; violations: number; archived: number }) => void;
@@ -77,6 +84,31 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
     }
   }
 
+  /** An erasure's transaction, tried again after a deadlock like an append's. */
+  async function eraseCommit(item: Erasing): Promise<Outcome<EraseResult>[]> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await db.connect();
+      let lost: Error | undefined;
+      const onError = (e: Error) => (lost = e);
+      client.on('error', onError);
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await erase(client, item.erase, item.by);
+        await client.query('COMMIT');
+        return [{ ok: true, value: result }];
+      } catch (e) {
+        if (e instanceof pg.DatabaseError && !lost) await client.query('ROLLBACK').catch((r: Error) => (broken = r));
+        else broken = lost ?? (e as Error);
+        if (attempt < RETRIES && RETRYABLE.has(codeOf(e))) continue;
+        throw e;
+      } finally {
+        client.off('error', onError);
+        client.release(broken);
+      }
+    }
+  }
+
   /**
    * Commits `items` in one transaction. A retryable failure runs it again; one that blames the data
    * splits it in halves, each committed on its own, down to the single appends that fail: the
@@ -99,13 +131,18 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
     }
   }
 
-  return groupCommit<Pending, StoredViolation[]>({
-    write: commit,
-    // At most MAX_BATCH violations a transaction (and always at least one append).
+  return groupCommit<Pending | Erasing, StoredViolation[] | EraseResult>({
+    write: (items) => ('erase' in items[0] ? eraseCommit(items[0]) : commit(items as Pending[])),
+    // At most MAX_BATCH violations a transaction (and always at least one append); an erasure alone.
     take(waiting) {
+      if ('erase' in waiting[0]) return 1;
       let n = 0;
       let take = 0;
-      while (take < waiting.length && (take === 0 || n + waiting[take]!.batch.violations.length <= MAX_BATCH)) n += waiting[take++]!.batch.violations.length;
+      const size = (i: number) => {
+        const w = waiting[i]!;
+        return 'erase' in w ? Infinity : w.batch.violations.length;
+      };
+      while (take < waiting.length && size(take) !== Infinity && (take === 0 || n + size(take) <= MAX_BATCH)) n += size(take++);
       return take;
     },
     // The database is down, hung or refusing: what queued meanwhile would wait just as long for the

@@ -1,5 +1,7 @@
 import pg from 'pg';
-import type { IngestBatch, Store } from '../../core/types.js';
+import type { EraseResult, IngestBatch, Store, StoredViolation } from '../../core/types.js';
+import { checkEraseFilter } from '../../core/erase.js';
+import { ensureAuditTable } from './erase.js';
 import { migrate } from './schema.js';
 import { regroupIfOlder } from './regroup.js';
 import { postgresCommits } from './commit.js';
@@ -70,6 +72,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     if (regrouped) {
       console.error(`csp-lens: PostgreSQL: regrouped by the current rule: ${regrouped.groupsBefore} groups → ${regrouped.groupsAfter}, ${regrouped.records} live records moved or reclassified (archived records keep the group id they had)`);
     }
+    await ensureAuditTable(admin);
   } catch (e) {
     await end();
     throw new Error(`csp-lens: cannot open the PostgreSQL store: ${(e as Error).message}`);
@@ -83,7 +86,15 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     append(batch: IngestBatch, filtered?: Record<string, number>) {
       if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
       applySeverity(batch, tuning.severity);
-      return commits.add({ batch, filtered });
+      return commits.add({ batch, filtered }) as Promise<StoredViolation[]>;
+    },
+    erase(filter, audit) {
+      if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
+      try {
+        return commits.add({ erase: checkEraseFilter(filter), by: audit?.by }) as Promise<EraseResult>;
+      } catch (e) {
+        return Promise.reject(e);
+      }
     },
     setGroupState(id, change) {
       if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));

@@ -1,5 +1,5 @@
 import type { GroupAdvice, GroupBreakdown, ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
-import { get } from '../api.js';
+import { del, get } from '../api.js';
 import { loadSeverity, type SeverityInfo } from '../data.js';
 import { fields, h } from '../dom.js';
 import { dateTime, num, reachText, severityBadge, severityWhy, streamChips } from '../format.js';
@@ -10,6 +10,7 @@ import { recordCard } from './record.js';
 import { adviceCard } from './advice.js';
 import { openBuilder } from './builder.js';
 import { triagePanel } from './triage.js';
+import { signalBadges, type GroupSignals } from '../signals.js';
 
 export interface GroupDetail {
   group: ViolationGroup;
@@ -93,7 +94,44 @@ export interface DetailActions {
   refresh(): void;
 }
 
-export function detailView(d: GroupView, act: DetailActions): HTMLElement {
+/**
+ * Deleting the group, behind a confirmation that says what goes: its live and archived records and
+ * the group itself, for good (DELETE /api/groups/<id>, an erasure).
+ */
+function deleteCard(g: ViolationGroup, back: () => void): HTMLElement {
+  const card = h('section', { class: 'card danger-zone' });
+  const start = () =>
+    card.replaceChildren(
+      h('h2', null, 'Delete this group'),
+      h('p', { class: 'muted' }, 'For privacy requests and test noise: its records go from the live store and the archive, and the group with them.'),
+      h('button', { type: 'button', class: 'btn danger', 'data-action': 'delete', onclick: confirm }, 'Delete group…'),
+    );
+  const confirm = () =>
+    card.replaceChildren(
+      h('p', { class: 'confirm', role: 'alert' }, `Delete the ${num(g.records)} record${g.records === 1 ? '' : 's'} of this group, live and archived, for good? This cannot be undone.`),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'btn danger', 'data-action': 'confirm-delete', onclick: erase }, 'Delete for good'),
+        h('button', { type: 'button', class: 'btn', 'data-action': 'cancel-delete', onclick: start }, 'Cancel'),
+      ),
+    );
+  const erase = async () => {
+    card.querySelectorAll('button').forEach((b) => (b.disabled = true));
+    try {
+      const r = await del<{ deleted: number; archived: number }>(`/groups/${encodeURIComponent(g.id)}`);
+      card.replaceChildren(
+        h('p', { class: 'done', role: 'status' }, `Deleted: ${num(r.deleted)} live and ${num(r.archived)} archived record${r.deleted + r.archived === 1 ? '' : 's'}.`),
+        h('button', { type: 'button', class: 'btn link', onclick: back }, '← All groups'),
+      );
+    } catch (e) {
+      card.replaceChildren(h('p', { class: 'error', role: 'alert' }, `Could not delete: ${(e as Error).message}`));
+      card.append(h('button', { type: 'button', class: 'btn', onclick: start }, 'Back'));
+    }
+  };
+  start();
+  return card;
+}
+
+export function detailView(d: GroupView, act: DetailActions, signals?: GroupSignals): HTMLElement {
   const g = d.group;
   const example = d.records.find((r) => r.id === g.exampleId) ?? d.records[0];
   const why = severityWhy(g, d.severity.overrides);
@@ -105,6 +143,7 @@ export function detailView(d: GroupView, act: DetailActions): HTMLElement {
       severityBadge(g.severity, why),
       h('h1', null, h('code', null, g.effectiveDirective), h('span', { class: 'muted' }, ' blocked '), blockedLabel(g)),
       triageTag(g.triage),
+      signalBadges(signals),
     ),
     d.advice ? adviceCard(d.advice, openBuilder) : null,
     h('p', { class: 'severity-why small' }, h('b', null, `Why ${g.severity}: `), why.replace(/^\w+: /, '')),
@@ -132,5 +171,6 @@ export function detailView(d: GroupView, act: DetailActions): HTMLElement {
       d.policy ? policyView(d.policy, example?.effectiveDirective ?? g.effectiveDirective) : h('p', { class: 'empty' }, 'No policy text was reported for this group (the SDK and some browsers omit it).'),
     ),
     recordList(d),
+    deleteCard(g, act.back),
   );
 }

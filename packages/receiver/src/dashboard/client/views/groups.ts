@@ -2,6 +2,7 @@ import type { GroupTriage, ViolationGroup } from '@csp-lens/schema';
 import { h } from '../dom.js';
 import { count, dateTime, num, reachText, severityBadge, severityWhy, streamChips, urlText, when } from '../format.js';
 import type { SeverityOverrides } from '../../../core/severity.js';
+import { signalBadges, type Signals } from '../signals.js';
 
 /** What was blocked, as text: origin or keyword, and the source file for inline/eval groups. */
 export function blockedLabel(g: ViolationGroup): HTMLElement {
@@ -26,6 +27,8 @@ export interface GroupTableOptions {
   overrides: SeverityOverrides;
   /** Groups first seen at or after this are marked new. */
   newSince?: number;
+  /** What the alert rules fired (badges). */
+  signals?: Signals;
 }
 
 const LABELS = ['Severity', 'Directive', 'Blocked', 'Count', 'Reach', 'Streams', 'Last seen'];
@@ -58,7 +61,7 @@ export function groupTable(groups: ViolationGroup[], open: (id: string) => void,
         h('code', { class: 'directive' }, g.effectiveDirective),
         g.dispositions?.includes('report') && !g.dispositions.includes('enforce') ? h('span', { class: 'tag' }, 'report-only') : null,
       ),
-      cell(2, { class: 'wrap' }, blockedLabel(g), fresh ? h('span', { class: 'tag new', title: `First seen ${dateTime(g.firstSeen)}${g.firstRelease ? ` (release ${g.firstRelease})` : ''}` }, 'new') : null, triageTag(g.triage)),
+      cell(2, { class: 'wrap' }, blockedLabel(g), fresh ? h('span', { class: 'tag new', title: `First seen ${dateTime(g.firstSeen)}${g.firstRelease ? ` (release ${g.firstRelease})` : ''}` }, 'new') : null, triageTag(g.triage), signalBadges(o.signals?.groups[g.id])),
       cell(3, { class: 'num' }, num(g.count)),
       h('td', { class: 'num', title: reachText(g), 'data-label': LABELS[4] }, num(g.reach?.pageViews), h('span', { class: 'muted small' }, ` · ${count(g.reach?.documents, 'doc')}`)),
       cell(5, {}, streamChips(g.sources, true)),

@@ -1,7 +1,7 @@
 import { hourChart } from '../chart.js';
 import { moreGroups, type Overview } from '../data.js';
 import { h } from '../dom.js';
-import { coverageTotal, num, percent, severityBadge } from '../format.js';
+import { coverageTotal, dateTime, num, percent, severityBadge } from '../format.js';
 import type { View } from '../state.js';
 import { coveragePanel, unstoredPanel } from './coverage.js';
 import { filterBar } from './filters.js';
@@ -51,7 +51,7 @@ export function overviewView(view: View, o: Overview, act: OverviewActions): HTM
   const critical = o.groups.filter((g) => g.severity === 'critical').length;
 
   const groupsCard = h('section', { class: 'card groups-card' }, h('h2', null, 'Groups', h('span', { class: 'muted small' }, ' by severity, reach, last seen')));
-  const tableOptions = { overrides: o.severity.overrides, newSince: view.range === 'all' ? undefined : o.from };
+  const tableOptions = { overrides: o.severity.overrides, newSince: view.range === 'all' ? undefined : o.from, signals: o.signals };
   const table = () => groupTable(o.groups, act.open, tableOptions);
   const tableHost = h('div', { class: 'table-scroll' }, table());
   groupsCard.append(tableHost);
@@ -72,10 +72,14 @@ export function overviewView(view: View, o: Overview, act: OverviewActions): HTM
   });
   groupsCard.insertBefore(more, groupsCard.querySelector('.legend-severity'));
 
+  const volume = o.signals.store.volume;
   return h(
     'div',
     { class: 'overview' },
     filterBar(view, o.directives, act.change),
+    volume
+      ? h('div', { class: 'card signal-banner', role: 'status' }, h('span', { class: 'signal volume' }, 'High volume'), ` ${num(volume.count)} violations within an hour across all groups, ${dateTime(volume.at)}`)
+      : null,
     h(
       'div',
       { class: 'stats' },
