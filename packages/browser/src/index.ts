@@ -45,11 +45,9 @@ export function init(options: Options): CspLens {
     const ctx = createContext(options);
     const queue = createQueue(
       options,
-      (events, policies, dropped) => {
-        const batch: SdkBatch = { v: 1, sentAt: Date.now(), page: ctx._page(policies), events };
-        if (dropped) batch.dropped = dropped;
-        return JSON.stringify(batch);
-      },
+      // JSON leaves out `dropped: undefined`: only a batch that dropped some says so.
+      (events, policies, dropped) =>
+        JSON.stringify({ v: 1, sentAt: Date.now(), page: ctx._page(policies), events, dropped: dropped || undefined } satisfies SdkBatch),
       (body) => send(endpoint, body, leaving),
     );
     let off = false;
@@ -112,7 +110,8 @@ export function init(options: Options): CspLens {
     };
     // Sampling per page view keeps a sampled view complete: every violation of it is counted, and
     // the receiver can tell SDK-covered views from native-only ones.
-    if (!(options.sampleRate! < 1) || Math.random() < options.sampleRate!) {
+    // `!(… >= …)`: an absent or NaN rate (no data-sample-rate) compares false, so it reports.
+    if (!(Math.random() >= options.sampleRate!)) {
       listen('addEventListener');
       buffered.forEach(handle);
     }
