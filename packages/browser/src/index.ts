@@ -77,11 +77,7 @@ export function init(options: Options): CspLens {
         // Never throw into the page's event dispatch.
       }
     };
-    const flush = () => {
-      try {
-        queue._flush();
-      } catch {}
-    };
+    const flush = queue._flush;
     // Flush while the page can still send: hidden is the last reliable moment on mobile, pagehide
     // covers navigations that skip visibilitychange (Chromium fires pagehide while the page is
     // still "visible"). https://www.w3.org/TR/page-visibility-2/
@@ -106,7 +102,7 @@ export function init(options: Options): CspLens {
         if (g.__cspLens == lens) g.__cspLens = undefined;
       },
       flush,
-      setContext: (c) => ctx._set(c),
+      setContext: ctx._set,
     };
     // Sampling per page view keeps a sampled view complete: every violation of it is counted, and
     // the receiver can tell SDK-covered views from native-only ones.

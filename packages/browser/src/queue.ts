@@ -44,7 +44,7 @@ export function createQueue(o: QueueOptions, build: Build, send: (body: string) 
   let bytes = 0;
   let dropped = 0;
   let distinct = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: ReturnType<typeof setTimeout> | 0 = 0;
   let stopped = false;
 
   const schedule = (ms: number) => {
@@ -92,7 +92,7 @@ export function createQueue(o: QueueOptions, build: Build, send: (body: string) 
 
   function flush(): void {
     clearTimeout(timer);
-    timer = undefined;
+    timer = 0;
     if (stopped || (!pending.length && !dropped)) return;
     const list = pending;
     pending = [];
@@ -100,11 +100,12 @@ export function createQueue(o: QueueOptions, build: Build, send: (body: string) 
     policies.clear();
     try {
       pack(list, dropped);
-    } finally {
-      // Even when a batch could not be built (a circular setContext), counting starts over.
-      dropped = 0;
-      for (const en of list) en._n = 0;
+    } catch {
+      // A batch that cannot be built (a circular setContext) is lost, never thrown into the page
+      // (the timer calls this too); counting starts over all the same.
     }
+    dropped = 0;
+    for (const en of list) en._n = 0;
   }
 
   // Policies: each batch carries only the policies its own events use, once each, and events
@@ -132,11 +133,9 @@ export function createQueue(o: QueueOptions, build: Build, send: (body: string) 
   return {
     _add: add,
     _flush: flush,
-    /** Drops what is pending and ignores everything from now on. */
+    /** Drops what is pending and ignores everything from now on: a timer still set finds nothing to do. */
     _stop() {
       stopped = true;
-      clearTimeout(timer);
-      pending = [];
     },
   };
 }
