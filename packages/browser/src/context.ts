@@ -15,8 +15,8 @@ function sessionId(): string | undefined {
     // Storage's named properties are getItem/setItem (absent: undefined), in fewer bytes.
     return (sessionStorage['csp-lens.s'] ||= 's_' + rid());
   } catch {
-    // Storage disabled (sandboxed frame, privacy settings): page views stay, sessions go.
-    return undefined;
+    // Storage disabled (sandboxed frame, privacy settings): page views stay, sessions go
+    // (undefined).
   }
 }
 

@@ -24,10 +24,10 @@ export function findElement(target: EventTarget | null, blocked: string, directi
   // Inline script/style, style= and on*= attributes: the target is the element itself.
   if (target && (target as Node).nodeType === 1) {
     const el = target as Element;
-    const attr = /style-src-attr/.test(directive)
+    const attr = directive == 'style-src-attr'
       ? 'style'
-      : /script-src-attr/.test(directive)
-        ? [...el.attributes].find((a) => /^on/.test(a.name))?.name
+      : directive == 'script-src-attr'
+        ? el.getAttributeNames().find((a) => /^on/.test(a))
         : undefined;
     const found = describe(el, attr);
     // What the browser hashed (CSP3 §6.7.3.3, "Does element match source list for type and
@@ -83,7 +83,7 @@ function selector(el: Element): string {
     if (n.id) part += '#' + CSS.escape(n.id);
     else if (!ROOTS.test(tag)) {
       let i = 1;
-      for (let s = n.previousElementSibling; s; s = s.previousElementSibling) if (s.localName === tag) i++;
+      for (let s: Element | null = n; (s = s.previousElementSibling); ) if (s.localName === tag) i++;
       part += `:nth-of-type(${i})`;
     }
     parts.unshift(part);

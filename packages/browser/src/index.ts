@@ -87,7 +87,6 @@ export function init(options: Options): CspLens {
       leaving = false;
     };
     const onHide = () => document.visibilityState == 'hidden' && flushOut();
-    const buffered = Array.isArray(prev) ? prev.splice(0) : [];
     const listen = (m: 'addEventListener' | 'removeEventListener') => {
       // Capture phase on document: no page handler can stop the event before we see it.
       document[m]('securitypolicyviolation', handle as unknown as EventListener, true);
@@ -109,7 +108,8 @@ export function init(options: Options): CspLens {
     // `!(… >= …)`: an absent or NaN rate (no data-sample-rate) compares false, so it reports.
     if (!(Math.random() >= options.sampleRate!)) {
       listen('addEventListener');
-      buffered.forEach(handle);
+      // What the loader snippet buffered (it stops once __cspLens is this instance, below).
+      if (Array.isArray(prev)) prev.forEach(handle);
     }
     g.__cspLens = lens;
   } catch {
