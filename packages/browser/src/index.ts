@@ -59,7 +59,7 @@ export function init(options: Options): CspLens {
         const v = copy(e);
         const b = v.blockedURI || '';
         // Our own beacon blocked by connect-src would report itself forever: stop instead.
-        if (b.startsWith(endpoint) || (v.effectiveDirective === 'connect-src' && (b + '/').startsWith(url.origin + '/'))) {
+        if (b.startsWith(endpoint) || (v.effectiveDirective == 'connect-src' && (b + '/').startsWith(url.origin + '/'))) {
           off = true;
           queue._stop();
           console.warn(`csp-lens: CSP blocks ${endpoint}; stopped`);
