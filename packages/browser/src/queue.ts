@@ -39,7 +39,6 @@ export function createQueue(o: QueueOptions, build: Build, send: (body: string) 
   const delay = o.delay ?? 5000;
   // key → entry, or 0 for a violation dropped by beforeSend or past the cap (repeats are ignored).
   const seen = new Map<string, Entry | 0>();
-  const policies = new Set<string>();
   let pending: Entry[] = [];
   let bytes = 0;
   let dropped = 0;
@@ -83,9 +82,10 @@ export function createQueue(o: QueueOptions, build: Build, send: (body: string) 
       en._e.sinceLoad = v.sinceLoad;
     }
     if (en._n++) return;
+    // A policy counts once per batch (a few distinct ones per page: the scan is short).
+    if (en._p && !pending.some((p) => p._p == en!._p)) bytes += en._p.length;
     pending.push(en);
     bytes += en._s;
-    if (en._p && !policies.has(en._p)) policies.add(en._p), (bytes += en._p.length);
     // A full batch goes in the next task rather than inside the page's event dispatch.
     schedule(bytes >= maxBytes ? 0 : delay);
   }
@@ -97,7 +97,6 @@ export function createQueue(o: QueueOptions, build: Build, send: (body: string) 
     const list = pending;
     pending = [];
     bytes = 0;
-    policies.clear();
     try {
       pack(list, dropped);
     } catch {
