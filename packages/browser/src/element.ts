@@ -38,14 +38,16 @@ export function findElement(target: EventTarget | null, blocked: string, directi
     return found;
   }
   const spec = TAGS[directive.split('-')[0]];
-  if (!spec || !/^[a-z][\w+.-]*:\/\//i.test(blocked)) return { noElement: 'none' };
+  // A URL with an authority (scheme://…): not a keyword (inline, eval, data, blob…). The same
+  // start as the origin test below, which gzip then gets almost free.
+  if (!spec || !/^[^:]+:\/\//.test(blocked)) return { noElement: 'none' };
   // Chromium cuts blockedURI to the origin for cross-origin frames (seen: frame-src), older
   // browsers for more: then any element of that origin matches. Reports drop the #fragment.
   const cut = /^[^:]+:\/\/[^/?#]+\/?$/.test(blocked) && new URL(blocked).origin;
   let scanned = 0;
   let hit: Element | undefined;
-  let hitUrl = '';
-  let hitAttr = '';
+  let hitUrl: string | undefined;
+  let hitAttr: string | undefined;
   for (const pair of spec.split(' ')) {
     const [tag, attr = 'src'] = pair.split(':');
     // A live collection is walked lazily: only as far as MAX_SCAN elements.
@@ -61,7 +63,7 @@ export function findElement(target: EventTarget | null, blocked: string, directi
       }
       const url = u.href;
       if (cut ? u.origin != cut : url.split('#')[0] != blocked) continue;
-      if (!hit) [hit, hitUrl, hitAttr] = [el, url, attr];
+      if (!hit) (hit = el), (hitUrl = url), (hitAttr = attr);
       else if (url != hitUrl) return { noElement: 'ambiguous' };
     }
   }
