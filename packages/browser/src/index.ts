@@ -50,18 +50,18 @@ export function init(options: Options): CspLens {
         JSON.stringify({ v: 1, sentAt: Date.now(), page: ctx._page(policies), events, dropped: dropped || undefined } satisfies SdkBatch),
       (body) => send(endpoint, body, leaving),
     );
-    let off = false;
     // Set while the page is going away (hidden or pagehide): the batch needs a keepalive fallback.
     let leaving = false;
     const handle = (e: RawViolation) => {
       try {
-        if (off || (!e.isTrusted && !options.untrusted)) return;
+        if (!e.isTrusted && !options.untrusted) return;
         const v = copy(e);
         const b = v.blockedURI || '';
-        // Our own beacon blocked by connect-src would report itself forever: stop instead.
+        // Our own beacon blocked by connect-src would report itself forever: stop instead (nothing
+        // pending is sent, no listener is left to see the next one).
         if (b.startsWith(endpoint) || (v.effectiveDirective == 'connect-src' && (b + '/').startsWith(url.origin + '/'))) {
-          off = true;
           queue._stop();
+          listen('removeEventListener');
           console.warn(`csp-lens: CSP blocks ${endpoint}; stopped`);
           return;
         }
