@@ -91,7 +91,11 @@ const sdk = [
   },
   {
     input: 'packages/browser/src/auto.ts',
-    output: { file: 'packages/browser/dist/sdk.js', format: 'iife' },
+    // No "use strict": the code is typed module code that never relies on strict mode (no `this`,
+    // `arguments`, `with`, or undeclared names). Sloppy mode only differs where strict mode
+    // throws (writing a frozen object a beforeSend returned, say), and there it is the more
+    // forgiving of the two. Saves 9 bytes gzipped.
+    output: { file: 'packages/browser/dist/sdk.js', format: 'iife', strict: false },
     plugins: [
       ts({ target: 'ES2020' }),
       // `_x` properties are internal: mangling them is safe and saves bytes. `__x` are not

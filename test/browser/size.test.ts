@@ -5,10 +5,10 @@ import { gzipSync } from 'node:zlib';
 import { expect, it } from 'vitest';
 import { ROOT } from './helpers';
 
-// 2.5 KB gzip (2560) was everything in issue 3, minified (2544 bytes). Issue 18's hash of blocked
-// inline code (src/hash.ts and its call in element.ts) costs 154 more: 2698. Raised for it, on
-// purpose and said so in that issue's report; to keep 2560, the hash would have to go.
-const BUDGET = 2700;
+// 2.5 KB gzip, the budget since issue 3. Issue 18's hash of blocked inline code (src/hash.ts and its
+// call in element.ts) cost 154 bytes (2544 → 2698); the rest of the SDK was made smaller to pay
+// for it (2552 with the hash).
+const BUDGET = 2560;
 
 it(`keeps dist/sdk.js within ${BUDGET} bytes gzipped`, () => {
   const file = resolve(ROOT, 'packages/browser/dist/sdk.js');

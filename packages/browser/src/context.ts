@@ -10,16 +10,13 @@ export interface PageConfig {
 /** Random enough to tell page views and sessions apart; not a secret. */
 const rid = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
 
-const KEY = 'csp-lens.s';
-
 function sessionId(): string | undefined {
   try {
-    let id = sessionStorage.getItem(KEY);
-    if (!id) sessionStorage.setItem(KEY, (id = 's_' + rid()));
-    return id;
+    // Storage's named properties are getItem/setItem (absent: undefined), in fewer bytes.
+    return (sessionStorage['csp-lens.s'] ||= 's_' + rid());
   } catch {
-    // Storage disabled (sandboxed frame, privacy settings): page views stay, sessions go.
-    return undefined;
+    // Storage disabled (sandboxed frame, privacy settings): page views stay, sessions go
+    // (undefined).
   }
 }
 

@@ -45,25 +45,23 @@ export function init(options: Options): CspLens {
     const ctx = createContext(options);
     const queue = createQueue(
       options,
-      (events, policies, dropped) => {
-        const batch: SdkBatch = { v: 1, sentAt: Date.now(), page: ctx._page(policies), events };
-        if (dropped) batch.dropped = dropped;
-        return JSON.stringify(batch);
-      },
+      // JSON leaves out `dropped: undefined`: only a batch that dropped some says so.
+      (events, policies, dropped) =>
+        JSON.stringify({ v: 1, sentAt: Date.now(), page: ctx._page(policies), events, dropped: dropped || undefined } satisfies SdkBatch),
       (body) => send(endpoint, body, leaving),
     );
-    let off = false;
     // Set while the page is going away (hidden or pagehide): the batch needs a keepalive fallback.
     let leaving = false;
     const handle = (e: RawViolation) => {
       try {
-        if (off || (!e.isTrusted && !options.untrusted)) return;
+        if (!e.isTrusted && !options.untrusted) return;
         const v = copy(e);
         const b = v.blockedURI || '';
-        // Our own beacon blocked by connect-src would report itself forever: stop instead.
-        if (b.startsWith(endpoint) || (v.effectiveDirective === 'connect-src' && (b + '/').startsWith(url.origin + '/'))) {
-          off = true;
+        // Our own beacon blocked by connect-src would report itself forever: stop instead (nothing
+        // pending is sent, no listener is left to see the next one).
+        if (b.startsWith(endpoint) || (v.effectiveDirective == 'connect-src' && (b + '/').startsWith(url.origin + '/'))) {
           queue._stop();
+          listen('removeEventListener');
           console.warn(`csp-lens: CSP blocks ${endpoint}; stopped`);
           return;
         }
@@ -79,11 +77,7 @@ export function init(options: Options): CspLens {
         // Never throw into the page's event dispatch.
       }
     };
-    const flush = () => {
-      try {
-        queue._flush();
-      } catch {}
-    };
+    const flush = queue._flush;
     // Flush while the page can still send: hidden is the last reliable moment on mobile, pagehide
     // covers navigations that skip visibilitychange (Chromium fires pagehide while the page is
     // still "visible"). https://www.w3.org/TR/page-visibility-2/
@@ -93,7 +87,6 @@ export function init(options: Options): CspLens {
       leaving = false;
     };
     const onHide = () => document.visibilityState == 'hidden' && flushOut();
-    const buffered = Array.isArray(prev) ? prev.splice(0) : [];
     const listen = (m: 'addEventListener' | 'removeEventListener') => {
       // Capture phase on document: no page handler can stop the event before we see it.
       document[m]('securitypolicyviolation', handle as unknown as EventListener, true);
@@ -108,13 +101,15 @@ export function init(options: Options): CspLens {
         if (g.__cspLens == lens) g.__cspLens = undefined;
       },
       flush,
-      setContext: (c) => ctx._set(c),
+      setContext: ctx._set,
     };
     // Sampling per page view keeps a sampled view complete: every violation of it is counted, and
     // the receiver can tell SDK-covered views from native-only ones.
-    if (!(options.sampleRate! < 1) || Math.random() < options.sampleRate!) {
+    // `!(… >= …)`: an absent or NaN rate (no data-sample-rate) compares false, so it reports.
+    if (!(Math.random() >= options.sampleRate!)) {
       listen('addEventListener');
-      buffered.forEach(handle);
+      // What the loader snippet buffered (it stops once __cspLens is this instance, below).
+      if (Array.isArray(prev)) prev.forEach(handle);
     }
     g.__cspLens = lens;
   } catch {

@@ -39,12 +39,11 @@ export function createQueue(o: QueueOptions, build: Build, send: (body: string) 
   const delay = o.delay ?? 5000;
   // key → entry, or 0 for a violation dropped by beforeSend or past the cap (repeats are ignored).
   const seen = new Map<string, Entry | 0>();
-  const policies = new Set<string>();
   let pending: Entry[] = [];
   let bytes = 0;
   let dropped = 0;
   let distinct = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: ReturnType<typeof setTimeout> | 0 = 0;
   let stopped = false;
 
   const schedule = (ms: number) => {
@@ -83,28 +82,29 @@ export function createQueue(o: QueueOptions, build: Build, send: (body: string) 
       en._e.sinceLoad = v.sinceLoad;
     }
     if (en._n++) return;
+    // A policy counts once per batch (a few distinct ones per page: the scan is short).
+    if (en._p && !pending.some((p) => p._p == en!._p)) bytes += en._p.length;
     pending.push(en);
     bytes += en._s;
-    if (en._p && !policies.has(en._p)) policies.add(en._p), (bytes += en._p.length);
     // A full batch goes in the next task rather than inside the page's event dispatch.
     schedule(bytes >= maxBytes ? 0 : delay);
   }
 
   function flush(): void {
     clearTimeout(timer);
-    timer = undefined;
+    timer = 0;
     if (stopped || (!pending.length && !dropped)) return;
     const list = pending;
     pending = [];
     bytes = 0;
-    policies.clear();
     try {
       pack(list, dropped);
-    } finally {
-      // Even when a batch could not be built (a circular setContext), counting starts over.
-      dropped = 0;
-      for (const en of list) en._n = 0;
+    } catch {
+      // A batch that cannot be built (a circular setContext) is lost, never thrown into the page
+      // (the timer calls this too); counting starts over all the same.
     }
+    dropped = 0;
+    for (const en of list) en._n = 0;
   }
 
   // Policies: each batch carries only the policies its own events use, once each, and events
@@ -132,11 +132,9 @@ export function createQueue(o: QueueOptions, build: Build, send: (body: string) 
   return {
     _add: add,
     _flush: flush,
-    /** Drops what is pending and ignores everything from now on. */
+    /** Drops what is pending and ignores everything from now on: a timer still set finds nothing to do. */
     _stop() {
       stopped = true;
-      clearTimeout(timer);
-      pending = [];
     },
   };
 }
