@@ -47,6 +47,11 @@ describe('kill -9 under sustained mixed load, journal and whole-file modes alter
       let killed = false;
       let cut = 0;
       const agent = new Agent({ keepAlive: true, maxSockets: SENDERS });
+      // The kill lands a set time after the first acknowledgement, not after the start: a slow
+      // machine may take a second to replay and take the first report, and a kill before it tests
+      // nothing.
+      let firstAck!: () => void;
+      const acknowledged = new Promise<void>((r) => (firstAck = r));
       const sender = async () => {
         while (!killed) {
           const r = gen.mixed(next++);
@@ -54,10 +59,11 @@ describe('kill -9 under sustained mixed load, journal and whole-file modes alter
           if (killed && reply.status === 0) return void cut++;
           statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
           requests++;
-          if (reply.status === 204) acked.push(...documentsOf(r.body));
+          if (reply.status === 204) acked.push(...documentsOf(r.body)), firstAck();
         }
       };
       const load = Promise.all(Array.from({ length: SENDERS }, sender));
+      await acknowledged;
       await new Promise((r) => setTimeout(r, killAfterMs(cycle)));
       killed = true;
       const exit = await s.kill();
@@ -85,7 +91,7 @@ describe('kill -9 under sustained mixed load, journal and whole-file modes alter
       const ids = arch.map((r) => r.id);
       expect(ids.length - new Set(ids).size, `cycle ${cycle}: records archived twice`).toBe(0);
       console.log(
-        `crash cycle ${cycle + 1}/${CYCLES} (${cycle % 2 ? 'whole-file' : 'journal'} killed after ${killAfterMs(cycle)} ms): ` +
+        `crash cycle ${cycle + 1}/${CYCLES} (${cycle % 2 ? 'whole-file' : 'journal'} killed ${killAfterMs(cycle)} ms after its first 204): ` +
           `${acked.length} reports acked, ${cut} requests in flight at the kill; after restart (${restartMs} ms, ${cycle % 2 ? 'journal' : 'whole-file'}) ` +
           `${live.length} live + ${arch.length} archived in ${archiveFiles(db).length} files (${torn} torn, ${ids.length - new Set(ids).size} duplicate ids), 0 of ${everAcked.size} lost`,
       );
