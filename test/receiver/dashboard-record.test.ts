@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ViolationRecord } from '@csp-lens/schema';
 import { recordCard } from '../../packages/receiver/src/dashboard/client/views/record.js';
+import { policyView } from '../../packages/receiver/src/dashboard/client/policy.js';
 
 const record: ViolationRecord = {
   id: 'r1',
@@ -50,5 +51,24 @@ describe('the Not stored panel', () => {
     expect(panel.textContent).toContain('Live content: 3 of 64 MiB.');
     const items = [...panel.querySelectorAll('ul')[1]!.querySelectorAll('li')].map((li) => li.textContent);
     expect(items).toEqual(['Archived early for space12', 'Groups let go3', 'Policies let go40', 'Made final early5']);
+  });
+});
+
+describe('the violated policy in the dashboard', () => {
+  const marked = (policy: string, effective: string) => {
+    const view = policyView(policy, effective);
+    return { note: view.querySelector('p')!.textContent, mark: view.querySelector('mark')?.textContent ?? null };
+  };
+
+  it('marks the directive that decided, by CSP3’s fallback list (script-src-elem → script-src → default-src)', () => {
+    expect(marked("default-src 'self'; script-src 'self'; img-src *", 'script-src-elem')).toEqual({
+      note: 'Violated: script-src-elem, which this policy does not set, so script-src applied',
+      mark: "script-src 'self';",
+    });
+    expect(marked("default-src 'none'; img-src 'self'", 'worker-src').mark).toBe("default-src 'none';");
+  });
+
+  it('marks nothing for a directive without fallback that the policy lacks (form-action, frame-ancestors, webrtc)', () => {
+    for (const d of ['form-action', 'frame-ancestors', 'webrtc']) expect(marked("default-src 'self'", d)).toEqual({ note: `Violated: ${d} (not found in this policy)`, mark: null });
   });
 });
