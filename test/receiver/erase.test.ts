@@ -7,30 +7,15 @@ import type { IngestBatch, Store } from '../../packages/receiver/src/core/types.
 import { tempDir } from '../helpers/server.js';
 import { archiveLines, jsonLines } from '../helpers/files.js';
 import { allRecords, readStore } from '../helpers/records.js';
+import { ERASE_T0, batchOf, shopViolation } from '../helpers/erase.js';
 
 // Erasure in the file store: live records, the archive's segments (open and sealed), the groups'
 // totals, and what is on disk after a restart or a crash at any step.
 
-const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
+const T0 = ERASE_T0;
 
-function violation(i: number, over: Partial<NormalizedViolation> = {}): NormalizedViolation {
-  return {
-    stream: 'reportUri',
-    documentURL: `https://shop.example/p${i % 3}`,
-    effectiveDirective: 'img-src',
-    blockedURL: `https://cdn${i % 2}.example/x${i}.png`,
-    disposition: 'enforce',
-    occurredAt: T0 + i * 1000,
-    receivedAt: T0 + i * 1000,
-    count: 1,
-    category: 'external',
-    severity: 'medium',
-    clientIp: `198.51.100.${i % 4}`,
-    ...over,
-  };
-}
-
-const batch = (vs: NormalizedViolation[]): IngestBatch => ({ violations: vs, otherReports: {}, invalid: 0 });
+const violation = shopViolation;
+const batch = batchOf;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -3,34 +3,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
 import type { IngestBatch, Store } from '../../packages/receiver/src/core/types.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
+import { ERASE_T0, batchOf, shopViolation } from '../helpers/erase.js';
 
 // Erasure on PostgreSQL: the tables it touches (records, units, buckets, archive, groups, reach,
 // counters, policies), its audit rows, and erasures racing another instance's appends. The
 // contract test (store-contract.test.ts) checks that it erases what the file store erases.
 
-const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
+const T0 = ERASE_T0;
 let server: TestPostgres;
 beforeAll(async () => void (server = await startTestPostgres()), 120_000);
 afterAll(() => server?.stop());
 
-function violation(i: number, over: Partial<NormalizedViolation> = {}): NormalizedViolation {
-  return {
-    stream: 'reportUri',
-    documentURL: `https://shop.example/p${i % 3}`,
-    effectiveDirective: 'img-src',
-    blockedURL: `https://cdn${i % 2}.example/x${i}.png`,
-    disposition: 'enforce',
-    occurredAt: T0 + i * 1000,
-    receivedAt: T0 + i * 1000,
-    count: 1,
-    category: 'external',
-    severity: 'medium',
-    clientIp: `198.51.100.${i % 4}`,
-    originalPolicy: `img-src 'self'; report-uri /r${i % 2}`,
-    ...over,
-  };
-}
-const batch = (vs: NormalizedViolation[]): IngestBatch => ({ violations: vs, otherReports: {}, invalid: 0 });
+const violation = (i: number, over: Partial<NormalizedViolation> = {}) => shopViolation(i, { originalPolicy: `img-src 'self'; report-uri /r${i % 2}`, ...over });
+const batch = batchOf;
 
 /** What must hold between the tables whatever was erased: nothing points to a record that is gone. */
 async function consistent(url: string): Promise<void> {
