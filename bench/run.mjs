@@ -179,7 +179,7 @@ async function postgres() {
   if (!existsSync(file)) return undefined;
   try {
     const { runPostgresBench } = await import(file);
-    return typeof runPostgresBench === 'function' ? await runPostgresBench() : undefined;
+    return typeof runPostgresBench === 'function' ? await runPostgresBench({ durationSec: DURATION, rounds: ROUNDS, connections: CONNECTIONS, log }) : undefined;
   } catch (e) {
     return { error: e.message };
   }
@@ -268,13 +268,18 @@ out.push('## Bundle', '');
 out.push('| file | raw bytes | gzip -9 bytes |', '|---|---:|---:|');
 for (const b of sizes) out.push(`| ${b.file} | ${fmt(b.raw)} | ${fmt(b.gzip)} |`);
 out.push('');
-if (pg) {
+if (pg?.file) {
   out.push('## PostgreSQL store', '');
-  out.push(`\`runPostgresBench()\` (bench/postgres.mjs): the same mixed load, ${pg.durationSec} s, ${pg.connections} connections, one local PostgreSQL (fsync on) on the same 2 cores.`, '');
-  out.push('| receiver | requests/s | reports/s | p50 ms | p99 ms | ÷ file store |', '|---|---:|---:|---:|---:|---:|');
-  const pgRow = (name, r, ratio) => `| ${name} | ${fmt(r.rps)} | ${fmt(r.reportsPerSec)} | ${r.p50} | ${r.p99} | ${ratio === undefined ? '1' : ratio.toFixed(2)} |`;
-  out.push(pgRow('file store, 1 process', pg.file), pgRow('PostgreSQL, 1 process', pg.postgres1, pg.ratios.postgres1), pgRow('PostgreSQL, 2 processes, one database', pg.postgres2, pg.ratios.postgres2), '');
-  out.push(`Two processes ÷ one: ${pg.ratios.twoVsOne.toFixed(2)} (on 2 cores shared with PostgreSQL and the load generator, a second process has no core of its own).`, '');
+  out.push(
+    `\`runPostgresBench()\` (bench/postgres.mjs): the same mixed load, ${pg.durationSec} s, ${pg.connections} connections per receiver process, ${pg.external ? 'an external PostgreSQL (BENCH_PG_URL)' : 'one local PostgreSQL (fsync on) on the same 2 cores'}; medians of ${pg.rounds.length} rounds.`,
+    '',
+  );
+  out.push('| receiver | requests/s | reports/s | receiver µs CPU/request | database µs CPU/report | lock waits (backends) | p99 ms | ÷ file store |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+  const pgRow = (name, r, ratio) =>
+    `| ${name} | ${fmt(r.rps)} | ${fmt(r.reportsPerSec)} | ${fmt(r.cpuUs)} | ${r.dbCpuUsPerReport === undefined ? '–' : fmt(r.dbCpuUsPerReport)} | ${r.lockWaiting === undefined ? '–' : r.lockWaiting.toFixed(2)} | ${r.p99} | ${ratio === undefined ? '1' : ratio.toFixed(2)} |`;
+  out.push(pgRow('file store, 1 process', pg.file));
+  for (const n of pg.processes) out.push(pgRow(`PostgreSQL, ${n} process${n > 1 ? 'es, one database' : ''}`, pg[`pg${n}`], pg.ratios[`postgres${n}`]));
+  out.push('', `N processes ÷ one: ${pg.processes.filter((n) => n > 1).map((n) => `${n}: ${pg.ratios[`scale${n}`].toFixed(2)}`).join(', ')} (on 2 cores shared with PostgreSQL and the load generator, more processes get no more cores: receiver CPU per request is the number to watch).`, '');
 }
 if (reads?.results) {
   out.push('## PostgreSQL reads at scale', '');
