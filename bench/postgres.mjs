@@ -7,6 +7,8 @@
 //   node bench/postgres.mjs [--duration 8] [--rounds 3] [--processes 1,2,4] [--json]   (after npm run build)
 //   BENCH_PG_URL=postgres://user@host/db node bench/postgres.mjs    the same against a database on
 //     another machine (it must allow CREATE DATABASE; pg_stat_statements is used if it is loaded there)
+//   BENCH_PG_BASELINE=/other/checkout node bench/postgres.mjs    each PostgreSQL count run with that
+//     checkout's build too, in the same rounds (rows base1, base2…): before/after in one run
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +50,9 @@ const sum = (runs, k) => runs.reduce((n, r) => n + r[k], 0);
  * `durationSec` on a fresh store; returns the per-round numbers, their medians and the ratios.
  * `url`: a PostgreSQL server to use instead of a local throwaway cluster.
  */
-export async function runPostgresBench({ durationSec = 8, connections = 32, rounds = 3, processes = [1, 2, 4], url = process.env.BENCH_PG_URL, log = () => {} } = {}) {
+export async function runPostgresBench({ durationSec = 8, connections = 32, rounds = 3, processes = [1, 2, 4], url = process.env.BENCH_PG_URL, baseline = process.env.BENCH_PG_BASELINE, log = () => {} } = {}) {
+  const builds = [['pg', undefined], ...(baseline ? [['base', join(baseline, 'packages/receiver/bin/csp-lens.js')]] : [])];
+  if (baseline && !existsSync(join(baseline, 'packages/receiver/dist/cli.js'))) throw new Error(`bench/postgres.mjs: build ${baseline} first`);
   if (!existsSync(join(ROOT, 'packages/receiver/dist/cli.js'))) throw new Error('bench/postgres.mjs: build first (npm run build)');
   const dir = mkdtempSync(join(tmpdir(), 'csp-lens-bench-pg-'));
   // PostgreSQL's defaults (fsync, synchronous_commit on): a commit costs what it costs in production,
@@ -66,8 +70,8 @@ export async function runPostgresBench({ durationSec = 8, connections = 32, roun
     return { db, url: withDb(base, db) };
   };
   const running = [];
-  const start = async (file, extra) => {
-    const r = await startReceiver(file, { extra });
+  const start = async (file, extra, cli) => {
+    const r = await startReceiver(file, { extra, cli });
     running.push(r);
     return r;
   };
@@ -82,10 +86,11 @@ export async function runPostgresBench({ durationSec = 8, connections = 32, roun
       row.file = { ...f, cpuUs: ((cpuOf(file.pid) - cpu0) / f.requests) * 1e6 };
       await stop(file);
       rmSync(join(dir, `file${round}.json`), { force: true });
-      for (const n of processes) {
-        log(`round ${round + 1}/${rounds}: PostgreSQL, ${n} process${n > 1 ? 'es' : ''}…`);
-        const { db, url: dbUrl } = await createDatabase(`r${round}p${n}`);
-        const receivers = await Promise.all(Array.from({ length: n }, (_, i) => start(join(dir, 'unused.json'), ['--store', 'postgres', '--database-url', dbUrl])));
+      for (const n of processes) for (const [build, cli] of builds) {
+        const key = `${build}${n}`;
+        log(`round ${round + 1}/${rounds}: PostgreSQL${cli ? ' (baseline)' : ''}, ${n} process${n > 1 ? 'es' : ''}…`);
+        const { db, url: dbUrl } = await createDatabase(`r${round}${build}${n}`);
+        const receivers = await Promise.all(Array.from({ length: n }, (_, i) => start(join(dir, 'unused.json'), ['--store', 'postgres', '--database-url', dbUrl], cli)));
         const watch = await probe(base, db, { dataDir: cluster && join(cluster.dir, 'data') });
         const before = receivers.map((r) => cpuOf(r.pid));
         // Each process under the load one process gets (N receivers each loaded as one: what
@@ -98,7 +103,7 @@ export async function runPostgresBench({ durationSec = 8, connections = 32, roun
         await Promise.all(receivers.map(stop));
         const requests = sum(runs, 'requests');
         const reports = sum(runs, 'reports');
-        row[`pg${n}`] = {
+        row[key] = {
           processes: n,
           requests,
           reports,
@@ -122,9 +127,9 @@ export async function runPostgresBench({ durationSec = 8, connections = 32, roun
           top: seen.top,
         };
         log(
-          `  ${Math.round(row[`pg${n}`].rps)} req/s, receiver ${Math.round(row[`pg${n}`].cpuUs)} µs CPU/request, database ${Math.round(row[`pg${n}`].dbCpuUsPerReport)} µs CPU/report ` +
-            `(${Math.round(row[`pg${n}`].dbBusy * 100)}% of a core), ${seen.commits ?? '?'} commits, ${row[`pg${n}`].statementsPerCommit?.toFixed(1) ?? '?'} statements/commit, ` +
-            `lock waits ${seen.lockWaiting.toFixed(2)} backends (${Math.round(seen.lockShare * 100)}% of samples), p99 ${row[`pg${n}`].p99} ms, non-2xx ${row[`pg${n}`].non2xx}`,
+          `  ${Math.round(row[key].rps)} req/s, receiver ${Math.round(row[key].cpuUs)} µs CPU/request, database ${Math.round(row[key].dbCpuUsPerReport)} µs CPU/report ` +
+            `(${Math.round(row[key].dbBusy * 100)}% of a core), ${seen.commits ?? '?'} commits, ${row[key].statementsPerCommit?.toFixed(1) ?? '?'} statements/commit, ` +
+            `lock waits ${seen.lockWaiting.toFixed(2)} backends (${Math.round(seen.lockShare * 100)}% of samples), p99 ${row[key].p99} ms, non-2xx ${row[key].non2xx}`,
         );
         await admin(base, `DROP DATABASE ${db}`).catch(() => {});
         made.splice(made.indexOf(db), 1);
@@ -141,7 +146,8 @@ export async function runPostgresBench({ durationSec = 8, connections = 32, roun
     const ratio = (a, b, k = 'reportsPerSec') => median(all.map((r) => r[a][k] / r[b][k]));
     const ratios = { postgres1: ratio('pg1', 'file') };
     for (const n of processes) if (n > 1) Object.assign(ratios, { [`postgres${n}`]: ratio(`pg${n}`, 'file'), [`scale${n}`]: ratio(`pg${n}`, 'pg1') });
-    return { durationSec, connections, rounds: all, external: Boolean(url), processes, ...med, ratios, last: all[all.length - 1] };
+    if (baseline) for (const n of processes) Object.assign(ratios, { [`baseline${n}`]: ratio(`base${n}`, 'file'), [`afterVsBaseline${n}`]: ratio(`pg${n}`, `base${n}`) });
+    return { durationSec, connections, rounds: all, external: Boolean(url), baseline, processes, ...med, ratios, last: all[all.length - 1] };
   } finally {
     await Promise.all(running.map(stop));
     for (const db of made) await admin(base, `DROP DATABASE IF EXISTS ${db}`).catch(() => {});
@@ -161,10 +167,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--json')) console.log(JSON.stringify(r, null, 1));
   const f = (v, d = 0) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(d));
   console.log(`file store             ${f(r.file.rps).padStart(7)} req/s ${f(r.file.reportsPerSec).padStart(8)} reports/s  ${f(r.file.cpuUs)} µs CPU/request`);
-  for (const n of r.processes) {
-    const x = r[`pg${n}`];
+  for (const key of Object.keys(r).filter((k) => /^(pg|base)\d+$/.test(k))) {
+    const x = r[key];
+    const n = x.processes;
     console.log(
-      `postgres, ${n} process${n > 1 ? 'es' : '  '} ${f(x.rps).padStart(7)} req/s ${f(x.reportsPerSec).padStart(8)} reports/s  receiver ${f(x.cpuUs)} µs CPU/request, database ${f(x.dbCpuUsPerReport)} µs CPU/report ` +
+      `${key.startsWith('base') ? 'baseline' : 'postgres'}, ${n} process${n > 1 ? 'es' : '  '} ${f(x.rps).padStart(7)} req/s ${f(x.reportsPerSec).padStart(8)} reports/s  receiver ${f(x.cpuUs)} µs CPU/request, database ${f(x.dbCpuUsPerReport)} µs CPU/report ` +
         `(${f(x.dbBusy * 100)}% of a core), ${f(x.requestsPerCommit, 1)} requests/commit, ${f(x.statementsPerCommit, 1)} statements/commit, ${f(x.execMsPerCommit, 2)} ms/commit in statements, lock waits ${f(x.lockWaiting, 2)}, p50 ${x.p50} ms, p99 ${x.p99} ms, non-2xx ${x.non2xx}`,
     );
   }
