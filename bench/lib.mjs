@@ -60,10 +60,10 @@ export function startProcess(args, { ready = /(http:\/\/127\.0\.0\.\d+:\d+)/, en
   });
 }
 
-/** `csp-lens serve` on 127.0.0.1, an ephemeral port, the given db; resolves with the base URL. */
-export function startReceiver(db, { maxRecords = 10_000, rateLimit = 0, extra = [], env, nodeArgs } = {}) {
+/** `csp-lens serve` on 127.0.0.1, an ephemeral port, the given db; resolves with the base URL. `cli`: another checkout's. */
+export function startReceiver(db, { maxRecords = 10_000, rateLimit = 0, extra = [], env, nodeArgs, cli = CLI } = {}) {
   return startProcess(
-    [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--rate-limit', String(rateLimit), '--max-records', String(maxRecords), '--token', TOKEN, ...extra],
+    [cli, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--rate-limit', String(rateLimit), '--max-records', String(maxRecords), '--token', TOKEN, ...extra],
     { ready: /receiving at (http:\/\/127\.0\.0\.1:\d+)\/csp\/report/, env, nodeArgs },
   );
 }

@@ -4,20 +4,27 @@
 //   npm run build && node bench/profile.mjs [SECONDS=8] [CONNECTIONS=32]
 //   PROFILE_KEEP=1 keeps the .cpuprofile (open it in Chrome DevTools).
 //   PROFILE_DIST=/other/checkout/packages/receiver/dist profiles that build instead.
+//   PROFILE_PG=1 profiles `csp-lens serve --store postgres` on a throwaway local cluster (fsync on).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLoad, startJournalReceiver } from './lib.mjs';
+import { startCluster } from '../scripts/pg-cluster.mjs';
+import { runLoad, startJournalReceiver, startReceiver } from './lib.mjs';
 
 const seconds = Number(process.argv[2] ?? 8);
 const connections = Number(process.argv[3] ?? 32);
 const dir = mkdtempSync(join(tmpdir(), 'csp-lens-profile-'));
-const server = await startJournalReceiver(join(dir, 'db.json'), { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir], dist: process.env.PROFILE_DIST });
+const nodeArgs = ['--cpu-prof', '--cpu-prof-dir', dir];
+const cluster = process.env.PROFILE_PG ? await startCluster({ durable: true }) : undefined;
+const server = cluster
+  ? await startReceiver(join(dir, 'db.json'), { nodeArgs, extra: ['--store', 'postgres', '--database-url', cluster.url] })
+  : await startJournalReceiver(join(dir, 'db.json'), { nodeArgs, dist: process.env.PROFILE_DIST });
 let res;
 try {
   [res] = await runLoad({ url: server.url, mode: 'mixed', duration: seconds, connections, runId: 'prof-' });
 } finally {
   await server.stop(60_000);
+  await cluster?.stop();
 }
 const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 if (!file) throw new Error(`no profile written in ${dir}`);
@@ -68,6 +75,8 @@ export function summarize(profile) {
     'ingest', 'add', 'bucketKey', 'assignGroup', 'addToBucket', 'matchUnits', 'buildRecord', 'applyChange',
     'blockedOrigin', 'isCutToOrigin', 'blockedCompatible', 'fingerprint', 'anonymizeIp', 'append', 'appendJournal',
     'checkpoint', 'stringify', 'koaBody', 'parseBody', 'dispatch', 'handleRequest', '(garbage collector)',
+    // PostgreSQL store
+    'transaction', 'prepare', 'write', 'evict', 'keysOf', 'loadUnits', 'toGroup', 'query', 'parseRow', 'handleDataRow', 'parse',
   ];
   for (const fn of watch) if (inclusive.has(fn)) lines.push(`  ${pct(inclusive.get(fn))}  ${fn}`);
   return lines.join('\n');

@@ -1,7 +1,7 @@
 // The receiver's TypeScript sources as ES modules, for in-process benchmarks and checks of the
 // working tree: each file through TypeScript's transpileModule (no type check) into a temp dir.
 //   const mod = await loadSource(); const { parseBody } = await mod('core/parse.js');
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -33,6 +33,8 @@ function compile(out, root) {
 export async function loadSource(root = ROOT) {
   const dir = mkdtempSync(join(tmpdir(), 'csp-lens-source-'));
   compile(dir, root);
+  // Packages (pg, koa…) resolve from this checkout's node_modules.
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   if (!process.env.KEEP_SOURCE) process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return (path) => import(pathToFileURL(join(dir, 'receiver', located(join(dir, 'receiver'), path))).href);
 }

@@ -100,9 +100,10 @@ async function launch(bin, dir, data, port, extra) {
 
 /**
  * Starts a cluster. `durable: false` (tests) turns fsync off; the benchmark keeps PostgreSQL's
- * defaults so a commit costs what it costs in production.
+ * defaults so a commit costs what it costs in production. `settings`: more `-c name=value` (the
+ * benchmark loads pg_stat_statements).
  */
-export async function startCluster({ durable = false } = {}) {
+export async function startCluster({ durable = false, settings = {} } = {}) {
   const bin = findPgBin();
   if (!bin) throw new Error('csp-lens: PostgreSQL is not installed (no initdb); on Debian: apt-get install -y postgresql, or set PG_BIN');
   const dir = mkdtempSync(join(tmpdir(), 'csp-lens-pg-'));
@@ -143,7 +144,10 @@ export async function startCluster({ durable = false } = {}) {
   for (const signal of SIGNALS) process.once(signal, onSignal);
   try {
     await run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], dir);
-    const fast = durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
+    const fast = [
+      ...(durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+      ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    ];
     let port;
     for (let attempt = 0; ; attempt++) {
       port = await freePort();

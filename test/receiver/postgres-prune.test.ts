@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
 import { prepare } from '../../packages/receiver/src/store/postgres/ingest.js';
-import { prunePolicies, pruneGroups } from '../../packages/receiver/src/store/postgres/prune.js';
+import { pruneGroups } from '../../packages/receiver/src/store/postgres/prune.js';
 import { write } from '../../packages/receiver/src/store/postgres/write.js';
+import { fold } from '../../packages/receiver/src/store/postgres/fold.js';
 import { policyHash } from '../../packages/receiver/src/core/state.js';
 import { coreOptions } from '../../packages/receiver/src/core/options.js';
 import { reportUriBody } from '../helpers/bodies.js';
@@ -160,13 +161,14 @@ describe('pruning next to a transaction that adds to what it prunes', () => {
     await store.append(report('new', { 'blocked-uri': 'https://new.example/x.png' })); // archives the first
     await store.close();
     await twoConnections(url, async (a, b, pidOfA) => {
-      await b.query('BEGIN');
+      // B as commit.ts runs a commit: prepare (BEGIN, locks, load), write, COMMIT, then the fold.
       const work = await prepare(b, [{ batch: report('again', host) }], OPTS, await seqs(b));
       await a.query('BEGIN');
       const pruning = pruneGroups(a, 0);
       await blockedOrDone(pidOfA, pruning);
       await write(b, work);
       await b.query('COMMIT');
+      await fold(b, OPTS.maxRecords, []);
       await pruning;
       await a.query('COMMIT');
     });
@@ -180,20 +182,22 @@ describe('pruning next to a transaction that adds to what it prunes', () => {
     const policy = { 'original-policy': "img-src 'self'; report-uri /kept" };
     await store.append(report('first', policy));
     await store.close();
-    const [{ seq, hash }] = await server.query<{ seq: string; hash: string }>(url, "SELECT seq, record->>'policyHash' AS hash FROM csp_lens_records");
+    const [{ hash }] = await server.query<{ hash: string }>(url, "SELECT record->>'policyHash' AS hash FROM csp_lens_records");
     await twoConnections(url, async (a, b, pidOfA) => {
-      await b.query('BEGIN');
       await write(b, await prepare(b, [{ batch: report('second', policy) }], OPTS, await seqs(b)));
-      // A evicts the only committed record naming the policy, and prunes.
-      await a.query('BEGIN');
-      await a.query('DELETE FROM csp_lens_records WHERE seq = $1', [seq]);
-      await a.query('DELETE FROM csp_lens_units WHERE rid = $1', [seq]);
-      const pruning = prunePolicies(a, [hash]);
-      await blockedOrDone(pidOfA, pruning);
+      // A's fold archives the only committed record naming the policy (maxRecords 0), and prunes
+      // the policy: B's record is not committed yet. Folds never wait for a commit.
+      const folding = fold(a, 0, []);
+      await blockedOrDone(pidOfA, folding);
+      expect(await folding).toMatchObject({ archived: 1 });
+      expect(await server.query(url, 'SELECT hash FROM csp_lens_policies')).toEqual([]);
+      // B commits, and its fold puts the policy back from its pending work, before B's append
+      // would be acknowledged.
       await b.query('COMMIT');
-      await pruning;
-      await a.query('COMMIT');
+      await fold(b, OPTS.maxRecords, []);
     });
-    expect(await server.query(url, 'SELECT hash FROM csp_lens_policies')).toEqual([{ hash }]);
+    expect(await server.query(url, 'SELECT hash, policy FROM csp_lens_policies')).toEqual([{ hash, policy: policy['original-policy'] }]);
+    const live = await server.query<{ hash: string }>(url, "SELECT record->>'policyHash' AS hash FROM csp_lens_records");
+    expect(live).toEqual([{ hash }]);
   });
 });

@@ -7,6 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
 import { MIGRATIONS } from '../../packages/receiver/src/store/postgres/schema.js';
+import { prepare } from '../../packages/receiver/src/store/postgres/ingest.js';
+import { write } from '../../packages/receiver/src/store/postgres/write.js';
+import { fold } from '../../packages/receiver/src/store/postgres/fold.js';
+import { coreOptions } from '../../packages/receiver/src/core/options.js';
 import type { Store } from '../../packages/receiver/src/core/types.js';
 import { TOKEN } from '../helpers/server.js';
 import { reportUriBody, sdkBatch } from '../helpers/bodies.js';
@@ -158,6 +162,36 @@ describe('PostgreSQL store, several instances', () => {
       expect((await stores[0].stats({})).archived).toBe(archived.length);
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it("stores an append while another instance's commit to the same group, policy and reach is in flight", async () => {
+    const url = await server.createDatabase();
+    const store = await openPostgresStore({ connectionString: url });
+    // Another instance in the middle of its commit: loaded and written, not committed yet (as a
+    // commit waiting for its disk flush is). bigint as numbers, as the store reads them.
+    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) } as pg.CustomTypesConfig;
+    const other = new pg.Client({ connectionString: url, types });
+    await other.connect();
+    try {
+      // The same group (blocked host, directive), policy and user agent, each on its own page.
+      const report = (tag: string) => normalizeNative(JSON.parse(reportUriBody(tag).body), { receivedAt: Date.now(), userAgent: UA });
+      await store.append(report('first'));
+      const client = other as unknown as pg.PoolClient;
+      const seqs = (await other.query<{ s: number }>("SELECT nextval('csp_lens_seq') AS s FROM generate_series(1, 8)")).rows.map((r) => r.s);
+      await write(client, await prepare(client, [{ batch: report('in-flight') }], coreOptions({}), seqs));
+      // Its rows are this instance's to add to all the same: the append is stored without waiting.
+      const [stored] = await store.append(report('meanwhile'));
+      expect(stored.group).toMatchObject({ records: 2, count: 2 });
+      await other.query('COMMIT');
+      await fold(client, coreOptions({}).maxRecords, []);
+      const { items } = await store.groups({});
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({ records: 3, count: 3, reach: { userAgents: 1, documents: 3 } });
+      expect(await server.query(url, 'SELECT count FROM csp_lens_policies')).toEqual([{ count: '3' }]);
+    } finally {
+      await other.end();
+      await store.close();
     }
   });
 

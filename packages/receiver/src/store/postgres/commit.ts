@@ -1,9 +1,10 @@
 import pg from 'pg';
 import type { EraseFilter, EraseResult, StoredViolation } from '../../core/types.js';
 import { type Outcome, groupCommit } from '../commit.js';
-import { type IngestOptions, type Pending, prepare } from './ingest.js';
+import type { ViolationGroup } from '@csp-lens/schema';
+import { type IngestOptions, type Pending, type Work, prepare } from './ingest.js';
 import { write } from './write.js';
-import { evict } from './evict.js';
+import { type Folded, FoldError, commitAndFold } from './fold.js';
 import { pruneGroups } from './prune.js';
 import { applyOccurrences } from './triage.js';
 import { erase } from './erase.js';
@@ -49,28 +50,25 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
     const onError = (e: Error) => (lost = e);
     client.on('error', onError);
     let broken: Error | undefined;
+    let work: Work;
+    let regressions: Set<string>;
+    let result: Folded | undefined;
     try {
-      const needed = items.reduce((n, i) => n + i.batch.violations.length, 0);
-      if (seqs.length < needed) {
-        const { rows } = await client.query<{ s: number }>("SELECT nextval('csp_lens_seq') AS s FROM generate_series(1, $1)", [needed - seqs.length + 64]);
-        seqs = [...seqs, ...rows.map((r) => r.s)].sort((a, b) => a - b);
-      }
-      await client.query('BEGIN');
-      const work = await prepare(client, items, opts, seqs);
-      const { live, groups } = await write(client, work);
-      const regressions = await applyOccurrences(client, items, work, groups);
-      const archived = await evict(client, live, opts.maxRecords);
+      // Round trips: BEGIN with the bucket locks, the load (ingest.ts), the write (write.ts), and
+      // COMMIT with the fold that follows it (fold.ts); one more where a triaged group is added to.
+      work = await prepare(client, items, opts, seqs);
+      const { triage } = await write(client, work);
+      regressions = await applyOccurrences(client, items, work, triage);
       if (work.created.size) await pruneGroups(client, opts.maxGroups);
-      await client.query('COMMIT');
-      seqs = seqs.slice(work.usedSeqs);
-      const stored = items.map((item, i) =>
-        work.units[i]!.map((unit, j) => {
-          const record = work.records.get(unit.rid!)!;
-          const regression = regressions.has(`${i}:${j}`) ? { regression: true } : {};
-          return { violation: item.batch.violations[j]!, record, group: groups.get(record.groupId)!, newGroup: work.created.has(record.groupId), ...regression };
-        }),
-      );
-      return { archived, stored };
+      try {
+        result = await commitAndFold(client, opts.maxRecords, work.touched);
+      } catch (e) {
+        if (!(e instanceof FoldError)) throw e;
+        // The commit stands, and its pending work waits for the next fold (any instance's, or a
+        // reader's: queries.ts folds before it reads what is pending).
+        console.error(e.message);
+        await client.query('ROLLBACK').catch((r: Error) => (broken = r));
+      }
     } catch (e) {
       // After a server error the connection is fine once rolled back. After a timeout or a lost
       // connection it is not (a statement may still be running): the pool drops it, and the server
@@ -82,6 +80,19 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
       client.off('error', onError);
       client.release(broken);
     }
+    seqs = seqs.slice(work.usedSeqs);
+    const archived = result?.archived ?? 0;
+    const groups = result?.groups ?? new Map<string, ViolationGroup>();
+    const stored = items.map((item, i) =>
+      work.units[i]!.map((unit, j) => {
+        const record = work.records.get(unit.rid!)!;
+        const regression = regressions.has(`${i}:${j}`) ? { regression: true } : {};
+        // Without the fold's answer (it failed), the group as this commit saw it.
+        const group = groups.get(record.groupId) ?? work.book.groups[record.groupId]!;
+        return { violation: item.batch.violations[j]!, record, group, newGroup: work.created.has(record.groupId), ...regression };
+      }),
+    );
+    return { archived, stored };
   }
 
   /** An erasure's transaction, tried again after a deadlock like an append's. */

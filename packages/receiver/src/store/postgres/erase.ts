@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { EraseFilter, EraseResult } from '../../core/erase.js';
 import { prunePolicies } from './prune.js';
+import { foldHere } from './fold.js';
 
 // Erasure on PostgreSQL, in one transaction of the writer's group commit: the live records the
 // filter selects go with their units (under their buckets' advisory locks, as a merge takes them,
@@ -64,6 +65,10 @@ export async function erase(client: pg.PoolClient, f: EraseFilter, by?: string):
   if (alone) for (const r of (await client.query<{ key: string }>('SELECT key FROM csp_lens_buckets WHERE group_id = $1', [f.groupId])).rows) keys.push(lockOf(r.key));
   const locks = [...new Set(keys)].sort();
   if (locks.length) await client.query('SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k', [locks]);
+  // The groups' totals and the counters lose what the erased records counted: first they must hold
+  // it. Every commit that wrote a record under these locks has committed, its pending work with it:
+  // folded here (fold.ts), and the next folds wait for this transaction.
+  await foldHere(client);
 
   // Only records under the locks held: one another instance made since is not touched half-way.
   const p2: unknown[] = [];

@@ -5,6 +5,7 @@ import { ensureAuditTable } from './erase.js';
 import { migrate } from './schema.js';
 import { regroupIfOlder } from './regroup.js';
 import { postgresCommits } from './commit.js';
+import { fold } from './fold.js';
 import * as read from './queries.js';
 import { type CoreOptions, applySeverity, coreOptions } from '../../core/options.js';
 import * as triage from './triage.js';
@@ -34,8 +35,9 @@ const types = {
 
 /**
  * The store on PostgreSQL, for several receiver instances sharing one database. Group commits as the
- * file store does (postgres-commit.ts), and the merge runs inside the transaction under per-bucket
- * advisory locks, so instances agree.
+ * file store does (commit.ts), and the merge runs inside the transaction under per-bucket advisory
+ * locks, so instances agree; what a commit adds to rows all instances share is folded in right
+ * after it (fold.ts), so that instances do not wait on each other's disk flushes.
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   if (typeof options?.connectionString !== 'string' || !options.connectionString) {
@@ -45,9 +47,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
   const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
   const connection = { connectionString: options.connectionString, types, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true };
-  const pool = (max: number) => {
+  const pool = (max: number, settings?: string) => {
     const p = new pg.Pool({
       ...connection,
+      ...(settings ? { options: settings } : {}),
       max,
       query_timeout: queryTimeoutMs,
       statement_timeout: queryTimeoutMs,
@@ -59,7 +62,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     return p;
   };
   // The writer has a connection of its own: reads never make an append wait for one (and time out).
-  const writer = pool(1);
+  // Its statements look rows up by key, a few hundred at most, in tables whose statistics lag their
+  // churn (thousands of rows in and out between two ANALYZEs): misled by them, the planner would
+  // hash a whole table instead, and compile that plan (JIT) for 30 ms. Index lookups it is.
+  const writer = pool(1, '-c jit=off -c enable_hashjoin=off -c enable_mergejoin=off -c enable_seqscan=off');
   const db = pool(Math.max(1, (options.poolSize ?? 4) - 1));
   const end = () => Promise.race([Promise.all([writer.end(), db.end()]), new Promise((r) => setTimeout(r, connectTimeoutMs).unref())]);
   // Migrating is not bound by the statement timeout: it may wait on another instance's migration.
@@ -73,6 +79,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       console.error(`csp-lens: PostgreSQL: regrouped by the current rule: ${regrouped.groupsBefore} groups → ${regrouped.groupsAfter}, ${regrouped.records} live records moved or reclassified (archived records keep the group id they had)`);
     }
     await ensureAuditTable(admin);
+    // What an instance that stopped between its commit and its fold left pending (fold.ts).
+    await fold(admin as unknown as pg.PoolClient, tuning.maxRecords, []);
   } catch (e) {
     await end();
     throw new Error(`csp-lens: cannot open the PostgreSQL store: ${(e as Error).message}`);

@@ -60,9 +60,80 @@ function placeholder(id: string): ViolationGroup {
   };
 }
 
+/** A named statement: PostgreSQL parses and plans it once per connection, not at every commit. */
+export const named = <R extends pg.QueryResultRow>(client: pg.PoolClient, name: string, text: string, values: unknown[]) =>
+  client.query<R>({ name: `csp-lens-${name}`, text, values });
+
+// Bucket advisory keys and sequence counts are numbers this file makes: safe inside SQL text.
+const BIGINT = /^-?\d{1,20}$/;
+
+/**
+ * Opens the transaction, takes the advisory locks of `locks` (in the order given) and reserves
+ * `seqs` more sequence values, in one round trip. Each statement of a simple query takes its own
+ * snapshot, so what the next statement reads is what the lock holders committed.
+ */
+export async function begin(client: pg.PoolClient, locks: string[], seqs: number): Promise<number[]> {
+  if (!locks.every((k) => BIGINT.test(k)) || !Number.isSafeInteger(seqs)) throw new Error('csp-lens: bad lock key or sequence count');
+  const sql = ['BEGIN'];
+  if (locks.length) sql.push(`SELECT pg_advisory_xact_lock(k) FROM unnest('{${locks.join(',')}}'::bigint[]) AS k`);
+  if (seqs > 0) sql.push(`SELECT nextval('csp_lens_seq') AS s FROM generate_series(1, ${seqs})`);
+  const results = [(await client.query(sql.join('; '))) as unknown as pg.QueryResult | pg.QueryResult[]].flat();
+  return seqs > 0 ? results[results.length - 1].rows.map((r: { s: number }) => r.s) : [];
+}
+
+interface LoadRow {
+  /** 0 a bucket, 1 an existing group, 2 the minute's creation count, 3 a unit with its record. */
+  kind: number;
+  key: string | null;
+  id: string | null;
+  seq: number | null;
+  rid: number | null;
+  unit: Unit | null;
+  record: ViolationRecord | null;
+}
+
+// In one statement: the batch's buckets (their group), the units in them that can pair with the
+// batch (same blocked URL, or the whole bucket once a unit that pairs widely is in it: bucket.ts's
+// `related`, a superset that rematch narrows further) with their records, the groups that exist
+// among those the batch may add to (held FOR KEY SHARE: prune.ts passes them by until this
+// commits), and the minute's creation count (unlocked: see `mustCreate`).
+const LOAD = `WITH q AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS q(bucket text, all_units boolean, urls text[])),
+     b AS (SELECT b.key, b.group_id FROM q JOIN csp_lens_buckets b ON b.key = q.bucket),
+     g AS (SELECT id FROM csp_lens_groups WHERE id = ANY($2::text[] || ARRAY(SELECT group_id FROM b)) ORDER BY id FOR KEY SHARE)
+SELECT 0 AS kind, key, group_id AS id, NULL::bigint AS seq, NULL::bigint AS rid, NULL::jsonb AS unit, NULL::jsonb AS record FROM b
+UNION ALL SELECT 1, NULL, id, NULL, NULL, NULL, NULL FROM g
+UNION ALL SELECT 2, NULL, NULL, at, created, NULL, NULL FROM csp_lens_minute WHERE id = 1
+UNION ALL SELECT 3, q.bucket, NULL, u.seq, u.rid, u.unit, r.record
+  FROM q CROSS JOIN LATERAL (
+         SELECT u.seq, u.rid, u.unit FROM csp_lens_units u
+          WHERE u.bucket = q.bucket AND (q.all_units OR u.blocked = ANY(q.urls) OR EXISTS (SELECT 1 FROM csp_lens_units c WHERE c.bucket = q.bucket AND c.wide))
+       ) AS u
+  LEFT JOIN csp_lens_records r ON r.seq = u.rid
+ORDER BY kind, seq`;
+
+// Under the creation lock: which of the groups exist now, the minute's count and the last `pos`.
+const CREATING = `SELECT 1 AS kind, id, NULL::bigint AS at, NULL::bigint AS created FROM (SELECT id FROM csp_lens_groups WHERE id = ANY($1) ORDER BY id FOR KEY SHARE) AS g
+UNION ALL SELECT 2, NULL, at, created FROM csp_lens_minute WHERE id = 1
+UNION ALL SELECT 3, NULL, coalesce(max(pos), 0), NULL FROM csp_lens_groups`;
+
+/**
+ * Whether this commit may create a group: some new bucket's fingerprint group does not exist, and
+ * the minute's cap (as last committed) does not send it to the overflow group. Past the cap, every
+ * new fingerprint of the minute goes there, and a commit that only adds to existing groups needs
+ * no lock: it orders before any commit that moves the minute on, which it neither reads nor writes.
+ */
+function mustCreate(firsts: NormalizedViolation[], exists: Set<string>, minute: { at: number; created: number }, cap: number): boolean {
+  return firsts.some((v) => {
+    if (exists.has(groupIdFor(v))) return false;
+    const overflow = v.severity !== 'critical' && Math.floor(v.receivedAt / 60_000) === minute.at && minute.created >= cap;
+    return !(overflow && exists.has(OVERFLOW_GROUP));
+  });
+}
+
 /**
  * Loads what the batch's buckets hold (under their advisory locks, taken in one global order so two
- * instances never deadlock), then runs the file store's merge step on it in memory.
+ * instances never deadlock), then runs the file store's merge step on it in memory. `seqs` holds
+ * sequence values reserved earlier; it gets more when the batch needs them.
  */
 export async function prepare(client: pg.PoolClient, items: Pending[], opts: IngestOptions, seqs: number[]): Promise<Work> {
   const violations = items.flatMap((i) => i.batch.violations);
@@ -77,47 +148,44 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
     w.urls.add(v.blockedURL ?? '');
   }
   const locks = [...new Set([...want.values()].map((w) => w.lock))].sort();
-  if (locks.length) await client.query('SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k', [locks]);
+  const short = violations.length - seqs.length;
+  // Reserved ahead (a few hundred at a time), so most commits ask for none.
+  seqs.push(...(await begin(client, locks, short > 0 ? short + 256 : 0)));
 
-  const ids = [...want.values()].map((w) => w.id);
-  const bucketRows = (await client.query<{ key: string; group_id: string }>('SELECT key, group_id FROM csp_lens_buckets WHERE key = ANY($1)', [ids])).rows;
-  const groupOf = new Map(bucketRows.map((r) => [r.key, r.group_id]));
-  // Only units that can pair with this batch: same blocked URL, or the whole bucket once a unit
-  // that pairs widely is in it (bucket.ts's `related`; a superset: rematch narrows it further).
-  const query = [...want.values()].filter((w) => groupOf.has(w.id)).map((w) => ({ bucket: w.id, all_units: w.all, urls: [...w.urls] }));
-  const unitRows = query.length
-    ? (await client.query<{ seq: number; bucket: string; rid: number; unit: Unit }>(
-        `SELECT u.seq, u.bucket, u.rid, u.unit FROM csp_lens_units u
-           JOIN jsonb_to_recordset($1::jsonb) AS q(bucket text, all_units boolean, urls text[]) ON u.bucket = q.bucket
-          WHERE q.all_units OR u.blocked = ANY(q.urls) OR EXISTS (SELECT 1 FROM csp_lens_units c WHERE c.bucket = q.bucket AND c.wide)
-          ORDER BY u.seq`,
-        [JSON.stringify(query)],
-      )).rows
-    : [];
-  const rids = [...new Set(unitRows.map((u) => u.rid))];
+  // The fingerprint group of each bucket, should it be new (the load says which are).
+  const firsts = [...want.values()].map((w) => w.first);
+  const candidates = [...new Set(firsts.map(groupIdFor))];
+  const query = [...want.values()].map((w) => ({ bucket: w.id, all_units: w.all, urls: [...w.urls] }));
+  const { rows: loaded } = await named<LoadRow>(client, 'load', LOAD, [JSON.stringify(query), [OVERFLOW_GROUP, ...candidates]]);
+  const groupOf = new Map<string, string>();
+  let exists = new Set<string>();
+  let minute = { at: 0, created: 0 };
+  const unitRows: { bucket: string; unit: Unit }[] = [];
   const stored = new Map<string, ViolationRecord>();
-  if (rids.length) {
-    const { rows } = await client.query<{ record: ViolationRecord }>('SELECT record FROM csp_lens_records WHERE seq = ANY($1::bigint[])', [rids]);
-    for (const r of rows) stored.set(r.record.id, r.record);
+  for (const r of loaded) {
+    if (r.kind === 0) groupOf.set(r.key!, r.id!);
+    else if (r.kind === 1) exists.add(r.id!);
+    else if (r.kind === 2) minute = { at: r.seq!, created: r.rid! };
+    else {
+      unitRows.push({ bucket: r.key!, unit: { ...r.unit!, rid: recordId(r.rid!) } });
+      if (r.record) stored.set(r.record.id, r.record);
+    }
   }
 
-  // Groups: the ones the buckets already point to, and the fingerprint group of each new bucket
-  const candidates = [...want.values()].filter((w) => !groupOf.has(w.id)).map((w) => groupIdFor(w.first));
-  const known = [OVERFLOW_GROUP, ...candidates, ...groupOf.values()];
-  // KEY SHARE: a group this transaction adds to cannot be pruned (postgres-prune.ts) before it commits.
-  const existing = async () =>
-    new Set((await client.query<{ id: string }>('SELECT id FROM csp_lens_groups WHERE id = ANY($1) ORDER BY id FOR KEY SHARE', [known])).rows.map((r) => r.id));
-  let exists = await existing();
-  const book: GroupBook = { groups: {}, reach: {}, minute: { at: 0, created: 0 } };
+  const book: GroupBook = { groups: {}, reach: {}, minute };
   let creating: Work['creating'];
-  if (candidates.some((c) => !exists.has(c))) {
+  const newFirsts = [...want.values()].filter((w) => !groupOf.has(w.id)).map((w) => w.first);
+  if (mustCreate(newFirsts, exists, minute, opts.groupCapPerMinute)) {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CREATION_LOCK]);
-    exists = await existing();
-    const { rows } = await client.query<{ at: number; created: number; top: number }>(
-      'SELECT at, created, (SELECT coalesce(max(pos), 0) FROM csp_lens_groups) AS top FROM csp_lens_minute WHERE id = 1',
-    );
-    book.minute = { at: rows[0].at, created: rows[0].created };
-    creating = { top: rows[0].top };
+    const { rows } = await named<{ kind: number; id: string | null; at: number | null; created: number | null }>(client, 'creating', CREATING, [
+      [OVERFLOW_GROUP, ...candidates, ...groupOf.values()],
+    ]);
+    exists = new Set();
+    for (const r of rows) {
+      if (r.kind === 1) exists.add(r.id!);
+      else if (r.kind === 2) book.minute = { at: r.at!, created: r.created! };
+      else creating = { top: r.at! };
+    }
   }
   for (const id of exists) {
     book.groups[id] = placeholder(id);
@@ -125,13 +193,13 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
   }
 
   const work: Work = { buckets: new Map(), records: new Map(), locks: new Map(), fresh: new Set(), book, created: new Set(), touched: new Set(), policies: new Map(), counters: new Map(), creating, usedSeqs: 0, units: [] };
-  const rowsOf = new Map<string, typeof unitRows>();
-  for (const u of unitRows) rowsOf.get(u.bucket)?.push(u) ?? rowsOf.set(u.bucket, [u]);
+  const rowsOf = new Map<string, Unit[]>();
+  for (const u of unitRows) rowsOf.get(u.bucket)?.push(u.unit) ?? rowsOf.set(u.bucket, [u.unit]);
   for (const [key, w] of want) {
     const gid = groupOf.get(w.id);
     if (gid === undefined) continue;
     const bucket = newBucket(gid);
-    const units = (rowsOf.get(w.id) ?? []).map((r) => ({ ...r.unit, rid: recordId(r.rid) }));
+    const units = rowsOf.get(w.id) ?? [];
     loadUnits(bucket, units);
     work.buckets.set(key, { id: w.id, lock: w.lock, bucket, stored: true, loaded: new Map(units.map((u) => [u.seq, unitSig(u)])) });
   }
@@ -146,11 +214,17 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
   };
 
   // The non-CSP report types already named (storedTypeName), read under a lock so that two
-  // instances cannot both add the hundredth.
+  // instances cannot both add the hundredth: the counters, and the commits not folded yet.
   const otherTypes = new Set<string>();
   if (items.some((i) => Object.keys(i.batch.otherReports).length)) {
     await client.query('SELECT pg_advisory_xact_lock($1)', [REPORT_TYPES_LOCK]);
-    const { rows } = await client.query<{ name: string }>("SELECT name FROM csp_lens_counters WHERE kind = 'otherReports'");
+    const { rows } = await named<{ name: string }>(
+      client,
+      'report-types',
+      `SELECT name FROM csp_lens_counters WHERE kind = 'otherReports'
+       UNION SELECT x.name FROM csp_lens_pending p, jsonb_to_recordset(p.work->'counters') AS x(kind text, name text) WHERE x.kind = 'otherReports'`,
+      [],
+    );
     for (const r of rows) otherTypes.add(r.name);
   }
 
@@ -178,9 +252,13 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
       let b = work.buckets.get(key);
       if (!b) {
         const { gid } = assignGroup(book, v, v.receivedAt, opts.groupCapPerMinute);
-        // Not in the database: assignGroup made it in this transaction.
-        if (!exists.has(gid)) work.created.add(gid);
-        work.buckets.set(key, (b = { ...keysOf(key), bucket: newBucket(gid), stored: false, loaded: new Map() }));
+        // Not in the database: assignGroup made it in this transaction (mustCreate saw it coming).
+        if (!exists.has(gid)) {
+          if (!creating) throw new Error('csp-lens: a group was about to be created without the creation lock');
+          work.created.add(gid);
+        }
+        const { id, lock } = want.get(key)!;
+        work.buckets.set(key, (b = { id, lock, bucket: newBucket(gid), stored: false, loaded: new Map() }));
       }
       const { before, after, unit } = addToBucket(b.bucket, v, hash, nextSeq, opts.mergeWindowMs);
       itemUnits.push(unit);

@@ -161,8 +161,10 @@ const GROUP_ORDER: Record<NonNullable<GroupQuery['sort']>, string> = {
 // query.ts's coverageOf: a group is merged once one of its records is.
 const GROUP_COVERAGE = { merged: 'merged > 0', 'sdk-only': 'merged = 0 AND sdk > 0', 'native-only': 'merged = 0 AND sdk = 0' } as const;
 
-// Each group with its triage state (a group without a row is open).
-const GROUPS = 'SELECT g.*, t.state AS triage FROM csp_lens_groups g LEFT JOIN csp_lens_triage t ON t.group_id = g.id';
+// Each group with its triage state (a group without a row is open). Groups, counters and policies
+// are read through the views of migration 7, which add the commits not folded yet (fold.ts): their
+// totals count exactly the records the same statement sees.
+const GROUPS = 'SELECT g.*, t.state AS triage FROM csp_lens_groups_now g LEFT JOIN csp_lens_triage t ON t.group_id = g.id';
 
 /** triage.ts's statusMatches over the state as it reads at `now` (effectiveTriage: an ignore past its time reads as open). */
 function statusSql(filter: GroupQuery['status'], now: () => string): string | undefined {
@@ -228,7 +230,7 @@ export async function group(db: pg.Pool, id: string): Promise<{ group: Violation
 }
 
 export async function policy(db: pg.Pool, hash: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ policy: string }>('SELECT policy FROM csp_lens_policies WHERE hash = $1', [hash]);
+  const { rows } = await db.query<{ policy: string }>('SELECT policy FROM csp_lens_policies_now WHERE hash = $1 LIMIT 1', [hash]);
   return rows[0]?.policy;
 }
 
@@ -325,7 +327,7 @@ export async function stats(db: pg.Pool, q: RecordFilter): Promise<Stats> {
   const [t, groupCount, counters] = await Promise.all([
     tallySql(db, q),
     db.query<{ n: number }>('SELECT count(*)::int AS n FROM csp_lens_groups'),
-    db.query<{ kind: string; name: string; n: number }>('SELECT kind, name, n FROM csp_lens_counters'),
+    db.query<{ kind: string; name: string; n: number }>('SELECT kind, name, n FROM csp_lens_counters_now'),
   ]);
   const c: Counters = { filtered: {}, otherReports: {}, invalid: 0, sdkDropped: 0, archived: 0 };
   const limits = { policiesPruned: 0, groupsPruned: 0 };

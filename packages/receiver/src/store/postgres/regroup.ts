@@ -4,6 +4,7 @@ import { type GroupBook, GROUPING_VERSION } from '../../core/group.js';
 import { regroup } from '../../core/regroup.js';
 import { seqOf } from '../../core/records.js';
 import { MIGRATION_LOCK } from './schema.js';
+import { foldHere } from './fold.js';
 
 // The groups of a database made by an older grouping rule (csp_lens_meta 'grouping', migration 5),
 // brought to the current one at open: the core's regroup (core/regroup.ts) over every group and
@@ -47,7 +48,9 @@ export async function regroupIfOlder(client: pg.Client | pg.PoolClient): Promise
     await client.query('BEGIN');
     try {
       // Writers wait (readers do not) until the groups are consistent again.
-      await client.query('LOCK TABLE csp_lens_groups, csp_lens_reach, csp_lens_records, csp_lens_buckets, csp_lens_units IN SHARE ROW EXCLUSIVE MODE');
+      await client.query('LOCK TABLE csp_lens_groups, csp_lens_reach, csp_lens_records, csp_lens_buckets, csp_lens_units, csp_lens_pending IN SHARE ROW EXCLUSIVE MODE');
+      // The groups as every commit left them (fold.ts): what is pending goes in before they change.
+      await foldHere(client);
       const done = await apply(client);
       await client.query("UPDATE csp_lens_meta SET value = to_jsonb($1::int) WHERE key = 'grouping'", [GROUPING_VERSION]);
       await client.query('COMMIT');

@@ -213,6 +213,187 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       ALTER TABLE csp_lens_groups ADD COLUMN first_release text, ADD COLUMN first_release_at double precision;
     `,
   },
+  {
+    version: 7,
+    name: 'rows every instance shares are updated by short folds, not by the durable commit',
+    sql: `
+      -- What a commit adds to rows every instance shares (group totals, reach, policies, counters,
+      -- the live count), written in its durable transaction as one row here. A row every commit
+      -- updated in place stayed locked until that commit's WAL flush: every other instance
+      -- touching it waited for it, so instances took turns at the disk (commit.ts, fold.ts).
+      CREATE TABLE csp_lens_pending (id bigserial PRIMARY KEY, work jsonb NOT NULL);
+
+      -- Folds the pending work into the shared rows, in pending order, then moves the records past
+      -- max_records to the archive (none when max_records is null). One fold at a time (an
+      -- advisory lock), each short: its caller commits it without waiting for the disk (fold.ts),
+      -- since a fold lost in a crash loses nothing: the pending rows it deleted come back with it,
+      -- and the next fold takes them.
+      CREATE FUNCTION csp_lens_fold(max_records bigint, reach_cap integer) RETURNS integer LANGUAGE plpgsql AS $fold$
+      DECLARE
+        todo jsonb[];
+        w jsonb;
+        excess bigint;
+        victims bigint[];
+        moved integer := 0;
+        emptied text[];
+        hashes text[];
+        pruned integer;
+      BEGIN
+        PERFORM pg_advisory_xact_lock(7166477438011044613);
+        WITH p AS (DELETE FROM csp_lens_pending RETURNING id, work) SELECT array_agg(work ORDER BY id) INTO todo FROM p;
+        FOREACH w IN ARRAY coalesce(todo, '{}') LOOP
+          -- As write.ts's deltas were applied in place before: sums, the earliest and latest
+          -- times, the highest severity, dispositions in order of appearance, the newest example.
+          UPDATE csp_lens_groups g SET count = g.count + x.count, records = g.records + x.records, sdk = g.sdk + x.sdk,
+                 report_uri = g.report_uri + x.report_uri, report_to = g.report_to + x.report_to, merged = g.merged + x.merged,
+                 native_only = g.native_only + x.native_only, first_seen = LEAST(g.first_seen, x.first_seen), last_seen = GREATEST(g.last_seen, x.last_seen),
+                 severity = CASE WHEN array_position(ARRAY['low','medium','high','critical'], x.severity) > array_position(ARRAY['low','medium','high','critical'], g.severity)
+                                 THEN x.severity ELSE g.severity END,
+                 dispositions = g.dispositions || ARRAY(SELECT d FROM unnest(x.dispositions) WITH ORDINALITY AS u(d, i) WHERE NOT d = ANY(g.dispositions) ORDER BY i),
+                 example_id = CASE WHEN x.example_id <> '' THEN x.example_id ELSE g.example_id END,
+                 first_release = CASE WHEN x.first_release_at IS NOT NULL AND (g.first_release_at IS NULL OR x.first_release_at < g.first_release_at
+                   OR (x.first_release_at = g.first_release_at AND x.first_release COLLATE "C" < g.first_release COLLATE "C")) THEN x.first_release ELSE g.first_release END,
+                 first_release_at = CASE WHEN x.first_release_at IS NOT NULL AND (g.first_release_at IS NULL OR x.first_release_at < g.first_release_at
+                   OR (x.first_release_at = g.first_release_at AND x.first_release COLLATE "C" < g.first_release COLLATE "C")) THEN x.first_release_at ELSE g.first_release_at END
+            FROM jsonb_to_recordset(w->'groups') AS x(id text, severity text, dispositions text[], count bigint, records bigint, sdk bigint, report_uri bigint,
+                 report_to bigint, merged bigint, native_only bigint, first_seen float8, last_seen float8, example_id text, first_release text, first_release_at float8)
+           WHERE g.id = x.id;
+          -- Distinct reach values, capped: exact, since folds take turns and nothing else adds any.
+          WITH x AS (SELECT * FROM jsonb_to_recordset(w->'reach') AS x(g text, d smallint, v text)),
+               ins AS (INSERT INTO csp_lens_reach (group_id, dim, value)
+                       SELECT x.g, x.d, x.v FROM x JOIN csp_lens_groups gr ON gr.id = x.g
+                        WHERE CASE x.d WHEN 0 THEN gr.reach_documents WHEN 1 THEN gr.reach_page_views ELSE gr.reach_user_agents END < reach_cap
+                        ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING RETURNING group_id, dim),
+               c AS (SELECT group_id, count(*) FILTER (WHERE dim = 0) AS d0, count(*) FILTER (WHERE dim = 1) AS d1, count(*) FILTER (WHERE dim = 2) AS d2
+                       FROM ins GROUP BY group_id)
+          UPDATE csp_lens_groups gr SET reach_documents = LEAST(reach_cap, reach_documents + c.d0), reach_page_views = LEAST(reach_cap, reach_page_views + c.d1),
+                 reach_user_agents = LEAST(reach_cap, reach_user_agents + c.d2)
+            FROM c WHERE gr.id = c.group_id;
+          INSERT INTO csp_lens_policies AS p
+            SELECT * FROM jsonb_to_recordset(w->'policies') AS x(hash text, policy text, first_seen float8, count bigint) ORDER BY hash
+            ON CONFLICT (hash) DO UPDATE SET count = p.count + excluded.count;
+          INSERT INTO csp_lens_counters AS c
+            SELECT * FROM jsonb_to_recordset(w->'counters') AS x(kind text, name text, n bigint) ORDER BY kind, name
+            ON CONFLICT (kind, name) DO UPDATE SET n = c.n + excluded.n;
+        END LOOP;
+
+        -- Retention (state.ts): the oldest by first insertion go, each only under its bucket's
+        -- lock; one a commit in flight is merging is skipped (try-lock: a fold never waits on a
+        -- commit's disk flush) and goes in a later fold.
+        -- Readers fold too (queries.ts), with no max_records: retention is the writers' part.
+        IF max_records IS NULL THEN
+          RETURN 0;
+        END IF;
+        SELECT n - max_records INTO excess FROM csp_lens_counters WHERE kind = 'store' AND name = 'live';
+        IF excess > 0 THEN
+          SELECT array_agg(v.seq ORDER BY v.ord) INTO victims FROM (
+            SELECT c.seq, c.ord FROM (SELECT seq, ord, lock_key FROM csp_lens_records ORDER BY ord LIMIT excess + 16) AS c
+             WHERE pg_try_advisory_xact_lock(c.lock_key) ORDER BY c.ord LIMIT excess) AS v;
+          IF victims IS NOT NULL THEN
+            WITH gone AS (DELETE FROM csp_lens_records r USING unnest(victims) AS v(seq) WHERE r.seq = v.seq RETURNING r.seq, r.ord, r.record),
+                 arch AS (INSERT INTO csp_lens_archive (seq, record) SELECT seq, record FROM gone ORDER BY ord RETURNING 1),
+                 u AS (DELETE FROM csp_lens_units u USING unnest(victims) AS v(seq) WHERE u.rid = v.seq RETURNING u.bucket, u.unit->>'policyHash' AS policy)
+            SELECT (SELECT count(*) FROM arch)::int, ARRAY(SELECT DISTINCT bucket FROM u),
+                   ARRAY(SELECT record->>'policyHash' FROM gone UNION SELECT policy FROM u EXCEPT SELECT NULL)
+              INTO moved, emptied, hashes;
+            -- A bucket without live units is gone: the next violation with its key starts over.
+            DELETE FROM csp_lens_buckets b USING unnest(emptied) AS k(key)
+             WHERE b.key = k.key AND NOT EXISTS (SELECT 1 FROM csp_lens_units u WHERE u.bucket = b.key);
+            UPDATE csp_lens_counters SET n = n + CASE name WHEN 'live' THEN -moved ELSE moved END WHERE kind = 'store' AND name IN ('live', 'archived');
+            -- Policies nothing live names any more. A commit in flight naming one carries its text
+            -- in its pending work, and its fold puts it back.
+            WITH d AS (DELETE FROM csp_lens_policies p USING unnest(hashes) AS h(hash)
+                        WHERE p.hash = h.hash
+                          AND NOT EXISTS (SELECT 1 FROM csp_lens_records r WHERE r.record->>'policyHash' = p.hash)
+                          AND NOT EXISTS (SELECT 1 FROM csp_lens_units u WHERE u.unit->>'policyHash' = p.hash) RETURNING 1)
+            SELECT count(*) INTO pruned FROM d;
+            IF pruned > 0 THEN
+              UPDATE csp_lens_counters SET n = n + pruned WHERE kind = 'store' AND name = 'policiesPruned';
+            END IF;
+          END IF;
+        END IF;
+        RETURN moved;
+      END $fold$;
+
+      -- What reads see: the shared rows with the work not folded yet added, exactly as the fold
+      -- will add it. A commit's records and its pending row become visible together, and a fold's
+      -- changes and the deletion of what it folded too, so in one statement a group's totals always
+      -- count exactly the records that statement sees (queries.ts reads these, never the tables).
+      -- The pending work's parts, as functions: the planner takes them for the few rows they are
+      -- (ROWS), where it would guess an unanalyzed table of a thousand rows of a hundred elements
+      -- each, and spend most of a second compiling (JIT) the plan of a read. STABLE: they read in
+      -- the snapshot of the statement that calls them.
+      CREATE FUNCTION csp_lens_pending_groups() RETURNS TABLE (pid bigint, x jsonb) LANGUAGE plpgsql STABLE ROWS 16 AS $f$
+      BEGIN
+        RETURN QUERY SELECT p.id, e.x FROM csp_lens_pending p CROSS JOIN LATERAL jsonb_array_elements(p.work->'groups') AS e(x);
+      END $f$;
+      CREATE FUNCTION csp_lens_pending_reach() RETURNS TABLE (g text, d smallint, v text) LANGUAGE plpgsql STABLE ROWS 16 AS $f$
+      BEGIN
+        RETURN QUERY SELECT r.g, r.d, r.v FROM csp_lens_pending p CROSS JOIN LATERAL jsonb_to_recordset(p.work->'reach') AS r(g text, d smallint, v text);
+      END $f$;
+      CREATE FUNCTION csp_lens_pending_counters() RETURNS TABLE (kind text, name text, n bigint) LANGUAGE plpgsql STABLE ROWS 4 AS $f$
+      BEGIN
+        RETURN QUERY SELECT x.kind, x.name, x.n FROM csp_lens_pending p CROSS JOIN LATERAL jsonb_to_recordset(p.work->'counters') AS x(kind text, name text, n bigint);
+      END $f$;
+      CREATE FUNCTION csp_lens_pending_policies() RETURNS TABLE (hash text, policy text) LANGUAGE plpgsql STABLE ROWS 2 AS $f$
+      BEGIN
+        RETURN QUERY SELECT x.hash, x.policy FROM csp_lens_pending p CROSS JOIN LATERAL jsonb_to_recordset(p.work->'policies') AS x(hash text, policy text);
+      END $f$;
+
+      CREATE VIEW csp_lens_groups_now AS
+      WITH x AS (SELECT * FROM csp_lens_pending_groups()),
+           d AS (SELECT x->>'id' AS id, sum((x->>'count')::bigint)::bigint AS count, sum((x->>'records')::bigint)::bigint AS records,
+                        sum((x->>'sdk')::bigint)::bigint AS sdk, sum((x->>'report_uri')::bigint)::bigint AS report_uri,
+                        sum((x->>'report_to')::bigint)::bigint AS report_to, sum((x->>'merged')::bigint)::bigint AS merged,
+                        sum((x->>'native_only')::bigint)::bigint AS native_only, min((x->>'first_seen')::float8) AS first_seen,
+                        max((x->>'last_seen')::float8) AS last_seen, max(array_position(ARRAY['low','medium','high','critical'], x->>'severity')) AS rank,
+                        (array_agg(x->>'example_id' ORDER BY pid DESC) FILTER (WHERE x->>'example_id' <> ''))[1] AS example_id,
+                        (array_agg(x->>'first_release' ORDER BY (x->>'first_release_at')::float8, x->>'first_release' COLLATE "C")
+                          FILTER (WHERE x->>'first_release_at' IS NOT NULL))[1] AS first_release,
+                        min((x->>'first_release_at')::float8) AS first_release_at
+                   FROM x GROUP BY 1),
+           -- Dispositions in order of appearance (folds go in pending order).
+           dd AS (SELECT id, array_agg(disp ORDER BY pid, i) AS list FROM (
+                    SELECT DISTINCT ON (x.x->>'id', u.disp) x.x->>'id' AS id, u.disp, x.pid, u.i
+                      FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.x->'dispositions') WITH ORDINALITY AS u(disp, i)
+                     ORDER BY x.x->>'id', u.disp, x.pid, u.i) AS f GROUP BY id),
+           -- Reach values not stored yet, per dimension: the fold stores them all while under the cap.
+           rn AS (SELECT r.g AS id, count(DISTINCT r.v) FILTER (WHERE r.d = 0) AS d0, count(DISTINCT r.v) FILTER (WHERE r.d = 1) AS d1,
+                         count(DISTINCT r.v) FILTER (WHERE r.d = 2) AS d2
+                    FROM csp_lens_pending_reach() AS r
+                   WHERE NOT EXISTS (SELECT 1 FROM csp_lens_reach c WHERE c.group_id = r.g AND c.dim = r.d AND c.value = r.v)
+                   GROUP BY 1)
+      SELECT g.id, g.pos, g.meta,
+             CASE WHEN d.rank > array_position(ARRAY['low','medium','high','critical'], g.severity) THEN (ARRAY['low','medium','high','critical'])[d.rank] ELSE g.severity END AS severity,
+             CASE WHEN dd.list IS NULL THEN g.dispositions
+                  ELSE g.dispositions || ARRAY(SELECT u FROM unnest(dd.list) WITH ORDINALITY AS l(u, i) WHERE NOT u = ANY(g.dispositions) ORDER BY i) END AS dispositions,
+             g.count + coalesce(d.count, 0) AS count, g.records + coalesce(d.records, 0) AS records, g.sdk + coalesce(d.sdk, 0) AS sdk,
+             g.report_uri + coalesce(d.report_uri, 0) AS report_uri, g.report_to + coalesce(d.report_to, 0) AS report_to,
+             g.merged + coalesce(d.merged, 0) AS merged, g.native_only + coalesce(d.native_only, 0) AS native_only,
+             LEAST(g.first_seen, d.first_seen) AS first_seen, GREATEST(g.last_seen, d.last_seen) AS last_seen,
+             coalesce(d.example_id, g.example_id) AS example_id,
+             -- core/group.ts REACH_CAP (2000); the fold is given it by the code.
+             CASE WHEN g.reach_documents < 2000 THEN LEAST(2000, g.reach_documents + coalesce(rn.d0, 0))::int ELSE g.reach_documents END AS reach_documents,
+             CASE WHEN g.reach_page_views < 2000 THEN LEAST(2000, g.reach_page_views + coalesce(rn.d1, 0))::int ELSE g.reach_page_views END AS reach_page_views,
+             CASE WHEN g.reach_user_agents < 2000 THEN LEAST(2000, g.reach_user_agents + coalesce(rn.d2, 0))::int ELSE g.reach_user_agents END AS reach_user_agents,
+             CASE WHEN d.first_release_at IS NOT NULL AND (g.first_release_at IS NULL OR d.first_release_at < g.first_release_at
+               OR (d.first_release_at = g.first_release_at AND d.first_release COLLATE "C" < g.first_release COLLATE "C")) THEN d.first_release ELSE g.first_release END AS first_release,
+             CASE WHEN d.first_release_at IS NOT NULL AND (g.first_release_at IS NULL OR d.first_release_at < g.first_release_at
+               OR (d.first_release_at = g.first_release_at AND d.first_release COLLATE "C" < g.first_release COLLATE "C")) THEN d.first_release_at ELSE g.first_release_at END AS first_release_at
+        FROM csp_lens_groups g LEFT JOIN d ON d.id = g.id LEFT JOIN dd ON dd.id = g.id LEFT JOIN rn ON rn.id = g.id;
+
+      CREATE VIEW csp_lens_counters_now AS
+      SELECT kind, name, sum(n)::bigint AS n FROM (
+        SELECT kind, name, n FROM csp_lens_counters
+        UNION ALL SELECT kind, name, n FROM csp_lens_pending_counters()
+      ) AS c GROUP BY 1, 2;
+
+      -- A policy a commit not folded yet brought (its text rides in the pending work).
+      CREATE VIEW csp_lens_policies_now AS
+      SELECT hash, policy FROM csp_lens_policies
+      UNION ALL SELECT hash, policy FROM csp_lens_pending_policies();
+    `,
+  },
 ];
 
 // Any fixed number, the same in every instance: the lock that serializes migrating.

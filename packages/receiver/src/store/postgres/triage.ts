@@ -7,28 +7,27 @@ import type { Pending, Work } from './ingest.js';
 import { type GroupRow, toGroup } from './queries.js';
 
 /**
- * Inside an append's transaction, after write(): what its violations do to the triage state of
- * their groups (core/triage.ts afterOccurrence: a resolved group that recurs reopens as a
- * regression; an "ignore until N more" reopens at its count). The rows are locked in id order, so
- * two instances appending to one group take turns, and only one of them sees the regression.
- * Attaches each group's state to `groups`; returns the violations that reopened a resolved group,
- * as `item:index`.
+ * Inside an append's transaction, after write(), which locked the triage rows of the groups it adds
+ * to (`locked`, in id order: two instances appending to one triaged group take turns, and only one
+ * of them sees the regression): what its violations do to them (core/triage.ts afterOccurrence: a
+ * resolved group that recurs reopens as a regression; an "ignore until N more" reopens at its
+ * count). Returns the violations that reopened a resolved group, as `item:index`.
  */
-export async function applyOccurrences(client: pg.PoolClient, items: Pending[], work: Work, groups: Map<string, ViolationGroup>): Promise<Set<string>> {
+export async function applyOccurrences(client: pg.PoolClient, items: Pending[], work: Work, locked: { id: string; state: GroupTriage }[]): Promise<Set<string>> {
   const regressions = new Set<string>();
-  if (!groups.size) return regressions;
-  const { rows } = await client.query<{ group_id: string; state: GroupTriage }>(
-    'SELECT group_id, state FROM csp_lens_triage WHERE group_id = ANY($1) ORDER BY group_id FOR UPDATE',
-    [[...groups.keys()]],
-  );
-  if (!rows.length) return regressions;
-  const states = new Map(rows.map((r) => [r.group_id, r.state]));
+  if (!locked.length) return regressions;
+  const states = new Map(locked.map((r) => [r.id, r.state]));
+  // The groups' counts after this append. Read after the lock (a statement of its own, so a snapshot
+  // that has every commit to these groups before this one): the folded total, and what commits not
+  // folded yet add (this one's among them; a group it created is whole in the table).
+  const { rows } = await client.query<{ id: string; count: number }>('SELECT id, count FROM csp_lens_groups_now WHERE id = ANY($1)', [[...states.keys()]]);
+  const counts = new Map(rows.map((r) => [r.id, r.count]));
   const changed = new Set<string>();
   items.forEach((item, i) =>
     work.units[i]!.forEach((unit, j) => {
       const record = work.records.get(unit.rid!)!;
       const t = states.get(record.groupId);
-      const next = t && afterOccurrence(t, occurrence(item.batch.violations[j]!, record), groups.get(record.groupId)!.count);
+      const next = t && afterOccurrence(t, occurrence(item.batch.violations[j]!, record), counts.get(record.groupId) ?? 0);
       if (!next) return;
       states.set(record.groupId, next);
       changed.add(record.groupId);
@@ -42,10 +41,6 @@ export async function applyOccurrences(client: pg.PoolClient, items: Pending[], 
       [JSON.stringify(update)],
     );
   }
-  for (const [id, state] of states) {
-    const g = groups.get(id);
-    if (g) g.triage = state;
-  }
   return regressions;
 }
 
@@ -58,11 +53,13 @@ export async function setGroupState(db: pg.Pool, id: string, change: TriageChang
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
-    const { rows } = await client.query<GroupRow>('SELECT * FROM csp_lens_groups WHERE id = $1 FOR KEY SHARE', [id]);
-    if (!rows.length) {
+    const locked = await client.query('SELECT 1 FROM csp_lens_groups WHERE id = $1 FOR KEY SHARE', [id]);
+    if (!locked.rowCount) {
       await client.query('ROLLBACK');
       return undefined;
     }
+    // Its totals as reads see them (migration 7's view: what is not folded yet included).
+    const { rows } = await client.query<GroupRow>('SELECT * FROM csp_lens_groups_now WHERE id = $1', [id]);
     const triage = changedTriage(change, rows[0].count);
     await client.query(
       'INSERT INTO csp_lens_triage (group_id, status, state) VALUES ($1, $2, $3) ON CONFLICT (group_id) DO UPDATE SET status = excluded.status, state = excluded.state',
