@@ -99,7 +99,9 @@ describe('the PostgreSQL store when the database fails', () => {
       expect(cli.process.exitCode).toBeNull();
 
       await cluster.start();
-      await until(30_000, async () => (await send()) === 204);
+      await until(30_000, async () => (await send()) === 204).catch((e: Error) => {
+        throw new Error(`${e.message}; the receiver said:\n${cli.stderr().slice(-3000)}`);
+      });
       expect((await fetch(`${cli.url}/health`)).status).toBe(200);
     } finally {
       stop = true;
@@ -111,6 +113,42 @@ describe('the PostgreSQL store when the database fails', () => {
     const res = await fetch(`${cli.url}/api/violations?limit=500`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const stored = new Set(((await res.json()) as { items: ViolationRecord[] }).items.map((r) => r.documentURL));
     expect(acknowledged.filter((d) => !stored.has(d))).toEqual([]);
+  }, 120_000);
+
+  it('keeps storing after a connection lost with the answer to a COMMIT that went through (its sequence values are taken)', async () => {
+    const url = await createDatabase();
+    const store: Store = await openPostgresStore({ connectionString: url });
+    // The writer's round trip that commits: it runs on the server, then the answer never comes back.
+    const query = pg.Client.prototype.query;
+    let cut = 0;
+    let armed = false;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const sql = typeof args[0] === 'string' ? args[0] : '';
+      const sent = (query as (...a: unknown[]) => unknown).apply(this, args);
+      if (!armed || !sql.startsWith('COMMIT') || !(sent instanceof Promise)) return sent;
+      armed = false;
+      cut++;
+      return sent.then(() => {
+        (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+        throw new Error('Connection terminated unexpectedly');
+      });
+    } as typeof query;
+    try {
+      await store.append(report('one'));
+      armed = true;
+      await expect(store.append(report('lost'))).rejects.toThrow(/terminated/);
+      expect(cut).toBe(1);
+      // Every later append is stored (it did not reuse the lost commit's record ids).
+      for (const name of ['two', 'three', 'four']) await store.append(report(name));
+      const { items } = await store.violations({ limit: 500 });
+      const names = items.map((r) => r.documentURL.split('?')[1].split('=')[0]).sort();
+      // 'lost' went through: stored, though its append was refused (a browser's retry would store it twice).
+      expect(names).toEqual(['four', 'lost', 'one', 'three', 'two']);
+      expect(new Set(items.map((r) => r.id)).size).toBe(5);
+    } finally {
+      pg.Client.prototype.query = query;
+      await store.close();
+    }
   }, 120_000);
 
   it('rejects appends within its timeouts while PostgreSQL hangs, and stores again once it answers', async () => {

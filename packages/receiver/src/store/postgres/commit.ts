@@ -74,7 +74,13 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
       // connection it is not (a statement may still be running): the pool drops it, and the server
       // rolls back when it notices.
       if (e instanceof pg.DatabaseError && !lost) await client.query('ROLLBACK').catch((r: Error) => (broken = r));
-      else broken = lost ?? (e as Error);
+      else {
+        broken = lost ?? (e as Error);
+        // Whether the COMMIT went through is unknown (the connection went with its answer): if it
+        // did, the sequence values it used are taken, and using them again would fail every later
+        // commit on the units' key. Fresh ones next time; a gap in the ids is all it costs.
+        seqs = [];
+      }
       throw e;
     } finally {
       client.off('error', onError);
