@@ -114,3 +114,14 @@ describe('PostgreSQL: a commit whose fold has not run yet', () => {
     }
   });
 });
+
+describe('PostgreSQL: the reads’ view of pending work', () => {
+  it('caps reach where core does (migration 7’s view writes the cap as a number: change both together)', async () => {
+    const { MIGRATIONS } = await import('../../packages/receiver/src/store/postgres/schema.js');
+    const { REACH_CAP } = await import('../../packages/receiver/src/core/group.js');
+    const view = MIGRATIONS.find((m) => m.version === 7)!.sql;
+    const caps = [...view.matchAll(/reach_\w+ < (\d+) THEN LEAST\((\d+),/g)].flatMap((m) => [Number(m[1]), Number(m[2])]);
+    expect(caps).toHaveLength(6);
+    expect(new Set(caps)).toEqual(new Set([REACH_CAP]));
+  });
+});
