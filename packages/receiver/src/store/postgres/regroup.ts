@@ -5,6 +5,7 @@ import { regroup } from '../../core/regroup.js';
 import { seqOf } from '../../core/records.js';
 import { MIGRATION_LOCK } from './schema.js';
 import { foldHere } from './fold.js';
+import { type GroupRow, toGroup } from './queries.js';
 
 // The groups of a database made by an older grouping rule (csp_lens_meta 'grouping', migration 5),
 // brought to the current one at open: the core's regroup (core/regroup.ts) over every group and
@@ -12,32 +13,9 @@ import { foldHere } from './fold.js';
 // store takes reports; tables are locked against writers meanwhile (an instance of the old version
 // still running would otherwise add to groups that are going away).
 
-interface Row {
-  id: string;
-  pos: number;
-  meta: Pick<ViolationGroup, 'fingerprint' | 'effectiveDirective' | 'category' | 'blocked' | 'sourceFile' | 'overflow'>;
-  severity: ViolationGroup['severity'];
-  dispositions: ViolationGroup['dispositions'];
-  count: number;
-  records: number;
-  sdk: number;
-  report_uri: number;
-  report_to: number;
-  merged: number;
-  native_only: number;
-  first_seen: number;
-  last_seen: number;
-  example_id: string;
-}
-
-const group = (r: Row): ViolationGroup => ({
-  id: r.id, fingerprint: r.meta.fingerprint, effectiveDirective: r.meta.effectiveDirective, category: r.meta.category, blocked: r.meta.blocked,
-  ...(r.meta.sourceFile !== undefined ? { sourceFile: r.meta.sourceFile } : {}),
-  severity: r.severity, dispositions: r.dispositions, count: r.count, records: r.records,
-  sources: { sdk: r.sdk, reportUri: r.report_uri, reportTo: r.report_to }, merged: r.merged,
-  firstSeen: r.first_seen, lastSeen: r.last_seen, reach: { documents: 0, pageViews: 0, userAgents: 0 }, exampleId: r.example_id,
-  ...(r.meta.overflow ? { overflow: true } : {}),
-});
+type Row = GroupRow & { pos: number };
+// The reach sets come from csp_lens_reach (apply, below), not from the group's counts.
+const group = (r: Row): ViolationGroup => ({ ...toGroup(r), reach: { documents: 0, pageViews: 0, userAgents: 0 } });
 
 /** Regroups the database when its groups were made by an older rule; returns what it did, or undefined. */
 export async function regroupIfOlder(client: pg.Client | pg.PoolClient): Promise<{ groupsBefore: number; groupsAfter: number; records: number } | undefined> {
