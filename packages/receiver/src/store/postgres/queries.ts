@@ -36,7 +36,7 @@ function recordWhere(q: RecordFilter & { cursor?: string }, { p }: ReturnType<ty
   if (q.coverage) where.push(COVERAGE_SQL[q.coverage]);
   if (q.groupId) where.push(`group_id = ${p(q.groupId)}`);
   const doc = q.document ? documentFilter(q.document) : undefined;
-  if (doc) where.push(documentSql(doc, p(doc.prefix)));
+  if (doc) where.push(documentSql(doc, p));
   if (q.q) where.push(searchSql(p(searchParam(q.q))));
   if (q.disposition) where.push(`disposition = ${p(q.disposition)}`);
   if (q.severity) where.push(`severity = ${p(q.severity)}`);
