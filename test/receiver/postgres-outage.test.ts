@@ -162,7 +162,7 @@ describe('the PostgreSQL store when the database fails', () => {
         await expect(within(15_000, store.append(report('hung')))).rejects.toThrow(/timeout/i);
         const queued = await within(15_000, Promise.allSettled(Array.from({ length: 5 }, (_, i) => store.append(report(`hung${i}`)))));
         expect(queued.map((r) => r.status)).toEqual(queued.map(() => 'rejected'));
-        await expect(within(15_000, store.stats({}))).rejects.toThrow(/timeout/i);
+        await expect(within(15_000, store.stats({}))).rejects.toThrow('PostgreSQL did not answer in time; retry later');
       } finally {
         cluster.resume();
       }
@@ -186,6 +186,10 @@ describe('the PostgreSQL store when the database fails', () => {
       const res = await within(30_000, post());
       expect(res.status).toBe(503);
       expect((await fetch(`${cli.url}/health`)).status).toBe(503);
+      // A read the database does not answer is a 503 to retry, saying so, not a 500.
+      const read = await within(30_000, fetch(`${cli.url}/api/stats`, { headers: { authorization: `Bearer ${TOKEN}` } }));
+      expect(read.status).toBe(503);
+      expect(await read.json()).toEqual({ error: 'PostgreSQL did not answer in time; retry later' });
     } finally {
       cluster.resume();
     }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { EraseResult, IngestBatch, Store, StoredViolation } from '../../core/types.js';
 import { checkEraseFilter } from '../../core/erase.js';
+import { ClientError } from '../../core/errors.js';
 import { ensureAuditTable } from './erase.js';
 import { migrate } from './schema.js';
 import { regroupIfOlder } from './regroup.js';
@@ -9,6 +10,23 @@ import { fold } from './fold.js';
 import * as read from './queries.js';
 import { type CoreOptions, applySeverity, coreOptions } from '../../core/options.js';
 import * as triage from './triage.js';
+
+// SQLSTATE of a database that is not answering: 57014 a statement cancelled by its timeout, 57P0x
+// shutting down or starting, class 08 a connection lost or refused.
+const NOT_ANSWERING = /^(57014|57P0[1-3]|08...)$/;
+
+/**
+ * A read the database did not answer (a timeout, a lost or refused connection) is a 503 the client
+ * may retry, not the receiver's fault; any other error stays a 500 (and is logged).
+ */
+function unavailable<T>(read: Promise<T>): Promise<T> {
+  return read.catch((e: unknown) => {
+    const code = e instanceof pg.DatabaseError ? (e.code ?? '') : '';
+    const lost = !(e instanceof pg.DatabaseError) && /timeout|terminated|ECONNREFUSED|ECONNRESET/i.test((e as Error)?.message ?? '');
+    if (NOT_ANSWERING.test(code) || lost) throw new ClientError(503, 'PostgreSQL did not answer in time; retry later');
+    throw e;
+  });
+}
 
 /** The core's options (maxLiveBytes aside: PostgreSQL's tables are its own), and the connection. */
 export interface PostgresStoreOptions extends CoreOptions {
@@ -108,13 +126,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (closed) return Promise.reject(new Error('csp-lens: the store is closed'));
       return triage.setGroupState(db, id, change);
     },
-    breakdown: (id) => triage.breakdown(db, id),
+    breakdown: (id) => unavailable(triage.breakdown(db, id)),
     severityRules: tuning.severity,
-    violations: (q) => read.violations(db, q),
-    groups: (q) => read.groups(db, q),
-    group: (id) => read.group(db, id),
-    policy: (hash) => read.policy(db, hash),
-    stats: (q) => read.stats(db, q),
+    violations: (q) => unavailable(read.violations(db, q)),
+    groups: (q) => unavailable(read.groups(db, q)),
+    group: (id) => unavailable(read.group(db, id)),
+    policy: (hash) => unavailable(read.policy(db, hash)),
+    stats: (q) => unavailable(read.stats(db, q)),
     async close() {
       if (closed) return;
       closed = true;
