@@ -146,15 +146,22 @@ export async function launchFirefox() {
         errors,
         evaluate: (fn, ...args) => p.evaluate(fn, ...args),
         waitFor: (fn, opts) => poll(page, fn, [], opts),
-        // Firefox's remote agent now and then refuses a navigation of a fresh tab ("Address
-        // rejected": once in five full test runs on a loaded machine): the page never started, so
-        // it is asked again, twice at most.
+        // Firefox's remote agent now and then answers a navigation of a fresh tab with "Address
+        // rejected" (twice in ten full test runs on a loaded machine) while the page goes on
+        // loading: a second visit would send every violation twice (seen: 20 extra records). So
+        // the tab is watched for the page (its URL, then its load) for up to 10 s, and asked again
+        // only if it stays blank.
         goto: async (u) => {
           for (let attempt = 1; ; attempt++) {
             try {
               return void (await p.goto(u, { waitUntil: 'load' }));
             } catch (e) {
               if (attempt >= 3 || !/Address rejected/.test(e?.message ?? '')) throw e;
+              const loaded = await poll(page, () => location.href !== 'about:blank' && document.readyState === 'complete', [], { timeoutMs: 10_000 }).then(
+                () => true,
+                () => false,
+              );
+              if (loaded) return;
             }
           }
         },
