@@ -47,18 +47,27 @@ export function hostRule(name: string, hosts: Iterable<string>, documents = fals
   return { name, test: (v) => hit(v.blockedURL) || hit(v.sourceFile) || (documents && hit(v.documentURL)) };
 }
 
+/**
+ * Whether a value starts with one of `prefixes` (ASCII, as the rules' are), in any case: one
+ * case-insensitive regular expression, not a lower-cased copy of the URL per rule and report.
+ */
+function prefixTest(prefixes: readonly string[]): (s: string) => boolean {
+  const re = new RegExp(`^(?:${prefixes.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`, 'i');
+  return (s) => re.test(s);
+}
+
 /** One rule of noise-rules.ts as a test: every condition it lists must hold. */
 function compile(d: NoiseRuleData): NoiseRule {
   const tests: ((v: NormalizedViolation) => boolean)[] = [];
   if (d.schemes) tests.push(schemeRule(d.name, d.schemes).test);
   if (d.hosts) tests.push(hostRule(d.name, d.hosts, d.documents).test);
   if (d.documentsNotStartingWith) {
-    const prefixes = d.documentsNotStartingWith.map((p) => p.toLowerCase());
-    tests.push((v) => !prefixes.some((p) => v.documentURL.toLowerCase().startsWith(p)));
+    const starts = prefixTest(d.documentsNotStartingWith);
+    tests.push((v) => !starts(v.documentURL));
   }
   if (d.blockedPrefixes) {
-    const prefixes = d.blockedPrefixes.map((p) => p.toLowerCase());
-    tests.push((v) => v.blockedURL !== undefined && prefixes.some((p) => v.blockedURL!.toLowerCase().startsWith(p)));
+    const starts = prefixTest(d.blockedPrefixes);
+    tests.push((v) => v.blockedURL !== undefined && starts(v.blockedURL));
   }
   if (d.samples) {
     const { blocked, directives, contains } = d.samples;

@@ -17,7 +17,9 @@ export function sha256(text: string, encoding: 'hex' | 'base64url'): string {
 export function memoize<T>(fn: (s: string) => T, max: number): (s: string) => T {
   const memo = new Map<string, T>();
   return (s) => {
-    if (memo.has(s)) return memo.get(s) as T;
+    // One lookup for a hit (the common case); `has` only to tell a remembered undefined from none.
+    const hit = memo.get(s);
+    if (hit !== undefined || memo.has(s)) return hit as T;
     const out = fn(s);
     if (memo.size >= max) memo.clear();
     memo.set(s, out);
