@@ -42,50 +42,61 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
   // Sequence values reserved by this instance; unused ones carry over, so ids stay dense.
   let seqs: number[] = [];
 
-  async function transaction(items: Pending[]): Promise<{ archived: number; stored: StoredViolation[][] }> {
+  /**
+   * `fn` on a connection of the writer's pool. `fn` throwing a server error rolls its transaction
+   * back (the connection is fine then); a timeout or a lost connection (a statement may still be
+   * running) makes the pool drop it, the server rolling back when it notices, and calls `unknown`:
+   * whether a COMMIT sent went through is then unknown. The pool listens for errors on idle
+   * connections only: without the listener here, a connection dropped while checked out
+   * (PostgreSQL stopped) is an unhandled 'error' event that ends the process.
+   */
+  async function checkedOut<T>(fn: (client: pg.PoolClient, rollback: () => Promise<void>) => Promise<T>, unknown?: () => void): Promise<T> {
     const client = await db.connect();
-    // The pool listens for errors on idle connections only: without this, a connection dropped
-    // while checked out (PostgreSQL stopped) is an unhandled 'error' event that ends the process.
     let lost: Error | undefined;
     const onError = (e: Error) => (lost = e);
     client.on('error', onError);
     let broken: Error | undefined;
-    let work: Work;
-    let regressions: Set<string>;
-    let result: Folded | undefined;
+    const rollback = () => client.query('ROLLBACK').then(() => {}, (r: Error) => void (broken = r));
     try {
-      // Round trips: BEGIN with the bucket locks, the load (ingest.ts), the write (write.ts), and
-      // COMMIT with the fold that follows it (fold.ts); one more where a triaged group is added to.
-      work = await prepare(client, items, opts, seqs);
-      const { triage } = await write(client, work);
-      regressions = await applyOccurrences(client, items, work, triage);
-      if (work.created.size) await pruneGroups(client, opts.maxGroups);
-      try {
-        result = await commitAndFold(client, opts.maxRecords, work.touched);
-      } catch (e) {
-        if (!(e instanceof FoldError)) throw e;
-        // The commit stands, and its pending work waits for the next fold (any instance's, or a
-        // reader's: queries.ts folds before it reads what is pending).
-        console.error(e.message);
-        await client.query('ROLLBACK').catch((r: Error) => (broken = r));
-      }
+      return await fn(client, rollback);
     } catch (e) {
-      // After a server error the connection is fine once rolled back. After a timeout or a lost
-      // connection it is not (a statement may still be running): the pool drops it, and the server
-      // rolls back when it notices.
-      if (e instanceof pg.DatabaseError && !lost) await client.query('ROLLBACK').catch((r: Error) => (broken = r));
+      if (e instanceof pg.DatabaseError && !lost) await rollback();
       else {
         broken = lost ?? (e as Error);
-        // Whether the COMMIT went through is unknown (the connection went with its answer): if it
-        // did, the sequence values it used are taken, and using them again would fail every later
-        // commit on the units' key. Fresh ones next time; a gap in the ids is all it costs.
-        seqs = [];
+        unknown?.();
       }
       throw e;
     } finally {
       client.off('error', onError);
       client.release(broken);
     }
+  }
+
+  async function transaction(items: Pending[]): Promise<{ archived: number; stored: StoredViolation[][] }> {
+    const { work, regressions, result } = await checkedOut(
+      async (client, rollback) => {
+        // Round trips: BEGIN with the bucket locks, the load (ingest.ts), the write (write.ts), and
+        // COMMIT with the fold that follows it (fold.ts); one more where a triaged group is added to.
+        const work = await prepare(client, items, opts, seqs);
+        const { triage } = await write(client, work);
+        const regressions = await applyOccurrences(client, items, work, triage);
+        if (work.created.size) await pruneGroups(client, opts.maxGroups);
+        let result: Folded | undefined;
+        try {
+          result = await commitAndFold(client, opts.maxRecords, work.touched);
+        } catch (e) {
+          if (!(e instanceof FoldError)) throw e;
+          // The commit stands, and its pending work waits for the next fold (any instance's, or a
+          // reader's: queries.ts folds before it reads what is pending).
+          console.error(e.message);
+          await rollback();
+        }
+        return { work, regressions, result };
+      },
+      // If the COMMIT went through, the sequence values it used are taken, and using them again
+      // would fail every later commit on the units' key. Fresh ones next time; a gap in the ids is all it costs.
+      () => (seqs = []),
+    );
     seqs = seqs.slice(work.usedSeqs);
     const archived = result?.archived ?? 0;
     const groups = result?.groups ?? new Map<string, ViolationGroup>();
@@ -104,24 +115,17 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
   /** An erasure's transaction, tried again after a deadlock like an append's. */
   async function eraseCommit(item: Erasing): Promise<Outcome<EraseResult>[]> {
     for (let attempt = 1; ; attempt++) {
-      const client = await db.connect();
-      let lost: Error | undefined;
-      const onError = (e: Error) => (lost = e);
-      client.on('error', onError);
-      let broken: Error | undefined;
       try {
-        await client.query('BEGIN');
-        const result = await erase(client, item.erase, item.by);
-        await client.query('COMMIT');
-        return [{ ok: true, value: result }];
+        const value = await checkedOut(async (client) => {
+          await client.query('BEGIN');
+          const result = await erase(client, item.erase, item.by);
+          await client.query('COMMIT');
+          return result;
+        });
+        return [{ ok: true, value }];
       } catch (e) {
-        if (e instanceof pg.DatabaseError && !lost) await client.query('ROLLBACK').catch((r: Error) => (broken = r));
-        else broken = lost ?? (e as Error);
         if (attempt < RETRIES && RETRYABLE.has(codeOf(e))) continue;
         throw e;
-      } finally {
-        client.off('error', onError);
-        client.release(broken);
       }
     }
   }
