@@ -34,7 +34,7 @@ for (let r = 0; r < rounds; r++) {
     const server = await START[name](join(dir, 'db.json'));
     try {
       const cpu0 = cpuOf(server.pid);
-      const [res] = await runLoad({ url: server.url, mode: 'mixed', duration: seconds, connections: 32, runId: `q${r}${name}-` });
+      const [res] = await runLoad({ url: server.url, mode: 'mixed', duration: seconds, connections: Number(process.env.QUICK_CONNECTIONS ?? 32), runId: `q${r}${name}-` });
       // The server's CPU per request: steadier than requests/s on a shared, noisy machine.
       const cpu1 = cpuOf(server.pid);
       const us = (k) => ((cpu1[k] - cpu0[k]) / res.requests) * 1e6;

@@ -599,6 +599,80 @@ describe('file store', () => {
       expect(await commits.read(() => [...applied])).toEqual(['a', 'b']);
     });
 
+    it('applies a staged commit while the next one is made durable, in order, at most one apply behind; a read waits for every acknowledged commit, never for one still being made durable', async () => {
+      const log: string[] = [];
+      const persisting: (() => void)[] = [];
+      const applying: (() => void)[] = [];
+      const memory: string[] = [];
+      const acked: string[] = [];
+      const commits = groupCommit<string, string>({
+        async write() {
+          throw new Error('every commit here is staged');
+        },
+        staged: {
+          takes: () => true,
+          async persist(items) {
+            log.push(`persist ${items}`);
+            await new Promise<void>((r) => persisting.push(r));
+          },
+          async apply(items) {
+            log.push(`apply ${items}`);
+            await new Promise<void>((r) => applying.push(r));
+            memory.push(...items);
+            return items.map((value) => ({ ok: true, value }));
+          },
+        },
+      });
+      const settle = async () => {
+        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      };
+      const add = (x: string) => commits.add(x, () => acked.push(x));
+      const a = add('a');
+      await vi.waitFor(() => expect(persisting).toHaveLength(1));
+      const b = add('b');
+      persisting[0]();
+      // "a" is acknowledged and applied while "b" is made durable.
+      await vi.waitFor(() => expect(applying).toHaveLength(1));
+      await vi.waitFor(() => expect(persisting).toHaveLength(2));
+      expect(acked).toEqual(['a']);
+      expect(log.sort()).toEqual(['apply a', 'persist a', 'persist b']);
+      let read1: string[] | undefined;
+      const r1 = commits.read(() => [...memory]).then((r) => (read1 = r));
+      await settle();
+      expect(read1, 'waits for the apply of the acknowledged "a"').toBeUndefined();
+      // "b" durable: acknowledged at once, its apply waits for "a"'s; "c" is not made durable
+      // while two applies are pending.
+      persisting[1]();
+      await vi.waitFor(() => expect(acked).toEqual(['a', 'b']));
+      let read2: string[] | undefined;
+      const r2 = commits.read(() => [...memory]).then((r) => (read2 = r));
+      const c = add('c');
+      await settle();
+      expect(persisting).toHaveLength(2);
+      expect(applying).toHaveLength(1);
+      applying[0]();
+      await a;
+      await r1;
+      expect(read1).toEqual(['a']);
+      // "c" now goes to the journal while "b" is applied; the read asked after b's acknowledgement sees "b".
+      await vi.waitFor(() => expect(persisting).toHaveLength(3));
+      await vi.waitFor(() => expect(applying).toHaveLength(2));
+      await settle();
+      expect(read2).toBeUndefined();
+      applying[1]();
+      await b;
+      await r2;
+      expect(read2).toEqual(['a', 'b']);
+      // "c" is still being made durable: a read does not wait for it.
+      expect(await commits.read(() => [...memory])).toEqual(['a', 'b']);
+      persisting[2]();
+      await vi.waitFor(() => expect(applying).toHaveLength(3));
+      applying[2]();
+      expect(await c).toBe('c');
+      expect(memory).toEqual(['a', 'b', 'c']);
+      expect(commits.busy).toBe(false);
+    });
+
     for (const journal of [true, false]) {
       it(`returns only reports already on disk, to reads issued while commits are in flight (journal ${journal})`, async () => {
         const store = await openStore({ maxRecords: 40, journal });

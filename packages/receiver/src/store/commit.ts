@@ -1,12 +1,27 @@
 /** One item's outcome in a commit: what it stored, or why it failed (the others may still succeed). */
 export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
+/**
+ * A commit made durable before memory sees it (the file store's journal): its apply runs while the
+ * next commit is being made durable. Applies run one at a time, in commit order.
+ */
+export interface StagedSteps<T, R> {
+  /** Whether these items (one commit) go this way; otherwise `write` takes them. */
+  takes(items: T[]): boolean;
+  /** Makes `items` durable; throws: none of them is (every item failed, memory never sees them). */
+  persist(items: T[]): Promise<void>;
+  /** Applies durable `items` in memory; returns each one's outcome, in order. */
+  apply(items: T[]): Promise<Outcome<R>[]>;
+}
+
 export interface CommitSteps<T, R> {
   /**
    * Makes `items` durable; returns each one's outcome, in order. Throws: every item failed. It may
    * call `durable()` as soon as all of them are durable, before it is done applying them.
    */
   write(items: T[], durable: () => void): Promise<Outcome<R>[]>;
+  /** Optional: commits made durable first and applied after, overlapping the next commit's durable step. */
+  staged?: StagedSteps<T, R>;
   /** How many of the waiting items the next commit takes (default: all). */
   take?(waiting: T[]): number;
   /**
@@ -32,57 +47,130 @@ interface Waiting<T, R> {
 export const turn = () => new Promise<void>((r) => setImmediate(r));
 
 /**
- * Group commit (DESIGN §5), shared by the stores: at most one write in flight; everything added
- * meanwhile rides the next. Reads run on acknowledged data only: at once, or right after the write
- * in flight (the file store applies a commit in memory while it writes; PostgreSQL reads its tables).
+ * Group commit (DESIGN §5), shared by the stores: at most one durable step in flight; everything
+ * added meanwhile rides the next. Reads run on acknowledged data only, and on all of it: a read
+ * waits for every commit acknowledged before it was asked (and for a `write` in flight, which may
+ * have put unacknowledged items in memory), never for one whose durable step is still under way.
+ *
+ * A staged commit (`steps.staged`) is acknowledged once durable; its apply then runs while the next
+ * commit is being made durable (the fsync's wait overlaps the merge's CPU), at most one apply behind.
+ * A `write` (an erasure, a whole-file commit, PostgreSQL) and housekeeping wait for every apply.
  */
 export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
   let queue: Waiting<T, R>[] = [];
-  let writing = false;
-  const readers: (() => void)[] = [];
   let running: Promise<void> | undefined;
+  // Commits are numbered when acknowledged (staged) or when their write starts; `done` is the
+  // newest one whose items memory holds in full, and it only grows (applies run in order).
+  let numbered = 0;
+  let acknowledged = 0;
+  let writing = 0;
+  let done = 0;
+  const readers: { after: number; run: () => void }[] = [];
+  // The staged applies not finished yet, oldest first.
+  let applies: Promise<void>[] = [];
+  // Wakes a loop that ran dry while applies were still running.
+  let arrived: (() => void) | undefined;
+
+  const settle = (items: Waiting<T, R>[], outcomes: Outcome<R>[]) =>
+    items.forEach((w, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) w.resolve(o.value);
+      else w.reject(o.error);
+    });
+
+  /** Commit `n` is in memory: the reads waiting for it run, and their promise chains (where the read API serializes live records and groups) go before anything applies more. */
+  async function finished(n: number): Promise<void> {
+    done = n;
+    if (!readers.some((r) => r.after <= done)) return;
+    const ready = readers.filter((r) => r.after <= done);
+    readers.splice(0, readers.length, ...readers.filter((r) => r.after > done));
+    for (const r of ready) r.run();
+    await turn();
+  }
 
   async function commit(items: Waiting<T, R>[]): Promise<boolean> {
+    const n = (writing = ++numbered);
     try {
       const durable = () => {
         for (const w of items) w.durable?.();
       };
-      const outcomes = await steps.write(items.map((w) => w.item), durable);
-      items.forEach((w, i) => {
-        const o = outcomes[i]!;
-        if (o.ok) w.resolve(o.value);
-        else w.reject(o.error);
-      });
+      settle(items, await steps.write(items.map((w) => w.item), durable));
       return true;
     } catch (e) {
       for (const w of items) w.reject(e);
       return false;
+    } finally {
+      writing = 0;
+      await finished(n);
     }
   }
+
+  async function stage(staged: StagedSteps<T, R>, items: Waiting<T, R>[]): Promise<boolean> {
+    const batch = items.map((w) => w.item);
+    try {
+      await staged.persist(batch);
+    } catch (e) {
+      for (const w of items) w.reject(e);
+      return false;
+    }
+    const n = (acknowledged = ++numbered);
+    for (const w of items) w.durable?.();
+    const before = applies[applies.length - 1];
+    const applied = (async () => {
+      if (before) await before;
+      // The acknowledgements go out first.
+      await turn();
+      let outcomes: Outcome<R>[];
+      try {
+        outcomes = await staged.apply(batch);
+      } catch (error) {
+        // Durable but not applied: a bug (a restart replays it); the acknowledgement stands.
+        outcomes = items.map(() => ({ ok: false, error }));
+      }
+      settle(items, outcomes);
+      await finished(n);
+    })();
+    applies.push(applied);
+    void applied.then(() => (applies = applies.filter((p) => p !== applied)));
+    return true;
+  }
+
+  const allApplied = async () => {
+    while (applies.length) await applies[applies.length - 1];
+  };
 
   async function drain(): Promise<void> {
     // Yields first: whoever started the loop stores `running` before the loop can end and clear it.
     await null;
-    while (queue.length || steps.due?.()) {
-      if (queue.length) {
-        const n = Math.max(1, Math.min(queue.length, steps.take?.(queue.map((w) => w.item)) ?? queue.length));
-        const items = queue.slice(0, n);
-        queue = queue.slice(n);
-        writing = true;
-        const ok = await commit(items);
-        if (!ok && steps.failWaiting) {
-          const e = new Error('csp-lens: the store failed the commit ahead of this one');
-          for (const w of queue.splice(0)) w.reject(e);
+    for (;;) {
+      while (queue.length || steps.due?.()) {
+        if (queue.length) {
+          // At most one staged apply waits behind the one running: memory stays close behind the
+          // durable copy, and what arrives meanwhile rides this commit.
+          if (applies.length > 1) await applies[applies.length - 2];
+          const n = Math.max(1, Math.min(queue.length, steps.take?.(queue.map((w) => w.item)) ?? queue.length));
+          const items = queue.slice(0, n);
+          queue = queue.slice(n);
+          let ok: boolean;
+          if (steps.staged?.takes(items.map((w) => w.item))) ok = await stage(steps.staged, items);
+          else {
+            await allApplied();
+            ok = await commit(items);
+          }
+          if (!ok && steps.failWaiting) {
+            const e = new Error('csp-lens: the store failed the commit ahead of this one');
+            for (const w of queue.splice(0)) w.reject(e);
+          }
         }
-        writing = false;
-        if (readers.length) {
-          for (const read of readers.splice(0)) read();
-          // Results hold live objects (records, groups): the readers' promise chains, where the read
-          // API serializes them, run before the next commit applies more.
-          await turn();
+        if (steps.due?.()) {
+          await allApplied();
+          await steps.housekeep!();
         }
       }
-      if (steps.due?.()) await steps.housekeep!();
+      if (!applies.length) break;
+      // Dry while applies run: what arrives meanwhile is made durable alongside them, in this loop.
+      await Promise.race([allApplied(), new Promise<void>((r) => (arrived = r))]);
+      arrived = undefined;
     }
     running = undefined;
     steps.idle?.();
@@ -90,16 +178,17 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
 
   return {
     /**
-     * Resolves, with what the write stored of it, once the write holding `item` is done; `durable`
-     * is called first if the write says its items are durable before it is done with them.
+     * Resolves, with what the commit stored of it, once the commit holding `item` is done (applied);
+     * `durable` is called first, as soon as the commit says its items are durable.
      */
     add(item: T, durable?: () => void): Promise<R> {
       return new Promise<R>((resolve, reject) => {
         queue.push({ item, durable, resolve, reject });
+        arrived?.();
         running ??= drain();
       });
     },
-    /** `fn` over acknowledged data only: now, or as soon as the write in flight is done. */
+    /** `fn` over acknowledged data only: now, or once memory holds everything acknowledged so far. */
     read<V>(fn: () => V): Promise<V> {
       return new Promise<V>((resolve, reject) => {
         const run = () => {
@@ -109,17 +198,18 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
             reject(e);
           }
         };
-        if (writing) readers.push(run);
-        else run();
+        const after = Math.max(acknowledged, writing);
+        if (after <= done) run();
+        else readers.push({ after, run });
       });
     },
     /** Runs the loop (pending commits, due housekeeping) and resolves when it is dry. */
     kick(): Promise<void> {
       return (running ??= drain());
     },
-    /** Whether a write is in flight (its items are being applied or made durable). */
+    /** Whether a commit is in flight (its items are being made durable or applied). */
     get busy(): boolean {
-      return writing;
+      return writing > 0 || done < acknowledged;
     },
   };
 }
