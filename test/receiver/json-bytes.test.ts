@@ -23,7 +23,7 @@ describe('jsonBytes', () => {
   });
 
   it('counts what JSON.stringify writes for the edge values', () => {
-    for (const v of [{}, [], [undefined], { a: undefined }, { a: undefined, b: 1 }, -0, 1e21, 5e-324, NaN, -Infinity, [NaN], '', 'é', '\ud83d\ude00', '\udc00x', { 'k"\\': ['\u0007'] }]) {
+    for (const v of [0, 9, 10, 99, 100, 1_700_000_000_000, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, 0.5, -3, {}, [], [undefined], { a: undefined }, { a: undefined, b: 1 }, -0, 1e21, 5e-324, NaN, -Infinity, [NaN], '', 'é', '\ud83d\ude00', '\udc00x', { 'k"\\': ['\u0007'] }]) {
       expect(jsonBytes(v), JSON.stringify(v)).toBe(stringified(v));
     }
   });

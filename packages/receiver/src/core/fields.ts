@@ -130,8 +130,26 @@ export function saturate(v: unknown, min: number, max: number): number | undefin
 
 /** Lower-case scheme of a URL or of a scheme-only value (`data`, `blob`), if it has one. */
 export function schemeOf(v: string | undefined): string | undefined {
-  const m = v === undefined ? null : /^([a-z][a-z0-9+.-]*)(?::|$)/i.exec(v);
-  return m ? m[1]!.toLowerCase() : undefined;
+  if (v === undefined) return undefined;
+  // A scan, not a regular expression's match: asked of every report's URLs by the noise rules,
+  // classification and the merge, and the common answers are constants (nothing allocated).
+  let i = 0;
+  let upper = false;
+  for (; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 97 && c <= 122) continue; // a-z
+    if (c >= 65 && c <= 90) upper = true; // A-Z
+    else if (i === 0 || !((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46)) break; // then 0-9 + - .
+  }
+  if (i === 0 || (i < v.length && v.charCodeAt(i) !== 58)) return undefined;
+  if (!upper) {
+    if (i === 5 && v.startsWith('https')) return 'https';
+    if (i === 4 && v.startsWith('http')) return 'http';
+    if (i === 4 && v.startsWith('data')) return 'data';
+    if (i === 4 && v.startsWith('blob')) return 'blob';
+  }
+  const scheme = i === v.length ? v : v.slice(0, i);
+  return upper ? scheme.toLowerCase() : scheme;
 }
 
 /**

@@ -10,6 +10,18 @@ export const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
 // What JSON.stringify escapes in a string: the quote, the backslash, control characters and lone
 // surrogates (as \uXXXX). Stored text rarely has any.
 const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+// Printable ASCII but the quote and the backslash, and nothing else.
+const PLAIN = /^[ !#-[\]-~]*$/;
+
+/** Decimal digits of a safe integer ≥ 0, as JSON writes it. */
+function digits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
 
 /**
  * `utf8(JSON.stringify(value))` without building the string: sizes are asked for every record the
@@ -19,9 +31,14 @@ const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
 export function jsonBytes(value: unknown): number {
   switch (typeof value) {
     case 'string':
-      // A string with surrogate pairs (non-BMP) also matches: the rare slow path counts it exactly.
+      // Most stored text is printable ASCII without a quote or backslash: one byte a character,
+      // told by one scan. Otherwise a string with surrogate pairs (non-BMP) also matches ESCAPED:
+      // the rare slow path counts it exactly.
+      if (PLAIN.test(value)) return value.length + 2;
       return ESCAPED.test(value) ? utf8(JSON.stringify(value)) : utf8(value) + 2;
     case 'number':
+      // Counts (small integers) and times (13 digits) without building their string.
+      if (Number.isSafeInteger(value) && value >= 0) return digits(value);
       return Number.isFinite(value) ? String(value).length : 4;
     case 'boolean':
       return value ? 4 : 5;
