@@ -10,6 +10,7 @@ import { fold } from './fold.js';
 import * as read from './queries.js';
 import { type CoreOptions, applySeverity, coreOptions } from '../../core/options.js';
 import * as triage from './triage.js';
+import { vacuumer } from './vacuum.js';
 
 // SQLSTATE of a database that is not answering: 57014 a statement cancelled by its timeout, 57P0x
 // shutting down or starting, class 08 a connection lost or refused.
@@ -43,6 +44,11 @@ export interface PostgresStoreOptions extends CoreOptions {
   queryTimeoutMs?: number;
   /** Called after each committed transaction (tests and the benchmark count group commits). */
   onCommit?: (info: { appends: number; violations: number; archived: number }) => void;
+  /**
+   * The live tables are vacuumed by the receiver after this many violations (appended or archived)
+   * went through them (vacuum.ts); default half of maxRecords, at least 5,000; 0: autovacuum only.
+   */
+  vacuumEvery?: number;
 }
 
 // Counts and sequence values are bigint: numbers here (they stay far below 2^53).
@@ -62,6 +68,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     throw new Error('csp-lens: the PostgreSQL store needs a connection string (--database-url)');
   }
   const tuning = coreOptions(options);
+  const every = options.vacuumEvery ?? Math.max(5_000, Math.ceil(tuning.maxRecords / 2));
+  if (!Number.isSafeInteger(every) || every < 0) throw new Error(`csp-lens: vacuumEvery must be an integer ≥ 0, got ${every}`);
   const connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
   const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
   const connection = { connectionString: options.connectionString, types, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true };
@@ -106,7 +114,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await admin.end().catch(() => {});
   }
 
-  const commits = postgresCommits(writer, { ...tuning, onCommit: options.onCommit });
+  const vacuum = every ? vacuumer(connection, every, connectTimeoutMs) : undefined;
+  const commits = postgresCommits(writer, {
+    ...tuning,
+    onCommit: (info) => {
+      vacuum?.churned(info.violations + info.archived);
+      options.onCommit?.(info);
+    },
+  });
   let closed = false;
   return {
     append(batch: IngestBatch, filtered?: Record<string, number>) {
@@ -137,6 +152,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (closed) return;
       closed = true;
       await commits.kick();
+      await vacuum?.close();
       // Ending a connection waits for the server's goodbye, which a hung server never sends.
       await end();
     },
