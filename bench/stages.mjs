@@ -18,27 +18,18 @@ const DIST = join(ROOT, 'packages/receiver/dist');
 // The report routes' bodies in the built bundle, and what each stage keeps of them.
 const ROUTE = (kind) => `        const body = parseBody(String(ctx.request.body ?? ''), ctx.get('content-type'));
         await store(ctx, normalize${kind}(body, meta(ctx)));`;
+// What a cut route keeps: the report read into the schema as the shipped route does, then more.
+const read = (kind) => [
+  `const body = parseBody(String(ctx.request.body ?? ''), ctx.get('content-type'));`,
+  `const batch = normalize${kind}(body, meta(ctx));`,
+  'scrubBatch(batch, deps.scrub);',
+  'batch.violations = batch.violations.filter((v) => !deps.filter(v));',
+];
+const answer = (lines) => [...lines, 'ctx.status = 204;'].map((l) => `        ${l}`).join('\n');
 const STAGES = [
-  { name: 'http', label: "csp-lens's HTTP layer: its middleware (errors, CORS, rate limit, body budget), the router, koa-body reading the body; 204", cut: () => '        ctx.status = 204;' },
-  {
-    name: 'normalize',
-    label: '+ parseBody, normalize, scrub, noise filter; 204',
-    cut: (kind) => `        const body = parseBody(String(ctx.request.body ?? ''), ctx.get('content-type'));
-        const batch = normalize${kind}(body, meta(ctx));
-        scrubBatch(batch, deps.scrub);
-        batch.violations = batch.violations.filter((v) => !deps.filter(v));
-        ctx.status = 204;`,
-  },
-  {
-    name: 'line',
-    label: '+ the journal line built (entryBody), not written; 204',
-    cut: (kind) => `        const body = parseBody(String(ctx.request.body ?? ''), ctx.get('content-type'));
-        const batch = normalize${kind}(body, meta(ctx));
-        scrubBatch(batch, deps.scrub);
-        batch.violations = batch.violations.filter((v) => !deps.filter(v));
-        entryBody(batch);
-        ctx.status = 204;`,
-  },
+  { name: 'http', label: "csp-lens's HTTP layer: its middleware (errors, CORS, rate limit, body budget), the router, koa-body reading the body; 204", cut: () => answer([]) },
+  { name: 'normalize', label: '+ parseBody, normalize, scrub, noise filter; 204', cut: (kind) => answer(read(kind)) },
+  { name: 'line', label: '+ the journal line built (entryBody), not written; 204', cut: (kind) => answer([...read(kind), 'entryBody(batch);']) },
 ];
 
 /** A copy of the built receiver with the report routes cut after `stage`; returns its dist folder. */
