@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
-import { CHURNING_TABLES } from '../../packages/receiver/src/store/postgres/vacuum.js';
+import { CHURNING_TABLES, vacuumer } from '../../packages/receiver/src/store/postgres/vacuum.js';
 import { reportUriBody } from '../helpers/bodies.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
 
@@ -59,6 +59,32 @@ describe('PostgreSQL live tables under churn', () => {
       expect(Number(stat.n)).toBe(0);
     } finally {
       await store.close();
+    }
+  });
+
+  it('says once that a role which does not own the tables cannot vacuum them, and stops asking', async () => {
+    const url = await server.createDatabase();
+    // The owner creates the tables; another role may read and write them, not vacuum them.
+    await (await openPostgresStore({ connectionString: url })).close();
+    const role = `csp_lens_writer_${process.pid}`;
+    await server.query(url, `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} LOGIN; END IF; END $$`);
+    await server.query(url, `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+    const asRole = new URL(url);
+    asRole.username = role;
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const vacuum = vacuumer({ connectionString: asRole.toString() }, 1);
+    try {
+      vacuum.churned(1);
+      await vi.waitFor(() => expect(errors).toHaveBeenCalledTimes(1));
+      expect(String(errors.mock.calls[0]![0])).toMatch(/^csp-lens: PostgreSQL: cannot VACUUM the live tables \(skipping "csp_lens_\w+" --- .*\); leaving them to autovacuum$/);
+      // Asked again: nothing starts (close waits for a vacuum under way, and there is none to log).
+      vacuum.churned(100);
+      await vacuum.close();
+      expect(errors).toHaveBeenCalledTimes(1);
+      expect(vacuum.runs).toBe(0);
+    } finally {
+      await vacuum.close();
+      errors.mockRestore();
     }
   });
 });

@@ -59,15 +59,25 @@ export function vacuumer(connection: pg.ClientConfig, every: number, waitMs = 3_
       const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1) AS got', [LOCK]);
       // Another instance is at it: its vacuum serves this one's churn as well.
       if (!rows[0]?.got) return;
+      // A role that does not own a table is not refused: PostgreSQL skips the table with a warning.
+      const skipped: string[] = [];
+      const onNotice = (n: { message?: string }) => {
+        if (/^skipping .*(owner|privilege)/i.test(n.message ?? '')) skipped.push(n.message!);
+      };
+      client.on('notice', onNotice);
       try {
         await client.query(`VACUUM (SKIP_LOCKED) ${CHURNING_TABLES.join(', ')}`);
-        runs++;
       } finally {
+        client.off('notice', onNotice);
         await client.query('SELECT pg_advisory_unlock($1)', [LOCK]);
       }
+      if (skipped.length) {
+        refused = true;
+        console.error(`csp-lens: PostgreSQL: cannot VACUUM the live tables (${skipped[0]}); leaving them to autovacuum`);
+      } else runs++;
     } catch (e) {
       const code = e instanceof pg.DatabaseError ? e.code : undefined;
-      // 42501: not the tables' owner. Autovacuum is all there is then: say so once, stop asking.
+      // 42501: no privilege. Autovacuum is all there is then: say so once, stop asking.
       if (code === '42501') {
         refused = true;
         console.error(`csp-lens: PostgreSQL: cannot VACUUM the live tables (${(e as Error).message}); leaving them to autovacuum`);
