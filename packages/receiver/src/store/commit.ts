@@ -65,11 +65,12 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
   let acknowledged = 0;
   let writing = 0;
   let done = 0;
-  const readers: { after: number; run: () => void }[] = [];
-  // The staged applies not finished yet, oldest first.
-  let applies: Promise<void>[] = [];
+  // Reads, applies and the loop waiting for memory to hold commit `after`.
+  const waiters: { after: number; run: () => void }[] = [];
   // Wakes a loop that ran dry while applies were still running.
   let arrived: (() => void) | undefined;
+  /** Resolves once memory holds commit `n` (staged applies finish in order: `acknowledged - done` of them are pending). */
+  const until = (n: number) => (n <= done ? Promise.resolve() : new Promise<void>((run) => waiters.push({ after: n, run })));
 
   const settle = (items: Waiting<T, R>[], outcomes: Outcome<R>[]) =>
     items.forEach((w, i) => {
@@ -78,12 +79,15 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
       else w.reject(o.error);
     });
 
-  /** Commit `n` is in memory: the reads waiting for it run, and their promise chains (where the read API serializes live records and groups) go before anything applies more. */
+  /**
+   * Commit `n` is in memory: what waits for it goes on, and the promise chains of its reads (where
+   * the read API serializes live records and groups) run before anything applies more.
+   */
   async function finished(n: number): Promise<void> {
     done = n;
-    if (!readers.some((r) => r.after <= done)) return;
-    const ready = readers.filter((r) => r.after <= done);
-    readers.splice(0, readers.length, ...readers.filter((r) => r.after > done));
+    if (!waiters.some((r) => r.after <= done)) return;
+    const ready = waiters.filter((r) => r.after <= done);
+    waiters.splice(0, waiters.length, ...waiters.filter((r) => r.after > done));
     for (const r of ready) r.run();
     await turn();
   }
@@ -115,10 +119,9 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
     }
     const n = (acknowledged = ++numbered);
     for (const w of items) w.durable?.();
-    const before = applies[applies.length - 1];
-    const applied = (async () => {
-      if (before) await before;
-      // The acknowledgements go out first.
+    void (async () => {
+      // After the apply before it; the acknowledgements go out first.
+      await until(n - 1);
       await turn();
       let outcomes: Outcome<R>[];
       try {
@@ -130,14 +133,8 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
       settle(items, outcomes);
       await finished(n);
     })();
-    applies.push(applied);
-    void applied.then(() => (applies = applies.filter((p) => p !== applied)));
     return true;
   }
-
-  const allApplied = async () => {
-    while (applies.length) await applies[applies.length - 1];
-  };
 
   async function drain(): Promise<void> {
     // Yields first: whoever started the loop stores `running` before the loop can end and clear it.
@@ -147,14 +144,14 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
         if (queue.length) {
           // At most one staged apply waits behind the one running: memory stays close behind the
           // durable copy, and what arrives meanwhile rides this commit.
-          if (applies.length > 1) await applies[applies.length - 2];
+          await until(acknowledged - 1);
           const n = Math.max(1, Math.min(queue.length, steps.take?.(queue.map((w) => w.item)) ?? queue.length));
           const items = queue.slice(0, n);
           queue = queue.slice(n);
           let ok: boolean;
           if (steps.staged?.takes(items.map((w) => w.item))) ok = await stage(steps.staged, items);
           else {
-            await allApplied();
+            await until(acknowledged);
             ok = await commit(items);
           }
           if (!ok && steps.failWaiting) {
@@ -163,13 +160,13 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
           }
         }
         if (steps.due?.()) {
-          await allApplied();
+          await until(acknowledged);
           await steps.housekeep!();
         }
       }
-      if (!applies.length) break;
+      if (done >= acknowledged) break;
       // Dry while applies run: what arrives meanwhile is made durable alongside them, in this loop.
-      await Promise.race([allApplied(), new Promise<void>((r) => (arrived = r))]);
+      await Promise.race([until(acknowledged), new Promise<void>((r) => (arrived = r))]);
       arrived = undefined;
     }
     running = undefined;
@@ -190,18 +187,7 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
     },
     /** `fn` over acknowledged data only: now, or once memory holds everything acknowledged so far. */
     read<V>(fn: () => V): Promise<V> {
-      return new Promise<V>((resolve, reject) => {
-        const run = () => {
-          try {
-            resolve(fn());
-          } catch (e) {
-            reject(e);
-          }
-        };
-        const after = Math.max(acknowledged, writing);
-        if (after <= done) run();
-        else readers.push({ after, run });
-      });
+      return until(Math.max(acknowledged, writing)).then(fn);
     },
     /** Runs the loop (pending commits, due housekeeping) and resolves when it is dry. */
     kick(): Promise<void> {

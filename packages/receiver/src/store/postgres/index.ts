@@ -93,7 +93,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // hash a whole table instead, and compile that plan (JIT) for 30 ms. Index lookups it is.
   const writer = pool(1, '-c jit=off -c enable_hashjoin=off -c enable_mergejoin=off -c enable_seqscan=off');
   const db = pool(Math.max(1, (options.poolSize ?? 4) - 1));
-  const end = () => Promise.race([Promise.all([writer.end(), db.end()]), new Promise((r) => setTimeout(r, connectTimeoutMs).unref())]);
+  const vacuum = every ? vacuumer(connection, every) : undefined;
+  // The vacuum's pool ends once a vacuum under way is done: bounded with the rest.
+  const end = () => Promise.race([Promise.all([writer.end(), db.end(), vacuum?.close()]), new Promise((r) => setTimeout(r, connectTimeoutMs).unref())]);
   // Migrating is not bound by the statement timeout: it may wait on another instance's migration.
   const admin = new pg.Client(connection);
   admin.on('error', () => {});
@@ -114,7 +116,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await admin.end().catch(() => {});
   }
 
-  const vacuum = every ? vacuumer(connection, every, connectTimeoutMs) : undefined;
   const commits = postgresCommits(writer, {
     ...tuning,
     onCommit: (info) => {
@@ -152,7 +153,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (closed) return;
       closed = true;
       await commits.kick();
-      await vacuum?.close();
       // Ending a connection waits for the server's goodbye, which a hung server never sends.
       await end();
     },

@@ -1,18 +1,9 @@
 import type { DocumentFilter } from '../../core/match.js';
 
 // core/match.ts in SQL: the document filter and the search box over csp_lens_records, each a
-// condition over the parameters it binds.
+// condition over the parameters it binds. The document filter reads `doc_key`, the record's
+// documentKey stored by migration 8 (schema.ts).
 
-const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-const STRIPPED = "regexp_replace(document_url, '[?#].*$', '')";
-const ORIGIN = `substring(${STRIPPED} from '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*')`;
-/**
- * documentKey: scheme and host in ASCII lower case, no query, no fragment. Stored once per record
- * as `doc_key` (schema.ts, migration 8, indexed for prefixes): filtering 1,000,000 records by these
- * expressions at read time took longer than the statement timeout. Frozen in that migration: a
- * change needs a new one.
- */
-export const DOCUMENT_KEY = `coalesce(translate(${ORIGIN}, '${UPPER}', '${UPPER.toLowerCase()}') || substr(${STRIPPED}, length(${ORIGIN}) + 1), ${STRIPPED})`;
 // The key's origin (its scheme and host are lower case already).
 const KEY_ORIGIN = "substring(doc_key from '^[a-z][a-z0-9+.-]*://[^/]*')";
 

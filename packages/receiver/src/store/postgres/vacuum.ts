@@ -7,7 +7,8 @@ import pg from 'pg';
 // the live tables grew to ten times their live content within a minute (bench/pg-growth.mjs: 350 MiB
 // for 10,000 live records), and every lookup and fold slowed with them. So the receiver vacuums them
 // itself, off the write path: after `every` violations have churned through this instance, one
-// VACUUM of the live tables on a connection of its own, one at a time across all instances.
+// VACUUM of the live tables on a connection of its own. SKIP_LOCKED: a table another instance is
+// vacuuming right now is skipped, not waited for (its vacuum serves this instance's churn too).
 
 /** Every table but the archive (append-only: autovacuum's job). */
 export const CHURNING_TABLES = [
@@ -25,87 +26,72 @@ export const CHURNING_TABLES = [
   'csp_lens_triage',
 ] as const;
 
-// pg_try_advisory_lock key: "csp-lens vacuum" (the merge's keys are hashes of bucket keys, 64-bit).
-const LOCK = 0x63737076;
-
 export interface Vacuumer {
   /** `n` violations (appended or archived) went through the live tables. */
   churned(n: number): void;
   /** Vacuums run so far (tests, the benchmark). */
   readonly runs: number;
-  /** Waits for a vacuum under way, then lets the connection go. */
+  /** Starts no more; resolves once a vacuum under way is done and the connection closed. */
   close(): Promise<void>;
 }
 
-export function vacuumer(connection: pg.ClientConfig, every: number, waitMs = 3_000): Vacuumer {
+// A skip for want of ownership (PostgreSQL warns and goes on; "lock not available" is SKIP_LOCKED's).
+const NOT_OWNER = /^skipping .*(owner|privilege)/i;
+
+export function vacuumer(connection: pg.ClientConfig, every: number): Vacuumer {
+  // One connection, no statement timeout: a vacuum of a large table may take longer than any read should.
+  const pool = new pg.Pool({ ...connection, max: 1 });
+  pool.on('error', () => {});
   let churn = 0;
   let runs = 0;
-  let running: Promise<void> | undefined;
-  let client: pg.Client | undefined;
+  let running = false;
   let refused = false;
-  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  /** Autovacuum is all there is then: said once, never asked again. */
+  const refuse = (why: string) => {
+    refused = true;
+    console.error(`csp-lens: PostgreSQL: cannot VACUUM the live tables (${why}); leaving them to autovacuum`);
+  };
 
   async function run(): Promise<void> {
+    let client: pg.PoolClient | undefined;
+    let failed: Error | undefined;
+    const skipped: string[] = [];
+    const onNotice = (n: { message?: string }) => void (NOT_OWNER.test(n.message ?? '') && skipped.push(n.message!));
+    // The pool listens on idle connections only: a checked-out one that drops must not end the process.
+    const onLost = (e: Error) => void (failed ??= e);
     try {
-      if (!client) {
-        // No statement timeout: a vacuum of a large table may take longer than any read should.
-        const c = new pg.Client(connection);
-        c.on('error', () => {
-          if (client === c) client = undefined;
-        });
-        await c.connect();
-        client = c;
-      }
-      const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1) AS got', [LOCK]);
-      // Another instance is at it: its vacuum serves this one's churn as well.
-      if (!rows[0]?.got) return;
-      // A role that does not own a table is not refused: PostgreSQL skips the table with a warning.
-      const skipped: string[] = [];
-      const onNotice = (n: { message?: string }) => {
-        if (/^skipping .*(owner|privilege)/i.test(n.message ?? '')) skipped.push(n.message!);
-      };
+      client = await pool.connect();
       client.on('notice', onNotice);
-      try {
-        await client.query(`VACUUM (SKIP_LOCKED) ${CHURNING_TABLES.join(', ')}`);
-      } finally {
-        client.off('notice', onNotice);
-        await client.query('SELECT pg_advisory_unlock($1)', [LOCK]);
-      }
-      if (skipped.length) {
-        refused = true;
-        console.error(`csp-lens: PostgreSQL: cannot VACUUM the live tables (${skipped[0]}); leaving them to autovacuum`);
-      } else runs++;
+      client.on('error', onLost);
+      await client.query(`VACUUM (SKIP_LOCKED) ${CHURNING_TABLES.join(', ')}`);
+      if (skipped.length) refuse(skipped[0]!);
+      else runs++;
     } catch (e) {
-      const code = e instanceof pg.DatabaseError ? e.code : undefined;
-      // 42501: no privilege. Autovacuum is all there is then: say so once, stop asking.
-      if (code === '42501') {
-        refused = true;
-        console.error(`csp-lens: PostgreSQL: cannot VACUUM the live tables (${(e as Error).message}); leaving them to autovacuum`);
-      } else {
-        console.error(`csp-lens: PostgreSQL: VACUUM of the live tables failed (trying again later): ${(e as Error).message}`);
-      }
-      await client?.end().catch(() => {});
-      client = undefined;
+      failed = e as Error;
+      // 42501: no privilege at all.
+      if (e instanceof pg.DatabaseError && e.code === '42501') refuse(failed.message);
+      else console.error(`csp-lens: PostgreSQL: VACUUM of the live tables failed (trying again later): ${failed.message}`);
+    } finally {
+      client?.off('notice', onNotice);
+      client?.off('error', onLost);
+      // A connection that failed is dropped, not reused.
+      client?.release(failed);
     }
   }
 
   return {
     churned(n) {
       churn += n;
-      if (churn < every || running || refused || closed) return;
+      if (churn < every || running || refused || closing) return;
       churn = 0;
-      running = run().finally(() => (running = undefined));
+      running = true;
+      void run().finally(() => (running = false));
     },
     get runs() {
       return runs;
     },
-    // A vacuum under way is waited for, but not past `waitMs`: a hung server never answers it.
-    async close() {
-      closed = true;
-      const bounded = <T>(p: Promise<T> | undefined) => Promise.race([p, new Promise((r) => setTimeout(r, waitMs).unref())]);
-      await bounded(running);
-      await bounded(client?.end().catch(() => {}));
-      client = undefined;
-    },
+    close: () => (closing ??= pool.end()),
   };
 }
