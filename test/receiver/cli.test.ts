@@ -22,8 +22,8 @@ const EDGE_FLAGS = ['ipv6-prefix', 'max-body-memory', 'max-connections', 'max-co
 const EDGE_DEFAULTS = { ipv6Prefix: 64, maxConnections: 10_000, maxConnectionsPerClient: 256, headerTimeoutMs: 5000, bodyTimeoutMs: 5000, maxLiveBytes: 64 * 1024 * 1024, maxGroups: 10_000 };
 // What the noise filter drops and what is scrubbed out of URLs (issue 16).
 const NORMALIZE_FLAGS = ['drop-localhost', 'scrub-params'];
-// PostgreSQL only: its timeouts.
-const PG_FLAGS = ['pg-connect-timeout', 'pg-query-timeout'];
+// PostgreSQL only: its timeouts and transactions in flight.
+const PG_FLAGS = ['pg-connect-timeout', 'pg-query-timeout', 'pg-transactions'];
 const envOf = (flag: string) => `CSP_LENS_${flag.toUpperCase().replace(/-/g, '_')}`;
 
 describe('configFrom', () => {
@@ -84,11 +84,13 @@ describe('configFrom', () => {
       maxLiveBytes: 8 * 1024 * 1024,
       maxGroups: 50,
     });
-    expect(configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x', '--pg-connect-timeout', '500', '--pg-query-timeout', '900'], {})).toMatchObject({
-      pgConnectTimeoutMs: 500,
-      pgQueryTimeoutMs: 900,
-    });
-    expect(configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x'], {})).toMatchObject({ pgConnectTimeoutMs: 3000, pgQueryTimeoutMs: 5000 });
+    expect(
+      configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x', '--pg-connect-timeout', '500', '--pg-query-timeout', '900', '--pg-transactions', '1'], {}),
+    ).toMatchObject({ pgConnectTimeoutMs: 500, pgQueryTimeoutMs: 900, pgTransactions: 1 });
+    expect(configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x'], {})).toMatchObject({ pgConnectTimeoutMs: 3000, pgQueryTimeoutMs: 5000, pgTransactions: 2 });
+    expect(() => configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x', '--pg-transactions', '0'], {})).toThrow(
+      'csp-lens: --pg-transactions must be an integer from 1 to 16, got "0"',
+    );
     expect(() => configFrom(['--max-live-mb', '300'], {})).toThrow('csp-lens: --max-live-mb must be an integer from 1 to 256, got "300"');
     expect(configFrom(['--trust-proxy', '2'], {})).toMatchObject({ trustProxy: 2 });
     // Body memory follows a larger body limit unless it is given.

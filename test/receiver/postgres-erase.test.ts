@@ -70,9 +70,19 @@ describe('erasure on PostgreSQL', () => {
     const a = await openPostgresStore({ connectionString: url, maxRecords: 30 });
     const b = await openPostgresStore({ connectionString: url, maxRecords: 30 });
     try {
+      // The erasures start once some appends are acknowledged, and run beside the rest (b's own
+      // appends too: its two transactions in flight are as independent as two instances').
+      let acknowledged = 0;
+      let started!: () => void;
+      const some = new Promise<void>((r) => (started = r));
       const appends = (store: Store, from: number) =>
-        Promise.all(Array.from({ length: 40 }, (_, k) => store.append(batch([violation(from + k), violation(from + k + 1000, { stream: 'reportTo' })]))));
+        Promise.all(
+          Array.from({ length: 40 }, (_, k) =>
+            store.append(batch([violation(from + k), violation(from + k + 1000, { stream: 'reportTo' })])).then(() => ++acknowledged === 10 && started()),
+          ),
+        );
       const erasures = async () => {
+        await some;
         const results = [];
         for (let k = 0; k < 6; k++) results.push(await b.erase(k % 2 ? { document: `https://shop.example/p${k % 3}` } : { clients: [`198.51.100.${k % 4}`] }));
         return results;

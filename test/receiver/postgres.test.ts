@@ -3,11 +3,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { ViolationGroup, ViolationPage, ViolationRecord } from '@csp-lens/schema';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
 import { MIGRATIONS } from '../../packages/receiver/src/store/postgres/schema.js';
-import { prepare } from '../../packages/receiver/src/store/postgres/ingest.js';
+import { keysOf, prepare } from '../../packages/receiver/src/store/postgres/ingest.js';
+import { bucketKey } from '../../packages/receiver/src/core/merge.js';
 import { write } from '../../packages/receiver/src/store/postgres/write.js';
 import { fold } from '../../packages/receiver/src/store/postgres/fold.js';
 import { coreOptions } from '../../packages/receiver/src/core/options.js';
@@ -241,6 +242,44 @@ describe('PostgreSQL store, several instances', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('keeps committing while one of its transactions waits on a bucket another instance holds (two in flight), and never gives two records one id', async () => {
+    const report = (tag: string) => normalizeNative(JSON.parse(reportUriBody(tag).body), { receivedAt: Date.now(), userAgent: UA });
+    for (const transactions of [1, 2]) {
+      const url = await server.createDatabase();
+      const store = await openPostgresStore({ connectionString: url, transactions });
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        // Another instance holds the bucket of "held" (in its commit, say, waiting for its disk).
+        const held = report('held');
+        await other.query('BEGIN');
+        await other.query('SELECT pg_advisory_xact_lock($1)', [keysOf(bucketKey(held.violations[0])).lock]);
+        const first = store.append(held);
+        const waiting = async () => (await server.query(url, "SELECT 1 FROM pg_stat_activity WHERE wait_event = 'advisory' AND pid <> pg_backend_pid()")).length;
+        await vi.waitFor(async () => expect(await waiting()).toBe(1), { timeout: 10_000 });
+        let stored = 0;
+        const rest = Promise.all(Array.from({ length: 60 }, (_, i) => store.append(report(`free${i}`)).then(() => stored++)));
+        if (transactions === 2) await rest;
+        else {
+          // One at a time: everything waits behind the transaction that waits on the lock.
+          await new Promise((r) => setTimeout(r, 500));
+          expect(stored).toBe(0);
+        }
+        await other.query('COMMIT');
+        await Promise.all([first, rest]);
+        const ids = (await store.violations({ limit: 100 })).items.map((r) => r.id);
+        expect(ids).toHaveLength(61);
+        expect(new Set(ids).size).toBe(61);
+      } finally {
+        await other.end();
+        await store.close();
+      }
+    }
+    await expect(openPostgresStore({ connectionString: 'postgres://nobody@127.0.0.1:1/none', transactions: 0 })).rejects.toThrow(
+      'csp-lens: transactions must be an integer from 1 to 16, got 0',
+    );
   });
 
   it('resolves an append only once another connection can read the record', async () => {

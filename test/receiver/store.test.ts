@@ -673,6 +673,63 @@ describe('file store', () => {
       expect(commits.busy).toBe(false);
     });
 
+    it('runs up to `concurrency` writes at once, finishing in any order: what arrives while all are busy rides the next one; a read waits for every write started', async () => {
+      const writes: { items: string[]; finish: (fail?: boolean) => void }[] = [];
+      const commits = groupCommit<string, string>({
+        concurrency: 2,
+        failWaiting: true,
+        write: (items) =>
+          new Promise((resolve, reject) =>
+            writes.push({ items, finish: (fail) => (fail ? reject(new Error(`database down under ${items}`)) : resolve(items.map((value) => ({ ok: true, value })))) }),
+          ),
+      });
+      const settle = async () => {
+        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      };
+      const a = commits.add('a');
+      await vi.waitFor(() => expect(writes).toHaveLength(1));
+      // A slot is free: "b" does not wait for "a".
+      const b = commits.add('b');
+      await vi.waitFor(() => expect(writes).toHaveLength(2));
+      const c = commits.add('c');
+      const d = commits.add('d');
+      await settle();
+      expect(writes.map((w) => w.items)).toEqual([['a'], ['b']]);
+      let read = false;
+      const reading = commits.read(() => (read = true));
+      // The second write ends first: "b" is stored, and "c" and "d" ride the next write together.
+      writes[1].finish();
+      expect(await b).toBe('b');
+      await vi.waitFor(() => expect(writes).toHaveLength(3));
+      expect(writes[2].items).toEqual(['c', 'd']);
+      await settle();
+      expect(read, 'a read waits for the first write, still in flight').toBe(false);
+      const kicked = commits.kick();
+      writes[0].finish();
+      expect(await a).toBe('a');
+      await reading;
+      expect(commits.busy).toBe(true);
+      // A write that throws fails its items and what waits, not the other write in flight.
+      const e = commits.add('e');
+      await vi.waitFor(() => expect(writes).toHaveLength(4));
+      const f = commits.add('f');
+      writes[3].finish(true);
+      await expect(e).rejects.toThrow('database down under e');
+      await expect(f).rejects.toThrow('the store failed the commit ahead of this one');
+      let dry = false;
+      void kicked.then(() => (dry = true));
+      await settle();
+      expect(dry, 'the loop is not dry while "c,d" is being written').toBe(false);
+      writes[2].finish();
+      expect(await Promise.all([c, d])).toEqual(['c', 'd']);
+      await kicked;
+      expect(commits.busy).toBe(false);
+      expect(writes).toHaveLength(4);
+      expect(() => groupCommit({ concurrency: 2, write: async () => [], staged: { takes: () => true, persist: async () => {}, apply: async () => [] } })).toThrow(
+        "a group commit's concurrency must be an integer ≥ 1, and 1 with staged steps (got 2)",
+      );
+    });
+
     for (const journal of [true, false]) {
       it(`returns only reports already on disk, to reads issued while commits are in flight (journal ${journal})`, async () => {
         const store = await openStore({ maxRecords: 40, journal });

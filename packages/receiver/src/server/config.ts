@@ -67,6 +67,7 @@ const FLAGS = {
   stream: ['append every stored violation as a JSON line to this file, or - for stdout (SIEM)', ''],
   'pg-connect-timeout': ['--store postgres: ms to get a connection before a report is answered 503', '3000'],
   'pg-query-timeout': ['--store postgres: ms a statement may take (client and server side) before a report is answered 503', '5000'],
+  'pg-transactions': ['--store postgres: write transactions in flight at once per instance, each on a connection of its own (1 to 16)', '2'],
 } as const;
 type Flag = keyof typeof FLAGS;
 
@@ -212,7 +213,11 @@ export function configFrom(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     maxLiveBytes: integer('max-live-mb', get('max-live-mb'), 1, 256) * MiB,
     maxGroups: integer('max-groups', get('max-groups'), 1),
     ...(store === 'postgres'
-      ? { pgConnectTimeoutMs: integer('pg-connect-timeout', get('pg-connect-timeout'), 1), pgQueryTimeoutMs: integer('pg-query-timeout', get('pg-query-timeout'), 1) }
+      ? {
+          pgConnectTimeoutMs: integer('pg-connect-timeout', get('pg-connect-timeout'), 1),
+          pgQueryTimeoutMs: integer('pg-query-timeout', get('pg-query-timeout'), 1),
+          pgTransactions: integer('pg-transactions', get('pg-transactions'), 1, 16),
+        }
       : {}),
     ...(journal === 'false' ? { journal: false } : {}),
     checkpointMs: get('checkpoint-ms') ? integer('checkpoint-ms', get('checkpoint-ms'), 1) : undefined,

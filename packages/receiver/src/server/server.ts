@@ -23,6 +23,8 @@ export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConf
   /** PostgreSQL: ms to get a connection, and ms a statement may take (defaults 3 s, 5 s). */
   pgConnectTimeoutMs?: number;
   pgQueryTimeoutMs?: number;
+  /** PostgreSQL: write transactions in flight at once per instance (default 2). */
+  pgTransactions?: number;
   /** false: every commit rewrites the whole live file instead of appending to the journal (DESIGN §5). */
   journal?: boolean;
   /** How often the journal's live file is rewritten as a checkpoint (default 30 s). */
@@ -73,7 +75,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // Loaded only when asked for, so a file-store receiver never loads pg.
     store =
       config.store === 'postgres'
-        ? await (await import('../store/postgres/index.js')).openPostgresStore({ connectionString: config.databaseUrl ?? '', ...tuning, connectTimeoutMs: config.pgConnectTimeoutMs, queryTimeoutMs: config.pgQueryTimeoutMs })
+        ? await (await import('../store/postgres/index.js')).openPostgresStore({ connectionString: config.databaseUrl ?? '', ...tuning, connectTimeoutMs: config.pgConnectTimeoutMs, queryTimeoutMs: config.pgQueryTimeoutMs, transactions: config.pgTransactions })
         : await openFileStore({ path: files!.db, ...tuning, journal: config.journal === false ? false : { checkpointMs: config.checkpointMs }, archive: config.archive });
   } catch (e) {
     await files?.remove();

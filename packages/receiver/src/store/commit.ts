@@ -25,6 +25,12 @@ export interface CommitSteps<T, R> {
   /** How many of the waiting items the next commit takes (default: all). */
   take?(waiting: T[]): number;
   /**
+   * How many `write` commits may be in flight at once (default 1). With more, the commits are
+   * independent of each other (PostgreSQL: transactions, as another instance's would be), finish
+   * in any order, and there are no staged steps.
+   */
+  concurrency?: number;
+  /**
    * After a commit that threw, what waits behind it fails at once instead of trying again (a
    * database that is down or hung would only keep it waiting for the same answer).
    */
@@ -57,19 +63,25 @@ export const turn = () => new Promise<void>((r) => setImmediate(r));
  * A `write` (an erasure, a whole-file commit, PostgreSQL) and housekeeping wait for every apply.
  */
 export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
+  const concurrency = steps.concurrency ?? 1;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || (concurrency > 1 && steps.staged)) {
+    throw new Error(`csp-lens: a group commit's concurrency must be an integer ≥ 1, and 1 with staged steps (got ${concurrency})`);
+  }
   let queue: Waiting<T, R>[] = [];
   let running: Promise<void> | undefined;
   // Commits are numbered when acknowledged (staged) or when their write starts; `done` is the
-  // newest one whose items memory holds in full, and it only grows (applies run in order).
+  // newest one such that memory holds it and every one before it in full, and it only grows.
   let numbered = 0;
   let acknowledged = 0;
-  let writing = 0;
   let done = 0;
+  // The writes in flight, by number; `freed` wakes a loop waiting for one of them to end.
+  const writing = new Set<number>();
+  let freed: (() => void) | undefined;
   // Reads, applies and the loop waiting for memory to hold commit `after`.
   const waiters: { after: number; run: () => void }[] = [];
   // Wakes a loop that ran dry while applies were still running.
   let arrived: (() => void) | undefined;
-  /** Resolves once memory holds commit `n` (staged applies finish in order: `acknowledged - done` of them are pending). */
+  /** Resolves once memory holds commit `n` and all before it (staged applies finish in order: `acknowledged - done` of them are pending). */
   const until = (n: number) => (n <= done ? Promise.resolve() : new Promise<void>((run) => waiters.push({ after: n, run })));
 
   const settle = (items: Waiting<T, R>[], outcomes: Outcome<R>[]) =>
@@ -92,30 +104,40 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
     await turn();
   }
 
-  async function commit(items: Waiting<T, R>[]): Promise<boolean> {
-    const n = (writing = ++numbered);
+  async function commit(items: Waiting<T, R>[]): Promise<void> {
+    const n = ++numbered;
+    writing.add(n);
     try {
       const durable = () => {
         for (const w of items) w.durable?.();
       };
       settle(items, await steps.write(items.map((w) => w.item), durable));
-      return true;
     } catch (e) {
       for (const w of items) w.reject(e);
-      return false;
+      if (steps.failWaiting) {
+        const e = new Error('csp-lens: the store failed the commit ahead of this one');
+        for (const w of queue.splice(0)) w.reject(e);
+      }
     } finally {
-      writing = 0;
-      await finished(n);
+      writing.delete(n);
+      freed?.();
+      // Every commit before the oldest still in flight is done (they finish in any order).
+      const oldest = Math.min(...writing, numbered + 1);
+      if (oldest - 1 > done) await finished(oldest - 1);
     }
   }
 
-  async function stage(staged: StagedSteps<T, R>, items: Waiting<T, R>[]): Promise<boolean> {
+  async function stage(staged: StagedSteps<T, R>, items: Waiting<T, R>[]): Promise<void> {
     const batch = items.map((w) => w.item);
     try {
       await staged.persist(batch);
     } catch (e) {
       for (const w of items) w.reject(e);
-      return false;
+      if (steps.failWaiting) {
+        const e = new Error('csp-lens: the store failed the commit ahead of this one');
+        for (const w of queue.splice(0)) w.reject(e);
+      }
+      return;
     }
     const n = (acknowledged = ++numbered);
     for (const w of items) w.durable?.();
@@ -133,7 +155,6 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
       settle(items, outcomes);
       await finished(n);
     })();
-    return true;
   }
 
   async function drain(): Promise<void> {
@@ -143,30 +164,31 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
       while (queue.length || steps.due?.()) {
         if (queue.length) {
           // At most one staged apply waits behind the one running: memory stays close behind the
-          // durable copy, and what arrives meanwhile rides this commit.
+          // durable copy, and what arrives meanwhile rides this commit. Likewise a write waits for
+          // a free slot, and what arrives meanwhile rides it.
           await until(acknowledged - 1);
+          while (writing.size >= concurrency) await new Promise<void>((r) => (freed = r));
+          freed = undefined;
+          // A failed commit may have failed the queue meanwhile.
+          if (!queue.length) continue;
           const n = Math.max(1, Math.min(queue.length, steps.take?.(queue.map((w) => w.item)) ?? queue.length));
           const items = queue.slice(0, n);
           queue = queue.slice(n);
-          let ok: boolean;
-          if (steps.staged?.takes(items.map((w) => w.item))) ok = await stage(steps.staged, items);
+          if (steps.staged?.takes(items.map((w) => w.item))) await stage(steps.staged, items);
           else {
             await until(acknowledged);
-            ok = await commit(items);
-          }
-          if (!ok && steps.failWaiting) {
-            const e = new Error('csp-lens: the store failed the commit ahead of this one');
-            for (const w of queue.splice(0)) w.reject(e);
+            const write = commit(items);
+            if (concurrency === 1) await write;
           }
         }
         if (steps.due?.()) {
-          await until(acknowledged);
+          await until(numbered);
           await steps.housekeep!();
         }
       }
-      if (done >= acknowledged) break;
-      // Dry while applies run: what arrives meanwhile is made durable alongside them, in this loop.
-      await Promise.race([until(acknowledged), new Promise<void>((r) => (arrived = r))]);
+      if (done >= numbered) break;
+      // Dry while applies or writes run: what arrives meanwhile is made durable alongside them, in this loop.
+      await Promise.race([until(numbered), new Promise<void>((r) => (arrived = r))]);
       arrived = undefined;
     }
     running = undefined;
@@ -187,7 +209,9 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
     },
     /** `fn` over acknowledged data only: now, or once memory holds everything acknowledged so far. */
     read<V>(fn: () => V): Promise<V> {
-      return until(Math.max(acknowledged, writing)).then(fn);
+      // Staged commits are numbered once acknowledged, writes when they start (a write may have
+      // put unacknowledged items in memory): every numbered commit, and none still being persisted.
+      return until(numbered).then(fn);
     },
     /** Runs the loop (pending commits, due housekeeping) and resolves when it is dry. */
     kick(): Promise<void> {
@@ -195,7 +219,7 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
     },
     /** Whether a commit is in flight (its items are being made durable or applied). */
     get busy(): boolean {
-      return writing > 0 || done < acknowledged;
+      return writing.size > 0 || done < acknowledged;
     },
   };
 }

@@ -16,6 +16,8 @@ export interface Erasing {
 }
 
 export interface CommitOptions extends IngestOptions {
+  /** Transactions in flight at once (the writer pool has a connection for each). */
+  transactions: number;
   onCommit?: (info: { appends: number; violations: number; archived: number }) => void;
 }
 
@@ -34,13 +36,22 @@ const codeOf = (e: unknown) => (e instanceof pg.DatabaseError ? (e.code ?? '') :
 const isPoison = (e: unknown) => POISON_CLASSES.has(codeOf(e).slice(0, 2)) || e instanceof TypeError || e instanceof RangeError;
 
 /**
- * Group commit on PostgreSQL (store/commit.ts, as the file store): at most one transaction in flight
- * per instance, and everything appended meanwhile rides the next. `db` is the writer's own pool, so
- * that read API load never makes an append wait for a connection (and time out).
+ * Group commit on PostgreSQL (store/commit.ts, as the file store): `opts.transactions` transactions
+ * in flight per instance, and everything appended meanwhile rides the next one to start. They are
+ * independent as two instances' are (the merge's advisory locks order them), so one instance uses
+ * the database while it waits on another transaction's disk flush. `db` is the writers' own pool,
+ * so that read API load never makes an append wait for a connection (and time out).
  */
 export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
-  // Sequence values reserved by this instance; unused ones carry over, so ids stay dense.
-  let seqs: number[] = [];
+  // Sequence values reserved by this instance and not used yet, ascending. A transaction takes what
+  // it needs out of them (so two in flight never share one) and gives back what it did not use, so
+  // ids stay dense.
+  const seqs: number[] = [];
+  const giveBack = (unused: number[]) => {
+    if (!unused.length) return;
+    seqs.push(...unused);
+    seqs.sort((a, b) => a - b);
+  };
 
   /**
    * `fn` on a connection of the writer's pool. `fn` throwing a server error rolls its transaction
@@ -73,11 +84,15 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
   }
 
   async function transaction(items: Pending[]): Promise<{ archived: number; stored: StoredViolation[][] }> {
+    // Taken now, before any await: the other transaction in flight takes its own. `prepare`
+    // reserves more into it when short.
+    const mine = seqs.splice(0, items.reduce((n, i) => n + i.batch.violations.length, 0));
+    let known = true;
     const { work, regressions, result } = await checkedOut(
       async (client, rollback) => {
         // Round trips: BEGIN with the bucket locks, the load (ingest.ts), the write (write.ts), and
         // COMMIT with the fold that follows it (fold.ts); one more where a triaged group is added to.
-        const work = await prepare(client, items, opts, seqs);
+        const work = await prepare(client, items, opts, mine);
         const { triage } = await write(client, work);
         const regressions = await applyOccurrences(client, items, work, triage);
         if (work.created.size) await pruneGroups(client, opts.maxGroups);
@@ -94,10 +109,14 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
         return { work, regressions, result };
       },
       // If the COMMIT went through, the sequence values it used are taken, and using them again
-      // would fail every later commit on the units' key. Fresh ones next time; a gap in the ids is all it costs.
-      () => (seqs = []),
-    );
-    seqs = seqs.slice(work.usedSeqs);
+      // would fail every later commit on the units' key. Not given back; a gap in the ids is all it costs.
+      () => (known = false),
+    ).catch((e: unknown) => {
+      // Rolled back: none of them is used (a sequence does not roll back; they stay ours).
+      if (known) giveBack(mine);
+      throw e;
+    });
+    giveBack(mine.slice(work.usedSeqs));
     const archived = result?.archived ?? 0;
     const groups = result?.groups ?? new Map<string, ViolationGroup>();
     const stored = items.map((item, i) =>
@@ -153,6 +172,7 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
   }
 
   return groupCommit<Pending | Erasing, StoredViolation[] | EraseResult>({
+    concurrency: opts.transactions,
     write: (items) => ('erase' in items[0] ? eraseCommit(items[0]) : commit(items as Pending[])),
     // At most MAX_BATCH violations a transaction (and always at least one append); an erasure alone.
     take(waiting) {

@@ -33,8 +33,13 @@ function unavailable<T>(read: Promise<T>): Promise<T> {
 export interface PostgresStoreOptions extends CoreOptions {
   /** `postgres://user:pass@host:5432/db`; every receiver instance of a site points at the same one. */
   connectionString: string;
-  /** Connections per instance: one for the writer, the rest for the read API. Default 4. */
+  /** Connections per instance for the read API, plus one (the writers have their own). Default 4. */
   poolSize?: number;
+  /**
+   * Write transactions in flight at once per instance, each on a connection of its own. Default 2:
+   * one is made while the other waits for its disk flush. 1: one at a time.
+   */
+  transactions?: number;
   /**
    * How long to wait for a connection (ms, default 3000), and for one statement (ms, default 5000:
    * the client gives up, and the server cancels it). A hung server then costs a report a 503 within
@@ -70,6 +75,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const tuning = coreOptions(options);
   const every = options.vacuumEvery ?? Math.max(5_000, Math.ceil(tuning.maxRecords / 2));
   if (!Number.isSafeInteger(every) || every < 0) throw new Error(`csp-lens: vacuumEvery must be an integer ≥ 0, got ${every}`);
+  const transactions = options.transactions ?? 2;
+  if (!Number.isSafeInteger(transactions) || transactions < 1 || transactions > 16) {
+    throw new Error(`csp-lens: transactions must be an integer from 1 to 16, got ${transactions}`);
+  }
   const connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
   const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
   const connection = { connectionString: options.connectionString, types, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true };
@@ -87,11 +96,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     p.on('error', (e) => console.error('csp-lens: PostgreSQL:', e.message));
     return p;
   };
-  // The writer has a connection of its own: reads never make an append wait for one (and time out).
+  // The writers have connections of their own: reads never make an append wait for one (and time out).
   // Its statements look rows up by key, a few hundred at most, in tables whose statistics lag their
   // churn (thousands of rows in and out between two ANALYZEs): misled by them, the planner would
   // hash a whole table instead, and compile that plan (JIT) for 30 ms. Index lookups it is.
-  const writer = pool(1, '-c jit=off -c enable_hashjoin=off -c enable_mergejoin=off -c enable_seqscan=off');
+  const writer = pool(transactions, '-c jit=off -c enable_hashjoin=off -c enable_mergejoin=off -c enable_seqscan=off');
   const db = pool(Math.max(1, (options.poolSize ?? 4) - 1));
   const vacuum = every ? vacuumer(connection, every) : undefined;
   // The vacuum's pool ends once a vacuum under way is done: bounded with the rest.
@@ -118,6 +127,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
   const commits = postgresCommits(writer, {
     ...tuning,
+    transactions,
     onCommit: (info) => {
       vacuum?.churned(info.violations + info.archived);
       options.onCommit?.(info);
