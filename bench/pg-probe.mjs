@@ -90,7 +90,8 @@ export async function probe(adminUrl, db, { dataDir, intervalMs = 50 } = {}) {
           [db],
         );
         const toplevel = rows.filter((r) => r.toplevel);
-        commits = toplevel.filter((r) => /^commit$/i.test(r.query.trim())).reduce((n, r) => n + r.calls, 0);
+        // Group commits: each ends with one fold (a COMMIT of its own, so COMMITs count two per group commit).
+        commits = toplevel.filter((r) => /^select csp_lens_fold\(/i.test(r.query.trim())).reduce((n, r) => n + r.calls, 0);
         statementsRun = toplevel.reduce((n, r) => n + r.calls, 0);
         execMs = toplevel.reduce((n, r) => n + r.ms, 0);
         top = rows.slice(0, 12).map((r) => ({ query: r.query.replace(/\s+/g, ' ').slice(0, 160), calls: r.calls, ms: r.ms, rows: r.rows, toplevel: r.toplevel }));

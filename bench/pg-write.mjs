@@ -37,7 +37,11 @@ for (const v of (process.env.PGW_VARIANTS ?? '').split('|').filter(Boolean)) {
 const explain = process.env.PGW_EXPLAIN
   ? { shared_preload_libraries: 'pg_stat_statements,auto_explain', 'auto_explain.log_min_duration': process.env.PGW_EXPLAIN, 'auto_explain.log_analyze': 'on', 'auto_explain.log_nested_statements': 'on' }
   : {};
-const cluster = await startCluster({ durable: true, settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all', ...explain } });
+// Planning time is counted too (pg_stat_statements.track_planning): a statement planned at every commit shows it.
+const cluster = await startCluster({
+  durable: true,
+  settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all', 'pg_stat_statements.track_planning': 'on', ...explain },
+});
 const data = join(cluster.dir, 'data');
 const admin = new pg.Client({ connectionString: cluster.url });
 await admin.connect();
@@ -114,7 +118,7 @@ async function round(name, r) {
       writeFileSync(`${process.env.PGW_PROFILE}.${name}.${r}.cpuprofile`, JSON.stringify(profile));
     }
     const { rows } = await admin.query(
-      `SELECT s.query, s.calls::int AS calls, s.total_exec_time AS ms, s.rows::int AS rows, s.toplevel FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      `SELECT s.query, s.calls::int AS calls, s.total_exec_time AS ms, s.total_plan_time AS plan, s.plans::int AS plans, s.rows::int AS rows, s.toplevel FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
         WHERE d.datname = $1 ORDER BY s.total_exec_time DESC`,
       [db],
     );
@@ -159,7 +163,7 @@ try {
     if (process.env.PGW_STATEMENTS) {
       const last = xs[xs.length - 1];
       for (const s of last.rows.slice(0, Number(process.env.PGW_STATEMENTS))) {
-        console.log(`  ${((s.ms * 1e3) / REQUESTS).toFixed(1).padStart(6)} µs/req ${String(s.calls).padStart(6)} calls ${String(s.rows).padStart(7)} rows ${s.toplevel ? '' : '(nested) '}${s.query.replace(/\s+/g, ' ').slice(0, 150)}`);
+        console.log(`  ${((s.ms * 1e3) / REQUESTS).toFixed(1).padStart(6)} µs/req ${((s.plan * 1e3) / REQUESTS).toFixed(1).padStart(6)} planning (${s.plans}) ${String(s.calls).padStart(6)} calls ${String(s.rows).padStart(7)} rows ${s.toplevel ? '' : '(nested) '}${s.query.replace(/\s+/g, ' ').slice(0, 150)}`);
       }
     }
   }

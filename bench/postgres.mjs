@@ -46,6 +46,53 @@ const stop = (r) =>
 const sum = (runs, k) => runs.reduce((n, r) => n + r[k], 0);
 
 /**
+ * Where the database saturates, from what was measured: a receiver's CPU per report and the
+ * database's (one process's medians), so how many receiver processes, each with a core of its own,
+ * one database core keeps up with. And the database's CPU per group commit fitted over every
+ * PostgreSQL run (least squares: a fixed part per commit plus a part per report), which says what
+ * smaller commits (more instances, more transactions in flight) cost it. The fit is left out when
+ * the runs' commit sizes are too alike to tell the two parts apart (a part comes out negative).
+ */
+export function saturation(rounds, one) {
+  if (!one?.reports || !Number.isFinite(one.dbCpuUsPerReport)) return undefined;
+  const receiverUsPerReport = (one.cpuUs * one.requests) / one.reports;
+  const model = {
+    receiverUsPerReport,
+    dbUsPerReport: one.dbCpuUsPerReport,
+    reportsPerCommit: one.commits ? one.reports / one.commits : undefined,
+    reportsPerDbCore: 1e6 / one.dbCpuUsPerReport,
+    receiversPerDbCore: receiverUsPerReport / one.dbCpuUsPerReport,
+  };
+  const points = rounds
+    .flatMap((r) => Object.entries(r).filter(([k]) => /^pg\d+$/.test(k)).map(([, x]) => x))
+    .filter((x) => x.commits > 0 && Number.isFinite(x.dbCpuUsPerReport))
+    .map((x) => ({ x: x.reports / x.commits, y: (x.dbCpuUsPerReport * x.reports) / x.commits }));
+  if (points.length >= 3) {
+    const mx = points.reduce((n, p) => n + p.x, 0) / points.length;
+    const my = points.reduce((n, p) => n + p.y, 0) / points.length;
+    const sxx = points.reduce((n, p) => n + (p.x - mx) ** 2, 0);
+    const perReport = sxx ? points.reduce((n, p) => n + (p.x - mx) * (p.y - my), 0) / sxx : NaN;
+    const fixed = my - perReport * mx;
+    if (perReport > 0 && fixed > 0) Object.assign(model, { fixedUsPerCommit: fixed, fittedUsPerReport: perReport, points: points.length });
+  }
+  return model;
+}
+
+/** The model as a sentence (BENCHMARKS.md and the command line). */
+export function describeSaturation(m) {
+  const n = (v, d = 0) => v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  const fit = m.fixedUsPerCommit === undefined
+    ? ''
+    : ` Fitted over ${m.points} runs, the database spends ${n(m.fixedUsPerCommit)} µs per group commit plus ${n(m.fittedUsPerReport)} µs per report: halving the reports per commit (two transactions in flight, twice the instances at the same load) adds ${n(m.fixedUsPerCommit / (m.reportsPerCommit ?? 1))} µs per report.`;
+  return (
+    `one receiver process spends ${n(m.receiverUsPerReport)} µs CPU per report and the database ${n(m.dbUsPerReport)}` +
+    (m.reportsPerCommit ? ` (at ${n(m.reportsPerCommit, 1)} reports per group commit)` : '') +
+    `, so one database core keeps up with ${n(m.reportsPerDbCore)} reports/s, what ${n(m.receiversPerDbCore, 1)} receiver processes with a core each send: ` +
+    `receivers scale out until about ${n(m.receiversPerDbCore, 1)} per database core, and the database is the limit past that.${fit}`
+  );
+}
+
+/**
  * Runs, `rounds` times: the file store, then PostgreSQL with each count of `processes`, each for
  * `durationSec` on a fresh store; returns the per-round numbers, their medians and the ratios.
  * `url`: a PostgreSQL server to use instead of a local throwaway cluster.
@@ -147,7 +194,7 @@ export async function runPostgresBench({ durationSec = 8, connections = 32, roun
     const ratios = { postgres1: ratio('pg1', 'file') };
     for (const n of processes) if (n > 1) Object.assign(ratios, { [`postgres${n}`]: ratio(`pg${n}`, 'file'), [`scale${n}`]: ratio(`pg${n}`, 'pg1') });
     if (baseline) for (const n of processes) Object.assign(ratios, { [`baseline${n}`]: ratio(`base${n}`, 'file'), [`afterVsBaseline${n}`]: ratio(`pg${n}`, `base${n}`) });
-    return { durationSec, connections, rounds: all, external: Boolean(url), baseline, processes, ...med, ratios, last: all[all.length - 1] };
+    return { durationSec, connections, rounds: all, external: Boolean(url), baseline, processes, ...med, ratios, model: saturation(all, med.pg1), last: all[all.length - 1] };
   } finally {
     await Promise.all(running.map(stop));
     for (const db of made) await admin(base, `DROP DATABASE IF EXISTS ${db}`).catch(() => {});
@@ -176,6 +223,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     );
   }
   console.log(`ratios (reports/s, medians of rounds): ${Object.entries(r.ratios).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+  if (r.model) console.log(`model: ${describeSaturation(r.model)}`);
   const last = r.last[`pg${r.processes[0]}`];
   console.log('statements (last round, first count):');
   for (const s of last.top ?? []) console.log(`  ${f(s.ms).padStart(7)} ms ${String(s.calls).padStart(6)} calls ${String(s.rows).padStart(7)} rows ${s.toplevel ? '' : '(nested) '}${s.query}`);

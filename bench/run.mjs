@@ -180,8 +180,8 @@ async function postgres() {
   const file = join(ROOT, 'bench/postgres.mjs');
   if (!existsSync(file)) return undefined;
   try {
-    const { runPostgresBench } = await import(file);
-    return typeof runPostgresBench === 'function' ? await runPostgresBench({ durationSec: DURATION, rounds: ROUNDS, connections: CONNECTIONS, log }) : undefined;
+    const { runPostgresBench, describeSaturation } = await import(file);
+    return typeof runPostgresBench === 'function' ? { ...(await runPostgresBench({ durationSec: DURATION, rounds: ROUNDS, connections: CONNECTIONS, log })), describeSaturation } : undefined;
   } catch (e) {
     return { error: e.message };
   }
@@ -295,6 +295,7 @@ if (pg?.file) {
   out.push(pgRow('file store, 1 process', pg.file));
   for (const n of pg.processes) out.push(pgRow(`PostgreSQL, ${n} process${n > 1 ? 'es, one database' : ''}`, pg[`pg${n}`], pg.ratios[`postgres${n}`]));
   out.push('', `N processes ÷ one: ${pg.processes.filter((n) => n > 1).map((n) => `${n}: ${pg.ratios[`scale${n}`].toFixed(2)}`).join(', ')} (on 2 cores shared with PostgreSQL and the load generator, more processes get no more cores: receiver CPU per request is the number to watch).`, '');
+  if (pg.model) out.push(`Where the database saturates (the model, from these runs): ${pg.describeSaturation(pg.model)}`, '');
 }
 if (pgGrow?.slices) {
   out.push('## Growth on PostgreSQL', '');

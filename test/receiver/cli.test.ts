@@ -85,9 +85,9 @@ describe('configFrom', () => {
       maxGroups: 50,
     });
     expect(
-      configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x', '--pg-connect-timeout', '500', '--pg-query-timeout', '900', '--pg-transactions', '1'], {}),
-    ).toMatchObject({ pgConnectTimeoutMs: 500, pgQueryTimeoutMs: 900, pgTransactions: 1 });
-    expect(configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x'], {})).toMatchObject({ pgConnectTimeoutMs: 3000, pgQueryTimeoutMs: 5000, pgTransactions: 2 });
+      configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x', '--pg-connect-timeout', '500', '--pg-query-timeout', '900', '--pg-transactions', '2'], {}),
+    ).toMatchObject({ pgConnectTimeoutMs: 500, pgQueryTimeoutMs: 900, pgTransactions: 2 });
+    expect(configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x'], {})).toMatchObject({ pgConnectTimeoutMs: 3000, pgQueryTimeoutMs: 5000, pgTransactions: 1 });
     expect(() => configFrom(['--store', 'postgres', '--database-url', 'postgres://db/x', '--pg-transactions', '0'], {})).toThrow(
       'csp-lens: --pg-transactions must be an integer from 1 to 16, got "0"',
     );

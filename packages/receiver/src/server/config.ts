@@ -67,7 +67,7 @@ const FLAGS = {
   stream: ['append every stored violation as a JSON line to this file, or - for stdout (SIEM)', ''],
   'pg-connect-timeout': ['--store postgres: ms to get a connection before a report is answered 503', '3000'],
   'pg-query-timeout': ['--store postgres: ms a statement may take (client and server side) before a report is answered 503', '5000'],
-  'pg-transactions': ['--store postgres: write transactions in flight at once per instance, each on a connection of its own (1 to 16)', '2'],
+  'pg-transactions': ['--store postgres: write transactions in flight at once per instance, each on a connection of its own (1 to 16); 2 where the database is far and has cores to spare', '1'],
 } as const;
 type Flag = keyof typeof FLAGS;
 

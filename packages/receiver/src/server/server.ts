@@ -23,7 +23,7 @@ export interface ServerConfig extends Omit<ReceiverOptions, 'store'>, OutputConf
   /** PostgreSQL: ms to get a connection, and ms a statement may take (defaults 3 s, 5 s). */
   pgConnectTimeoutMs?: number;
   pgQueryTimeoutMs?: number;
-  /** PostgreSQL: write transactions in flight at once per instance (default 2). */
+  /** PostgreSQL: write transactions in flight at once per instance (default 1). */
   pgTransactions?: number;
   /** false: every commit rewrites the whole live file instead of appending to the journal (DESIGN §5). */
   journal?: boolean;

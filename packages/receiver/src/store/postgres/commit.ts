@@ -4,7 +4,7 @@ import { type Outcome, groupCommit } from '../commit.js';
 import type { ViolationGroup } from '@csp-lens/schema';
 import { type IngestOptions, type Pending, type Work, prepare } from './ingest.js';
 import { write } from './write.js';
-import { type Folded, FoldError, commitAndFold } from './fold.js';
+import { type Folded, FoldError, commitAndFold, prepareFold } from './fold.js';
 import { pruneGroups } from './prune.js';
 import { applyOccurrences } from './triage.js';
 import { erase } from './erase.js';
@@ -92,6 +92,7 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
       async (client, rollback) => {
         // Round trips: BEGIN with the bucket locks, the load (ingest.ts), the write (write.ts), and
         // COMMIT with the fold that follows it (fold.ts); one more where a triaged group is added to.
+        await prepareFold(client);
         const work = await prepare(client, items, opts, mine);
         const { triage } = await write(client, work);
         const regressions = await applyOccurrences(client, items, work, triage);

@@ -31,17 +31,39 @@ function foldSql(maxRecords: number, ids: Iterable<string>): string[] {
   return [
     'BEGIN',
     'SET LOCAL synchronous_commit TO off',
+    // A generic plan from the first EXECUTE on (not five custom ones first).
+    'SET LOCAL plan_cache_mode TO force_generic_plan',
     `SELECT csp_lens_fold(${maxRecords}, ${REACH_CAP}) AS archived`,
-    // As reads see them (another instance's commit may be pending), with their triage states.
-    `SELECT g.*, t.state AS triage FROM csp_lens_groups_now g LEFT JOIN csp_lens_triage t ON t.group_id = g.id
-      WHERE g.id = ANY(ARRAY(SELECT jsonb_array_elements_text(${wanted}::jsonb)))`,
+    `EXECUTE ${GROUPS_NOW}(${wanted})`,
     'COMMIT',
   ];
 }
 
+// The groups a commit added to, as reads see them (another instance's commit may be pending), with
+// their triage states. A statement prepared once per connection (SQL's PREPARE, so that EXECUTE can
+// run in the fold's one round trip) with a generic plan: planned in each simple query instead, the
+// view's plan cost the database more than the fold itself (540 µs a commit, bench/pg-write.mjs).
+const GROUPS_NOW = 'csp_lens_groups_now_of';
+const prepared = new WeakSet<object>();
+
+/** Readies a connection for folds (once per connection, outside a transaction). */
+export async function prepareFold(client: pg.PoolClient | pg.Client): Promise<void> {
+  if (prepared.has(client)) return;
+  try {
+    await client.query(`PREPARE ${GROUPS_NOW}(jsonb) AS
+      SELECT g.*, t.state AS triage FROM csp_lens_groups_now g LEFT JOIN csp_lens_triage t ON t.group_id = g.id
+       WHERE g.id = ANY(ARRAY(SELECT jsonb_array_elements_text($1)))`);
+  } catch (e) {
+    // 42P05: prepared already (a PREPARE whose answer was lost); anything else is the caller's error.
+    if (!(e instanceof pg.DatabaseError && e.code === '42P05')) throw e;
+  }
+  prepared.add(client);
+}
+
+// foldSql's results: the fold's count, then the groups (BEGIN, COMMIT and SETs return nothing to read).
 const folded = (results: pg.QueryResult[]): Folded => ({
-  archived: results[2]!.rows[0].archived,
-  groups: new Map((results[3]!.rows as GroupRow[]).map((r) => [r.id, toGroup(r)])),
+  archived: results[results.length - 3]!.rows[0].archived,
+  groups: new Map((results[results.length - 2]!.rows as GroupRow[]).map((r) => [r.id, toGroup(r)])),
 });
 
 /**
@@ -54,6 +76,7 @@ export async function foldHere(client: pg.PoolClient | pg.Client): Promise<void>
 
 /** A fold on its own (at start, in tests). */
 export async function fold(client: pg.PoolClient, maxRecords: number, ids: Iterable<string>): Promise<Folded> {
+  await prepareFold(client);
   return folded((await client.query(foldSql(maxRecords, ids).join('; '))) as unknown as pg.QueryResult[]);
 }
 
@@ -61,7 +84,7 @@ export async function fold(client: pg.PoolClient, maxRecords: number, ids: Itera
  * COMMITs the transaction in progress and folds, in one round trip. Throws the commit's error when
  * it failed (or when the connection was lost: whether a lost COMMIT went through is unknown, and is
  * taken as not), and a FoldError when the commit went through but the fold failed (the connection
- * is then in the fold's failed transaction, to roll back).
+ * is then in the fold's failed transaction, to roll back). The connection went through `prepareFold`.
  */
 export async function commitAndFold(client: pg.PoolClient, maxRecords: number, ids: Iterable<string>): Promise<Folded> {
   const sql = ['COMMIT', ...foldSql(maxRecords, ids)].join('; ');

@@ -36,8 +36,9 @@ export interface PostgresStoreOptions extends CoreOptions {
   /** Connections per instance for the read API, plus one (the writers have their own). Default 4. */
   poolSize?: number;
   /**
-   * Write transactions in flight at once per instance, each on a connection of its own. Default 2:
-   * one is made while the other waits for its disk flush. 1: one at a time.
+   * Write transactions in flight at once per instance, each on a connection of its own (default 1).
+   * 2 makes one while the database flushes the other: more per instance where the database is far
+   * and has cores to spare; where the database is the limit, smaller commits cost it more per report.
    */
   transactions?: number;
   /**
@@ -75,7 +76,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const tuning = coreOptions(options);
   const every = options.vacuumEvery ?? Math.max(5_000, Math.ceil(tuning.maxRecords / 2));
   if (!Number.isSafeInteger(every) || every < 0) throw new Error(`csp-lens: vacuumEvery must be an integer ≥ 0, got ${every}`);
-  const transactions = options.transactions ?? 2;
+  const transactions = options.transactions ?? 1;
   if (!Number.isSafeInteger(transactions) || transactions < 1 || transactions > 16) {
     throw new Error(`csp-lens: transactions must be an integer from 1 to 16, got ${transactions}`);
   }
