@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { EraseFilter, EraseResult } from '../../core/erase.js';
 import { prunePolicies } from './prune.js';
 import { foldHere } from './fold.js';
+import { DOCUMENT_KEY } from './schema.js';
 
 // Erasure on PostgreSQL, in one transaction of the writer's group commit: the live records the
 // filter selects go with their units (under their buckets' advisory locks, as a merge takes them,
@@ -28,7 +29,11 @@ function where(f: EraseFilter, table: 'records' | 'archive', params: unknown[]):
   const col = (column: string, field: string) => (table === 'records' ? column : `record->>'${field}'`);
   const add = (value: unknown) => `$${params.push(value)}`;
   const parts: string[] = [];
-  if (f.document !== undefined) parts.push(`${col('document_url', 'documentURL')} = ${add(f.document)}`);
+  if (f.document !== undefined) {
+    const p = add(f.document);
+    // A live record's document is found through the doc_key index: equal URLs have equal keys.
+    parts.push(table === 'records' ? `doc_key = (SELECT ${DOCUMENT_KEY} FROM (SELECT ${p}::text AS document_url) AS d) AND document_url = ${p}` : `record->>'documentURL' = ${p}`);
+  }
   if (f.groupId !== undefined) parts.push(`${col('group_id', 'groupId')} = ${add(f.groupId)}`);
   if (f.before !== undefined) parts.push(`${table === 'records' ? 'occurred_at' : "(record->>'occurredAt')::float8"} < ${add(f.before)}`);
   if (f.clients) {
