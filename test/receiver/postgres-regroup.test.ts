@@ -7,6 +7,7 @@ import { GROUPING_VERSION } from '../../packages/receiver/src/core/group.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
 import { MIGRATIONS } from '../../packages/receiver/src/store/postgres/schema.js';
 import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
+import { OLD_STATE, expectCarried } from '../helpers/regroup.js';
 
 // test/fixtures/stores/grouping-1.pg.json: the tables of a PostgreSQL store the receiver before
 // issue 16 wrote (grouping rule 1, schema version 3) from the reports of grouping-1-reports.mjs,
@@ -101,6 +102,44 @@ describe('a PostgreSQL store grouped by rule 1, opened', () => {
     const before = await server.query(url, 'SELECT id, count, records, meta FROM csp_lens_groups ORDER BY id');
     await (await openPostgresStore({ connectionString: url, maxRecords: 30 })).close();
     expect(await server.query(url, 'SELECT id, count, records, meta FROM csp_lens_groups ORDER BY id')).toEqual(before);
+  });
+
+  it('gives the groups it makes the triage state and first release of the old groups they are made of', async () => {
+    // The old rows at today's schema (triage and first releases came after the dump's version 3),
+    // still marked as grouped by rule 1.
+    const url = await server.createDatabase();
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query('CREATE TABLE csp_lens_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+      for (const m of MIGRATIONS) {
+        await c.query(m.sql);
+        await c.query('INSERT INTO csp_lens_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      }
+      await c.query("DELETE FROM csp_lens_counters; DELETE FROM csp_lens_minute; UPDATE csp_lens_meta SET value = '1' WHERE key = 'grouping'");
+      for (const [table, rows] of Object.entries(DUMP.tables)) {
+        // The dump's columns, less those the table computes itself.
+        const generated = (await c.query<{ c: string }>("SELECT column_name AS c FROM information_schema.columns WHERE table_name = $1 AND is_generated = 'ALWAYS'", [table])).rows.map((r) => r.c);
+        const cols = Object.keys(rows[0] ?? {}).filter((k) => !generated.includes(k)).join(', ');
+        if (cols) await c.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)`, [JSON.stringify(rows)]);
+      }
+      for (const [seq, value] of Object.entries(DUMP.sequences)) await c.query('SELECT setval($1, $2)', [seq, value]);
+      for (const [id, state] of Object.entries(OLD_STATE)) {
+        await c.query('INSERT INTO csp_lens_triage (group_id, status, state) VALUES ($1, $2, $3)', [id, state.triage.status, state.triage]);
+        await c.query('UPDATE csp_lens_groups SET first_release = $2, first_release_at = $3 WHERE id = $1', [id, state.firstRelease ?? null, state.firstReleaseAt ?? null]);
+      }
+    } finally {
+      await c.end();
+    }
+    const store = await openPostgresStore({ connectionString: url, maxRecords: 30 });
+    try {
+      expect((await server.query<{ value: number }>(url, "SELECT value FROM csp_lens_meta WHERE key = 'grouping'"))[0]!.value).toBe(GROUPING_VERSION);
+      expectCarried((await store.groups({ limit: 500, status: 'all' })).items);
+      // No triage row is left of a group that is gone.
+      expect(await server.query(url, 'SELECT group_id FROM csp_lens_triage t WHERE NOT EXISTS (SELECT 1 FROM csp_lens_groups g WHERE g.id = t.group_id)')).toEqual([]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('starts an empty database at the current grouping rule', async () => {

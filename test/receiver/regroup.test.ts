@@ -6,6 +6,7 @@ import { openFileStore } from '../../packages/receiver/src/store/file/index.js';
 import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
 import { GROUPING_VERSION } from '../../packages/receiver/src/core/group.js';
 import { tempDir } from '../helpers/server.js';
+import { OLD_STATE, expectCarried } from '../helpers/regroup.js';
 
 // test/fixtures/stores/grouping-1: a file store the receiver before issue 16 wrote (grouping rule 1)
 // from real report bodies; make-grouping-1.mjs says which and how.
@@ -79,6 +80,23 @@ describe('a file store grouped by rule 1, opened', () => {
         const page = await store.groups({ limit: 500 });
         expect(page.items).toHaveLength(7);
         expect(page.items.find((g) => g.sourceFile === '//shop.example/product/:id')).toMatchObject({ count: 41, records: 41, reach: { documents: 41 } });
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  it('gives the groups it makes the triage state and first release of the old groups they are made of', async () => {
+    await withOldStore(async (db) => {
+      const file = liveFile(db);
+      for (const [id, state] of Object.entries(OLD_STATE)) Object.assign(file.groups[id]!, state);
+      writeFileSync(db, JSON.stringify(file));
+      const store = await openFileStore({ path: db, maxRecords: 30 });
+      try {
+        // Ignored groups too (the list leaves them out by default).
+        expectCarried((await store.groups({ limit: 500, status: 'all' })).items);
+        // As the live file holds them.
+        expectCarried(Object.values(liveFile(db).groups));
       } finally {
         await store.close();
       }

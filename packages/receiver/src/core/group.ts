@@ -154,6 +154,13 @@ export function mergeGroup(book: GroupBook, into: string, from: ViolationGroup, 
   g.lastSeen = Math.max(g.lastSeen, from.lastSeen);
   if (SEVERITY_RANK[from.severity] > SEVERITY_RANK[g.severity]) g.severity = from.severity;
   for (const d of from.dispositions) if (!g.dispositions.includes(d)) g.dispositions.push(d);
+  // The earliest first release of the two (touchGroup's rule).
+  const release = from.firstRelease;
+  const at = from.firstReleaseAt;
+  if (release !== undefined && at !== undefined && (g.firstReleaseAt === undefined || at < g.firstReleaseAt || (at === g.firstReleaseAt && release < g.firstRelease!))) {
+    g.firstRelease = release;
+    g.firstReleaseAt = at;
+  }
   for (const h of fromReach.documents) addHash(reach.documents, h);
   for (const h of fromReach.pageViews) addHash(reach.pageViews, h);
   for (const h of fromReach.userAgents) addHash(reach.userAgents, h);

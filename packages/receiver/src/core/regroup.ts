@@ -2,7 +2,7 @@
 // open: each live record lands in the group the current rule gives it, and each old group's totals
 // (which also count its archived records) go with it, so counts stay intact. Pure: the file store
 // runs it on its live file, PostgreSQL (store/postgres/regroup.ts) on rows it loads and writes back.
-import type { Category, NormalizedViolation, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
+import type { Category, GroupTriage, NormalizedViolation, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import { categorize, SCRIPT_OR_STYLE, severity } from './classify.js';
 import { type GroupBook, type ReachSets, OVERFLOW_GROUP, groupIdOf, groupKey, mergeGroup, moveRecords, severityRank, touchGroup } from './group.js';
 
@@ -52,7 +52,8 @@ const copyReach = (r: ReachSets | undefined): ReachSets =>
  * records split (an old group without the source file, now told apart by it) sends each record
  * that leaves with its share, and the rest (its archived records' share) goes where its example
  * record goes. The overflow group stays as it is. New groups take the place of the first old group
- * that went into them.
+ * that went into them, and the triage state of the old groups they are made from (the latest
+ * change); a group's first release is the earliest of what went into it.
  */
 export function regroup(old: Pick<GroupBook, 'groups' | 'reach'>, records: Iterable<ViolationRecord>): Regrouped {
   const byGroup = new Map<string, { r: ViolationRecord; target: string; key: Key; category: Category }[]>();
@@ -81,6 +82,16 @@ export function regroup(old: Pick<GroupBook, 'groups' | 'reach'>, records: Itera
     madeFrom[id] = current;
     out.groups[id] = emptyGroup(id, effectiveDirective, category, key);
     out.reach[id] = copyReach(undefined);
+  };
+  /**
+   * A group this regrouping made (new, or an old id remade) takes the triage state of the old
+   * groups it was made from: the one changed last where they differ. A group that existed and goes
+   * on keeps its own, whatever joins it.
+   */
+  const inherit = (id: string, triage: GroupTriage | undefined) => {
+    const g = out.groups[id];
+    if (!triage || madeFrom[id] === undefined || (g.triage && g.triage.at >= triage.at)) return;
+    g.triage = structuredClone(triage);
   };
   const changedSet = new Set(changedRecords);
   const assign = (r: ViolationRecord, to: string) => {
@@ -116,6 +127,7 @@ export function regroup(old: Pick<GroupBook, 'groups' | 'reach'>, records: Itera
     if (anchor) ensure(target, anchor.r.effectiveDirective, anchor.category, anchor.key);
     else ensure(target, g.effectiveDirective, own!.category, own!.key);
     mergeGroup(out, target, rest, restReach);
+    inherit(target, g.triage);
     changed.add(target);
     for (const x of recs) assign(x.r, x.target);
     for (const x of leaving) {
@@ -126,6 +138,7 @@ export function regroup(old: Pick<GroupBook, 'groups' | 'reach'>, records: Itera
       const g2 = out.groups[x.target];
       g2.lastSeen = Math.max(g2.lastSeen, ...Object.values(x.r.streamTimes ?? {}));
       moveRecords(out, x.target, [], [x.r]);
+      inherit(x.target, g.triage);
       changed.add(x.target);
     }
     if (target !== g.id) removed.push(g.id);

@@ -43,7 +43,8 @@ export async function regroupIfOlder(client: pg.Client | pg.PoolClient): Promise
 }
 
 async function apply(client: pg.Client | pg.PoolClient) {
-  const groupRows = (await client.query<Row>('SELECT * FROM csp_lens_groups ORDER BY pos, id')).rows;
+  // With their triage states: a group the regrouping makes takes those of the groups it is made from.
+  const groupRows = (await client.query<Row>('SELECT g.*, t.state AS triage FROM csp_lens_groups g LEFT JOIN csp_lens_triage t ON t.group_id = g.id ORDER BY g.pos, g.id')).rows;
   const book: Pick<GroupBook, 'groups' | 'reach'> = { groups: {}, reach: {} };
   const pos = new Map<string, number>();
   for (const r of groupRows) {
@@ -87,6 +88,7 @@ async function apply(client: pg.Client | pg.PoolClient) {
   if (gone.length) {
     await client.query('DELETE FROM csp_lens_reach WHERE group_id = ANY($1)', [gone]);
     await client.query('DELETE FROM csp_lens_groups WHERE id = ANY($1)', [out.removed]);
+    await client.query('DELETE FROM csp_lens_triage WHERE group_id = ANY($1)', [out.removed]);
   }
   const rows = out.changed.map((id) => {
     const g = out.groups[id]!;
@@ -97,20 +99,31 @@ async function apply(client: pg.Client | pg.PoolClient) {
       severity: g.severity, dispositions: g.dispositions, count: g.count, records: g.records, sdk: g.sources.sdk, report_uri: g.sources.reportUri,
       report_to: g.sources.reportTo, merged: g.merged, native_only: reach.nativeOnly, first_seen: g.firstSeen, last_seen: g.lastSeen, example_id: g.exampleId,
       reach_documents: reach.documents.length, reach_page_views: reach.pageViews.length, reach_user_agents: reach.userAgents.length,
+      first_release: g.firstRelease ?? null, first_release_at: g.firstReleaseAt ?? null,
     };
   });
   if (rows.length) {
     await client.query(
-      `INSERT INTO csp_lens_groups AS g (id, pos, meta, severity, dispositions, count, records, sdk, report_uri, report_to, merged, native_only, first_seen, last_seen, example_id, reach_documents, reach_page_views, reach_user_agents)
+      `INSERT INTO csp_lens_groups AS g (id, pos, meta, severity, dispositions, count, records, sdk, report_uri, report_to, merged, native_only, first_seen, last_seen, example_id,
+              reach_documents, reach_page_views, reach_user_agents, first_release, first_release_at)
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, pos bigint, meta jsonb, severity text, dispositions text[], count bigint, records bigint, sdk bigint,
               report_uri bigint, report_to bigint, merged bigint, native_only bigint, first_seen float8, last_seen float8, example_id text,
-              reach_documents integer, reach_page_views integer, reach_user_agents integer)
+              reach_documents integer, reach_page_views integer, reach_user_agents integer, first_release text, first_release_at float8)
        ON CONFLICT (id) DO UPDATE SET meta = excluded.meta, severity = excluded.severity, dispositions = excluded.dispositions, count = excluded.count,
           records = excluded.records, sdk = excluded.sdk, report_uri = excluded.report_uri, report_to = excluded.report_to, merged = excluded.merged,
           native_only = excluded.native_only, first_seen = excluded.first_seen, last_seen = excluded.last_seen, example_id = excluded.example_id,
-          reach_documents = excluded.reach_documents, reach_page_views = excluded.reach_page_views, reach_user_agents = excluded.reach_user_agents`,
+          reach_documents = excluded.reach_documents, reach_page_views = excluded.reach_page_views, reach_user_agents = excluded.reach_user_agents,
+          first_release = excluded.first_release, first_release_at = excluded.first_release_at`,
       [JSON.stringify(rows)],
     );
+    const triage = out.changed.filter((id) => out.groups[id]!.triage).map((id) => ({ id, status: out.groups[id]!.triage!.status, state: out.groups[id]!.triage }));
+    if (triage.length) {
+      await client.query(
+        `INSERT INTO csp_lens_triage AS t (group_id, status, state) SELECT id, status, state FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, state jsonb)
+         ON CONFLICT (group_id) DO UPDATE SET status = excluded.status, state = excluded.state`,
+        [JSON.stringify(triage)],
+      );
+    }
     const reach = out.changed.flatMap((g) => dims.flatMap((dim, d) => out.reach[g]![dim].map((v) => ({ g, d, v }))));
     if (reach.length) {
       await client.query('INSERT INTO csp_lens_reach (group_id, dim, value) SELECT g, d, v FROM jsonb_to_recordset($1::jsonb) AS x(g text, d smallint, v text)', [JSON.stringify(reach)]);
