@@ -50,8 +50,13 @@ const prepared = new WeakSet<object>();
 export async function prepareFold(client: pg.PoolClient | pg.Client): Promise<void> {
   if (prepared.has(client)) return;
   try {
+    // The columns GroupRow reads, named: a newer instance's migration that adds a column to the
+    // view must not change what this statement returns (PostgreSQL refuses to run a prepared
+    // statement whose result type changed, and every fold of this connection would fail).
     await client.query(`PREPARE ${GROUPS_NOW}(jsonb) AS
-      SELECT g.*, t.state AS triage FROM csp_lens_groups_now g LEFT JOIN csp_lens_triage t ON t.group_id = g.id
+      SELECT g.id, g.meta, g.severity, g.dispositions, g.count, g.records, g.sdk, g.report_uri, g.report_to, g.merged, g.native_only, g.first_seen,
+             g.last_seen, g.example_id, g.reach_documents, g.reach_page_views, g.reach_user_agents, g.first_release, g.first_release_at, t.state AS triage
+        FROM csp_lens_groups_now g LEFT JOIN csp_lens_triage t ON t.group_id = g.id
        WHERE g.id = ANY(ARRAY(SELECT jsonb_array_elements_text($1)))`);
   } catch (e) {
     // 42P05: prepared already (a PREPARE whose answer was lost); anything else is the caller's error.
