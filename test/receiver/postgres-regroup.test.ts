@@ -23,23 +23,31 @@ let server: TestPostgres;
 beforeAll(async () => void (server = await startTestPostgres()), 120_000);
 afterAll(async () => server?.stop());
 
-/** A database at the old schema holding the old store's rows. */
-async function oldDatabase(): Promise<string> {
+/**
+ * A database holding the old store's rows, at the old schema, or at a later one (`schema`, still
+ * marked as grouped by rule 1); `then` runs on it before it is handed over.
+ */
+async function oldDatabase(schema = DUMP.schema, then?: (c: pg.Client) => Promise<void>): Promise<string> {
   const url = await server.createDatabase();
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     await c.query('CREATE TABLE csp_lens_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-    for (const m of MIGRATIONS.filter((x) => x.version <= DUMP.schema)) {
+    for (const m of MIGRATIONS.filter((x) => x.version <= schema)) {
       await c.query(m.sql);
       await c.query('INSERT INTO csp_lens_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
     }
     await c.query('DELETE FROM csp_lens_counters; DELETE FROM csp_lens_minute');
+    if (schema > DUMP.schema) await c.query("UPDATE csp_lens_meta SET value = '1' WHERE key = 'grouping'");
     for (const [table, rows] of Object.entries(DUMP.tables)) {
-      await c.query(`INSERT INTO ${table} SELECT * FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)`, [JSON.stringify(rows)]);
+      // The dump's columns, less those a later schema computes itself.
+      const generated = (await c.query<{ c: string }>("SELECT column_name AS c FROM information_schema.columns WHERE table_name = $1 AND is_generated = 'ALWAYS'", [table])).rows.map((r) => r.c);
+      const cols = Object.keys(rows[0] ?? {}).filter((k) => !generated.includes(k)).join(', ');
+      if (cols) await c.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)`, [JSON.stringify(rows)]);
     }
     for (const [seq, value] of Object.entries(DUMP.sequences)) await c.query('SELECT setval($1, $2)', [seq, value]);
     await c.query("SELECT setval('csp_lens_archive_archive_id_seq', (SELECT max(archive_id) FROM csp_lens_archive))");
+    await then?.(c);
   } finally {
     await c.end();
   }
@@ -105,32 +113,13 @@ describe('a PostgreSQL store grouped by rule 1, opened', () => {
   });
 
   it('gives the groups it makes the triage state and first release of the old groups they are made of', async () => {
-    // The old rows at today's schema (triage and first releases came after the dump's version 3),
-    // still marked as grouped by rule 1.
-    const url = await server.createDatabase();
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query('CREATE TABLE csp_lens_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-      for (const m of MIGRATIONS) {
-        await c.query(m.sql);
-        await c.query('INSERT INTO csp_lens_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-      }
-      await c.query("DELETE FROM csp_lens_counters; DELETE FROM csp_lens_minute; UPDATE csp_lens_meta SET value = '1' WHERE key = 'grouping'");
-      for (const [table, rows] of Object.entries(DUMP.tables)) {
-        // The dump's columns, less those the table computes itself.
-        const generated = (await c.query<{ c: string }>("SELECT column_name AS c FROM information_schema.columns WHERE table_name = $1 AND is_generated = 'ALWAYS'", [table])).rows.map((r) => r.c);
-        const cols = Object.keys(rows[0] ?? {}).filter((k) => !generated.includes(k)).join(', ');
-        if (cols) await c.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)`, [JSON.stringify(rows)]);
-      }
-      for (const [seq, value] of Object.entries(DUMP.sequences)) await c.query('SELECT setval($1, $2)', [seq, value]);
+    // The old rows at today's schema (triage and first releases came after the dump's version 3).
+    const url = await oldDatabase(MIGRATIONS[MIGRATIONS.length - 1]!.version, async (c) => {
       for (const [id, state] of Object.entries(OLD_STATE)) {
         await c.query('INSERT INTO csp_lens_triage (group_id, status, state) VALUES ($1, $2, $3)', [id, state.triage.status, state.triage]);
         await c.query('UPDATE csp_lens_groups SET first_release = $2, first_release_at = $3 WHERE id = $1', [id, state.firstRelease ?? null, state.firstReleaseAt ?? null]);
       }
-    } finally {
-      await c.end();
-    }
+    });
     const store = await openPostgresStore({ connectionString: url, maxRecords: 30 });
     try {
       expect((await server.query<{ value: number }>(url, "SELECT value FROM csp_lens_meta WHERE key = 'grouping'"))[0]!.value).toBe(GROUPING_VERSION);
