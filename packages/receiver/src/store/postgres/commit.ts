@@ -90,8 +90,9 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
     let known = true;
     const { work, regressions, result } = await checkedOut(
       async (client, rollback) => {
-        // Round trips: BEGIN with the bucket locks, the load (ingest.ts), the write (write.ts), and
-        // COMMIT with the fold that follows it (fold.ts); one more where a triaged group is added to.
+        // Round trips: BEGIN with the bucket locks and the load (ingest.ts), the write (write.ts), and
+        // COMMIT with the fold that follows it (fold.ts); more where groups are created (the
+        // creation lock, pruning) or a triaged group is added to.
         await prepareFold(client);
         const work = await prepare(client, items, opts, mine);
         const { triage } = await write(client, work);

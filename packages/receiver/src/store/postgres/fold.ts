@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { ViolationGroup } from '@csp-lens/schema';
 import { REACH_CAP } from '../../core/group.js';
 import { type GroupRow, toGroup } from './queries.js';
+import { sqlPrepared } from './ingest.js';
 
 export interface Folded {
   archived: number;
@@ -34,7 +35,7 @@ function foldSql(maxRecords: number, ids: Iterable<string>): string[] {
     // A generic plan from the first EXECUTE on (not five custom ones first).
     'SET LOCAL plan_cache_mode TO force_generic_plan',
     `SELECT csp_lens_fold(${maxRecords}, ${REACH_CAP}) AS archived`,
-    `EXECUTE ${GROUPS_NOW}(${wanted})`,
+    `EXECUTE ${GROUPS_NOW.name}(${wanted})`,
     'COMMIT',
   ];
 }
@@ -43,27 +44,20 @@ function foldSql(maxRecords: number, ids: Iterable<string>): string[] {
 // their triage states. A statement prepared once per connection (SQL's PREPARE, so that EXECUTE can
 // run in the fold's one round trip) with a generic plan: planned in each simple query instead, the
 // view's plan cost the database more than the fold itself (540 µs a commit, bench/pg-write.mjs).
-const GROUPS_NOW = 'csp_lens_groups_now_of';
-const prepared = new WeakSet<object>();
+// The columns GroupRow reads, named: a newer instance's migration that adds a column to the view
+// must not change what this statement returns (PostgreSQL refuses to run a prepared statement whose
+// result type changed, and every fold of this connection would fail).
+const GROUPS_NOW = sqlPrepared(
+  'csp_lens_groups_now_of',
+  'jsonb',
+  `SELECT g.id, g.meta, g.severity, g.dispositions, g.count, g.records, g.sdk, g.report_uri, g.report_to, g.merged, g.native_only, g.first_seen,
+          g.last_seen, g.example_id, g.reach_documents, g.reach_page_views, g.reach_user_agents, g.first_release, g.first_release_at, t.state AS triage
+     FROM csp_lens_groups_now g LEFT JOIN csp_lens_triage t ON t.group_id = g.id
+    WHERE g.id = ANY(ARRAY(SELECT jsonb_array_elements_text($1)))`,
+);
 
 /** Readies a connection for folds (once per connection, outside a transaction). */
-export async function prepareFold(client: pg.PoolClient | pg.Client): Promise<void> {
-  if (prepared.has(client)) return;
-  try {
-    // The columns GroupRow reads, named: a newer instance's migration that adds a column to the
-    // view must not change what this statement returns (PostgreSQL refuses to run a prepared
-    // statement whose result type changed, and every fold of this connection would fail).
-    await client.query(`PREPARE ${GROUPS_NOW}(jsonb) AS
-      SELECT g.id, g.meta, g.severity, g.dispositions, g.count, g.records, g.sdk, g.report_uri, g.report_to, g.merged, g.native_only, g.first_seen,
-             g.last_seen, g.example_id, g.reach_documents, g.reach_page_views, g.reach_user_agents, g.first_release, g.first_release_at, t.state AS triage
-        FROM csp_lens_groups_now g LEFT JOIN csp_lens_triage t ON t.group_id = g.id
-       WHERE g.id = ANY(ARRAY(SELECT jsonb_array_elements_text($1)))`);
-  } catch (e) {
-    // 42P05: prepared already (a PREPARE whose answer was lost); anything else is the caller's error.
-    if (!(e instanceof pg.DatabaseError && e.code === '42P05')) throw e;
-  }
-  prepared.add(client);
-}
+export const prepareFold = (client: pg.PoolClient | pg.Client): Promise<void> => GROUPS_NOW.ready(client);
 
 // foldSql's results: the fold's count, then the groups (BEGIN, COMMIT and SETs return nothing to read).
 const folded = (results: pg.QueryResult[]): Folded => ({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import type { NormalizedViolation, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../../core/types.js';
 import { type Unit, bucketKey, isWildcard } from '../../core/merge.js';
@@ -64,25 +64,52 @@ function placeholder(id: string): ViolationGroup {
 export const named = <R extends pg.QueryResultRow>(client: pg.PoolClient, name: string, text: string, values: unknown[]) =>
   client.query<R>({ name: `csp-lens-${name}`, text, values });
 
+/**
+ * A statement prepared with SQL's PREPARE, once per connection (`ready`, outside a transaction), so
+ * that `EXECUTE name(…)` can ride in a simple query with others: one round trip, a plan made once.
+ */
+export function sqlPrepared(name: string, types: string, sql: string) {
+  const ready = new WeakSet<object>();
+  return {
+    name,
+    async ready(client: pg.PoolClient | pg.Client): Promise<void> {
+      if (ready.has(client)) return;
+      try {
+        await client.query(`PREPARE ${name}(${types}) AS ${sql}`);
+      } catch (e) {
+        // 42P05: prepared already (a PREPARE whose answer was lost); anything else is the caller's error.
+        if (!(e instanceof pg.DatabaseError && e.code === '42P05')) throw e;
+      }
+      ready.add(client);
+    },
+  };
+}
+
 // Bucket advisory keys and sequence counts are numbers this file makes: safe inside SQL text.
 const BIGINT = /^-?\d{1,20}$/;
 
 /**
- * Opens the transaction, takes the advisory locks of `locks` (in the order given) and reserves
- * `seqs` more sequence values, in one round trip. Each statement of a simple query takes its own
- * snapshot, so what the next statement reads is what the lock holders committed.
+ * Opens the transaction, takes the advisory locks of `locks` (in the order given), reserves `seqs`
+ * more sequence values and runs the load (LOAD, prepared on this connection), in one
+ * round trip. Each statement of a simple query takes its own snapshot, so what the load reads is
+ * what the lock holders committed.
  *
  * The transaction's named statements (load, write…) get a generic plan, made once per connection:
  * their parameters are JSON documents the planner cannot see into anyway, and it judged custom
  * plans better and made one at every commit (430 µs of the write's, bench/pg-write.mjs).
  */
-export async function begin(client: pg.PoolClient, locks: string[], seqs: number): Promise<number[]> {
+export async function begin(client: pg.PoolClient, locks: string[], seqs: number, load: { query: object[]; groups: string[] }): Promise<{ seqs: number[]; loaded: LoadRow[] }> {
   if (!locks.every((k) => BIGINT.test(k)) || !Number.isSafeInteger(seqs)) throw new Error('csp-lens: bad lock key or sequence count');
   const sql = ['BEGIN', 'SET LOCAL plan_cache_mode TO force_generic_plan'];
   if (locks.length) sql.push(`SELECT pg_advisory_xact_lock(k) FROM unnest('{${locks.join(',')}}'::bigint[]) AS k`);
   if (seqs > 0) sql.push(`SELECT nextval('csp_lens_seq') AS s FROM generate_series(1, ${seqs})`);
+  // Values as literals (a simple query has no parameters), escaped as such.
+  sql.push(`EXECUTE ${LOAD.name}(${pg.escapeLiteral(JSON.stringify(load.query))}::jsonb, ARRAY[${load.groups.map((g) => pg.escapeLiteral(g)).join(', ')}]::text[])`);
   const results = [(await client.query(sql.join('; '))) as unknown as pg.QueryResult | pg.QueryResult[]].flat();
-  return seqs > 0 ? results[results.length - 1].rows.map((r: { s: number }) => r.s) : [];
+  return {
+    seqs: seqs > 0 ? results[results.length - 2]!.rows.map((r: { s: number }) => r.s) : [],
+    loaded: results[results.length - 1]!.rows as LoadRow[],
+  };
 }
 
 interface LoadRow {
@@ -101,7 +128,7 @@ interface LoadRow {
 // `related`, a superset that rematch narrows further) with their records, the groups that exist
 // among those the batch may add to (held FOR KEY SHARE: prune.ts passes them by until this
 // commits), and the minute's creation count (unlocked: see `mustCreate`).
-const LOAD = `WITH q AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS q(bucket text, all_units boolean, urls text[])),
+const LOAD = sqlPrepared('csp_lens_load_of', 'jsonb, text[]', `WITH q AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS q(bucket text, all_units boolean, urls text[])),
      b AS (SELECT b.key, b.group_id FROM q JOIN csp_lens_buckets b ON b.key = q.bucket),
      g AS (SELECT id FROM csp_lens_groups WHERE id = ANY($2::text[] || ARRAY(SELECT group_id FROM b)) ORDER BY id FOR KEY SHARE)
 SELECT 0 AS kind, key, group_id AS id, NULL::bigint AS seq, NULL::bigint AS rid, NULL::jsonb AS unit, NULL::jsonb AS record FROM b
@@ -113,7 +140,8 @@ UNION ALL SELECT 3, q.bucket, NULL, u.seq, u.rid, u.unit, r.record
           WHERE u.bucket = q.bucket AND (q.all_units OR u.blocked = ANY(q.urls) OR EXISTS (SELECT 1 FROM csp_lens_units c WHERE c.bucket = q.bucket AND c.wide))
        ) AS u
   LEFT JOIN csp_lens_records r ON r.seq = u.rid
-ORDER BY kind, seq`;
+ORDER BY kind, seq`);
+
 
 // Under the creation lock: which of the groups exist now, the minute's count and the last `pos`.
 const CREATING = `SELECT 1 AS kind, id, NULL::bigint AS at, NULL::bigint AS created FROM (SELECT id FROM csp_lens_groups WHERE id = ANY($1) ORDER BY id FOR KEY SHARE) AS g
@@ -153,14 +181,15 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
   }
   const locks = [...new Set([...want.values()].map((w) => w.lock))].sort();
   const short = violations.length - seqs.length;
-  // Reserved ahead (a few hundred at a time), so most commits ask for none.
-  seqs.push(...(await begin(client, locks, short > 0 ? short + 256 : 0)));
-
   // The fingerprint group of each bucket, should it be new (the load says which are).
   const firsts = [...want.values()].map((w) => w.first);
   const candidates = [...new Set(firsts.map(groupIdFor))];
   const query = [...want.values()].map((w) => ({ bucket: w.id, all_units: w.all, urls: [...w.urls] }));
-  const { rows: loaded } = await named<LoadRow>(client, 'load', LOAD, [JSON.stringify(query), [OVERFLOW_GROUP, ...candidates]]);
+  // Sequence values reserved ahead (a few hundred at a time), so most commits ask for none.
+  await LOAD.ready(client);
+  const begun = await begin(client, locks, short > 0 ? short + 256 : 0, { query, groups: [OVERFLOW_GROUP, ...candidates] });
+  seqs.push(...begun.seqs);
+  const loaded = begun.loaded;
   const groupOf = new Map<string, string>();
   let exists = new Set<string>();
   let minute = { at: 0, created: 0 };
