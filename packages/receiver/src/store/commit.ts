@@ -104,6 +104,14 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
     await turn();
   }
 
+  /** A commit threw: its items fail, and with `failWaiting` what waits behind it. */
+  const failed = (items: Waiting<T, R>[], e: unknown) => {
+    for (const w of items) w.reject(e);
+    if (!steps.failWaiting) return;
+    const ahead = new Error('csp-lens: the store failed the commit ahead of this one');
+    for (const w of queue.splice(0)) w.reject(ahead);
+  };
+
   async function commit(items: Waiting<T, R>[]): Promise<void> {
     const n = ++numbered;
     writing.add(n);
@@ -113,11 +121,7 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
       };
       settle(items, await steps.write(items.map((w) => w.item), durable));
     } catch (e) {
-      for (const w of items) w.reject(e);
-      if (steps.failWaiting) {
-        const e = new Error('csp-lens: the store failed the commit ahead of this one');
-        for (const w of queue.splice(0)) w.reject(e);
-      }
+      failed(items, e);
     } finally {
       writing.delete(n);
       freed?.();
@@ -132,11 +136,7 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
     try {
       await staged.persist(batch);
     } catch (e) {
-      for (const w of items) w.reject(e);
-      if (steps.failWaiting) {
-        const e = new Error('csp-lens: the store failed the commit ahead of this one');
-        for (const w of queue.splice(0)) w.reject(e);
-      }
+      failed(items, e);
       return;
     }
     const n = (acknowledged = ++numbered);
