@@ -98,6 +98,16 @@ export function applyChange(book: GroupBook, gid: string, before: ViolationRecor
   moveRecords(book, gid, before, after);
 }
 
+/**
+ * A group's first release: the release seen earliest (ties: the smaller name), whatever the order
+ * reports arrive or groups merge in; PostgreSQL keeps the same in write.ts and its fold.
+ */
+function keepFirstRelease(g: ViolationGroup, release: string | undefined, at: number): void {
+  if (release === undefined || (g.firstReleaseAt !== undefined && (at > g.firstReleaseAt || (at === g.firstReleaseAt && release >= g.firstRelease!)))) return;
+  g.firstRelease = release;
+  g.firstReleaseAt = at;
+}
+
 /** What one violation adds to its group: times, severity, disposition, reach. */
 export function touchGroup(book: GroupBook, gid: string, v: NormalizedViolation): void {
   const g = book.groups[gid];
@@ -105,13 +115,7 @@ export function touchGroup(book: GroupBook, gid: string, v: NormalizedViolation)
   g.firstSeen = Math.min(g.firstSeen, v.occurredAt);
   g.lastSeen = Math.max(g.lastSeen, v.occurredAt);
   if (SEVERITY_RANK[v.severity] > SEVERITY_RANK[g.severity]) g.severity = v.severity;
-  // The release of the earliest violation that carried one (ties: the smaller name), whatever the
-  // order reports arrive in; PostgreSQL keeps the same in write.ts.
-  const release = v.page?.release;
-  if (release !== undefined && (g.firstReleaseAt === undefined || v.occurredAt < g.firstReleaseAt || (v.occurredAt === g.firstReleaseAt && release < g.firstRelease!))) {
-    g.firstRelease = release;
-    g.firstReleaseAt = v.occurredAt;
-  }
+  keepFirstRelease(g, v.page?.release, v.occurredAt);
   // Unknown until a record says so (an SDK event or the policy may still tell): see moveRecords.
   if (v.disposition !== 'unknown' && !g.dispositions.includes(v.disposition)) g.dispositions.push(v.disposition);
   addCapped(reach.documents, v.documentURL);
@@ -154,13 +158,7 @@ export function mergeGroup(book: GroupBook, into: string, from: ViolationGroup, 
   g.lastSeen = Math.max(g.lastSeen, from.lastSeen);
   if (SEVERITY_RANK[from.severity] > SEVERITY_RANK[g.severity]) g.severity = from.severity;
   for (const d of from.dispositions) if (!g.dispositions.includes(d)) g.dispositions.push(d);
-  // The earliest first release of the two (touchGroup's rule).
-  const release = from.firstRelease;
-  const at = from.firstReleaseAt;
-  if (release !== undefined && at !== undefined && (g.firstReleaseAt === undefined || at < g.firstReleaseAt || (at === g.firstReleaseAt && release < g.firstRelease!))) {
-    g.firstRelease = release;
-    g.firstReleaseAt = at;
-  }
+  if (from.firstReleaseAt !== undefined) keepFirstRelease(g, from.firstRelease, from.firstReleaseAt);
   for (const h of fromReach.documents) addHash(reach.documents, h);
   for (const h of fromReach.pageViews) addHash(reach.pageViews, h);
   for (const h of fromReach.userAgents) addHash(reach.userAgents, h);

@@ -124,10 +124,11 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
       failed(items, e);
     } finally {
       writing.delete(n);
-      freed?.();
-      // Every commit before the oldest still in flight is done (they finish in any order).
+      // Every commit before the oldest still in flight is done (they finish in any order). Its
+      // reads run before the slot is free: with one write at a time, before the next one starts.
       const oldest = Math.min(...writing, numbered + 1);
       if (oldest - 1 > done) await finished(oldest - 1);
+      freed?.();
     }
   }
 
@@ -177,8 +178,8 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
           if (steps.staged?.takes(items.map((w) => w.item))) await stage(steps.staged, items);
           else {
             await until(acknowledged);
-            const write = commit(items);
-            if (concurrency === 1) await write;
+            // Not awaited: the slot wait above is what holds the next commit back.
+            void commit(items);
           }
         }
         if (steps.due?.()) {
@@ -219,7 +220,7 @@ export function groupCommit<T, R>(steps: CommitSteps<T, R>) {
     },
     /** Whether a commit is in flight (its items are being made durable or applied). */
     get busy(): boolean {
-      return writing.size > 0 || done < acknowledged;
+      return done < numbered;
     },
   };
 }

@@ -83,7 +83,8 @@ export async function fold(client: pg.PoolClient, maxRecords: number, ids: Itera
  * COMMITs the transaction in progress and folds, in one round trip. Throws the commit's error when
  * it failed (or when the connection was lost: whether a lost COMMIT went through is unknown, and is
  * taken as not), and a FoldError when the commit went through but the fold failed (the connection
- * is then in the fold's failed transaction, to roll back). The connection went through `prepareFold`.
+ * is then in the fold's failed transaction, to roll back). The connection went through `prepareFold`
+ * before its transaction began (a PREPARE inside it would abort it on failure).
  */
 export async function commitAndFold(client: pg.PoolClient, maxRecords: number, ids: Iterable<string>): Promise<Folded> {
   const sql = ['COMMIT', ...foldSql(maxRecords, ids)].join('; ');

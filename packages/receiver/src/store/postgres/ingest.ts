@@ -65,8 +65,9 @@ export const named = <R extends pg.QueryResultRow>(client: pg.PoolClient, name: 
   client.query<R>({ name: `csp-lens-${name}`, text, values });
 
 /**
- * A statement prepared with SQL's PREPARE, once per connection (`ready`, outside a transaction), so
- * that `EXECUTE name(…)` can ride in a simple query with others: one round trip, a plan made once.
+ * A statement prepared with SQL's PREPARE, once per connection, so that `EXECUTE name(…)` can ride
+ * in a simple query with others: one round trip, a plan made once. `ready` runs outside a
+ * transaction: a PREPARE that fails inside one (even the "prepared already" it forgives) aborts it.
  */
 export function sqlPrepared(name: string, types: string, sql: string) {
   const ready = new WeakSet<object>();
@@ -141,7 +142,6 @@ UNION ALL SELECT 3, q.bucket, NULL, u.seq, u.rid, u.unit, r.record
        ) AS u
   LEFT JOIN csp_lens_records r ON r.seq = u.rid
 ORDER BY kind, seq`);
-
 
 // Under the creation lock: which of the groups exist now, the minute's count and the last `pos`.
 const CREATING = `SELECT 1 AS kind, id, NULL::bigint AS at, NULL::bigint AS created FROM (SELECT id FROM csp_lens_groups WHERE id = ANY($1) ORDER BY id FOR KEY SHARE) AS g
