@@ -9,6 +9,7 @@ import { type Bucket, addToBucket, loadUnits, newBucket } from '../../core/bucke
 import { policyHash } from '../../core/state.js';
 import { storedTypeName } from '../../core/fields.js';
 import type { CoreOptions } from '../../core/options.js';
+import { type StoredUnit, loadedUnit } from './units.js';
 
 export interface Pending {
   batch: IngestBatch;
@@ -120,7 +121,7 @@ interface LoadRow {
   id: string | null;
   seq: number | null;
   rid: number | null;
-  unit: Unit | null;
+  unit: StoredUnit | null;
   record: ViolationRecord | null;
 }
 
@@ -200,7 +201,7 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
     else if (r.kind === 1) exists.add(r.id!);
     else if (r.kind === 2) minute = { at: r.seq!, created: r.rid! };
     else {
-      unitRows.push({ bucket: r.key!, unit: { ...r.unit!, rid: recordId(r.rid!) } });
+      unitRows.push({ bucket: r.key!, unit: { ...loadedUnit(r.unit!, r.record), rid: recordId(r.rid!) } });
       if (r.record) stored.set(r.record.id, r.record);
     }
   }

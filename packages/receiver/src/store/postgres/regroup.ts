@@ -66,9 +66,13 @@ async function apply(client: pg.Client | pg.PoolClient) {
          FROM jsonb_to_recordset($1::jsonb) AS x(seq bigint, record jsonb) WHERE t.seq = x.seq`,
       [changed],
     );
-    // The merge's units carry their record's category and severity (state.ts rebuilds records from them).
+    // The merge's units carry their record's category and severity (state.ts rebuilds records from
+    // them): a whole violation takes the record's, one stored against its record (units.ts) stops
+    // differing from it.
     await client.query(
-      `UPDATE csp_lens_units u SET unit = jsonb_set(jsonb_set(u.unit, '{v,category}', x.record->'category'), '{v,severity}', x.record->'severity')
+      `UPDATE csp_lens_units u
+          SET unit = CASE WHEN u.unit ? 'v' THEN jsonb_set(jsonb_set(u.unit, '{v,category}', x.record->'category'), '{v,severity}', x.record->'severity')
+                          ELSE u.unit #- '{d,category}' #- '{d,severity}' END
          FROM jsonb_to_recordset($1::jsonb) AS x(seq bigint, record jsonb) WHERE u.rid = x.seq`,
       [changed],
     );

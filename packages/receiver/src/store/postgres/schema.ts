@@ -425,6 +425,16 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       DROP INDEX IF EXISTS csp_lens_records_document;
     `,
   },
+  {
+    version: 10,
+    name: 'units stored against their record (what of the violation differs from it), not whole',
+    sql: `
+      -- Nothing to rewrite: a unit stored whole ({"v": …}) is still read, and written against its
+      -- record once that record changes (units.ts). The version is what matters: an instance
+      -- older than this one cannot read such a unit, and refuses to start against this schema.
+      COMMENT ON COLUMN csp_lens_units.unit IS 'csp-lens units.ts StoredUnit: v (whole) or d and x (against the record named by rid)';
+    `,
+  },
 ];
 
 // Any fixed number, the same in every instance: the lock that serializes migrating.

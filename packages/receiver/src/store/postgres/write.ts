@@ -1,15 +1,9 @@
 import type pg from 'pg';
-import type { GroupTriage, NormalizedViolation } from '@csp-lens/schema';
-import { type Unit, isWildcard } from '../../core/merge.js';
+import type { GroupTriage } from '@csp-lens/schema';
+import { isWildcard } from '../../core/merge.js';
 import { seqOf } from '../../core/records.js';
 import { type Work, named, unitSig } from './ingest.js';
-
-const withoutPolicy = ({ originalPolicy, ...v }: NormalizedViolation) => v;
-// A unit as stored: no record id (a column), no memo, and no policy text (the policies table has it).
-const unitJson = (u: Unit) => ({
-  seq: u.seq, stream: u.stream, at: u.at, count: u.count, firstReceivedAt: u.firstReceivedAt, lastReceivedAt: u.lastReceivedAt,
-  v: u.v.originalPolicy === undefined ? u.v : withoutPolicy(u.v), policyHash: u.policyHash,
-});
+import { storedUnit } from './units.js';
 
 // The whole write of a commit in one statement (each CTE below runs, in one snapshot):
 //  nb  buckets this commit starts (under their locks: nobody else can have);
@@ -70,8 +64,11 @@ export async function write(client: pg.PoolClient, work: Work): Promise<{ live: 
     }
     for (const u of b.bucket.units) {
       const was = b.loaded.get(u.seq);
-      if (was === undefined) units.push({ seq: u.seq, bucket: b.id, blocked: u.v.blockedURL ?? '', wide: isWildcard(u.v), rid: seqOf(u.rid!), unit: unitJson(u) });
-      else if (was !== unitSig(u)) changed.push({ seq: u.seq, rid: seqOf(u.rid!), unit: unitJson(u) });
+      // A unit is stored against its record (units.ts): one whose record this commit rewrites is
+      // rewritten with it, changed or not.
+      const record = work.records.get(u.rid!);
+      if (was === undefined) units.push({ seq: u.seq, bucket: b.id, blocked: u.v.blockedURL ?? '', wide: isWildcard(u.v), rid: seqOf(u.rid!), unit: storedUnit(u, record) });
+      else if (was !== unitSig(u) || record) changed.push({ seq: u.seq, rid: seqOf(u.rid!), unit: storedUnit(u, record) });
     }
   }
   const gone: number[] = [];
