@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The growth benchmark (bench/run.mjs) on the PostgreSQL store: `total` reports into one receiver
 // process on a local cluster (fsync on), in slices; per slice, reports/s, the receiver's and the
-// database's CPU per report, RSS, and the live and archive tables' sizes. The live table is bounded
+// database's CPU per report, RSS, and the live, units and archive tables' sizes (a live record's
+// units stay while it can still merge, store/postgres/units.ts). The live table is bounded
 // by --max-records (retention moves the rest to the archive table), so the end should go as fast as
 // the start.
-//   node bench/pg-growth.mjs [TOTAL=200000]   (after npm run build; BENCH_PG_URL: a database elsewhere)
+//   node bench/pg-growth.mjs [TOTAL=200000]   (after npm run build; BENCH_PG_URL: a database elsewhere;
+//   PG_GROWTH_CLI=/other/checkout/packages/receiver/bin/csp-lens.js: another build, for a before/after)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,11 +28,12 @@ export async function runPgGrowthBench({ total = 200_000, slices = 10, connectio
   const db = new pg.Client({ connectionString: u.toString() });
   let server;
   try {
-    server = await startReceiver(join(dir, 'unused.json'), { maxRecords, extra: ['--store', 'postgres', '--database-url', u.toString()] });
+    server = await startReceiver(join(dir, 'unused.json'), { maxRecords, cli: process.env.PG_GROWTH_CLI || undefined, extra: ['--store', 'postgres', '--database-url', u.toString()] });
     await db.connect();
     const sizes = async () => {
       const { rows } = await db.query(
-        "SELECT pg_total_relation_size('csp_lens_records')::float8 AS live, pg_total_relation_size('csp_lens_archive')::float8 AS archive, (SELECT count(*) FROM csp_lens_records)::int AS records",
+        `SELECT pg_total_relation_size('csp_lens_records')::float8 AS live, pg_total_relation_size('csp_lens_units')::float8 AS units,
+                pg_total_relation_size('csp_lens_archive')::float8 AS archive, (SELECT count(*) FROM csp_lens_records)::int AS records`,
       );
       return rows[0];
     };
@@ -78,10 +81,10 @@ export async function runPgGrowthBench({ total = 200_000, slices = 10, connectio
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const r = await runPgGrowthBench({ total: Number(process.argv[2] ?? 200_000), log: (m) => console.error(m) });
   const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-  console.log('| slice | reports so far | reports/s | receiver µs CPU/report | database µs CPU/report | p99 ms | RSS | live table | archive table | live records |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| slice | reports so far | reports/s | receiver µs CPU/report | database µs CPU/report | p99 ms | RSS | live table | units table | archive table | live records |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of r.slices) {
-    console.log(`| ${s.slice + 1} | ${s.sent} | ${Math.round(s.reportsPerSec)} | ${s.receiverUsPerReport.toFixed(1)} | ${s.dbUsPerReport.toFixed(1)} | ${s.p99} | ${mib(s.rss)} | ${mib(s.live)} | ${mib(s.archive)} | ${s.records} |`);
+    console.log(`| ${s.slice + 1} | ${s.sent} | ${Math.round(s.reportsPerSec)} | ${s.receiverUsPerReport.toFixed(1)} | ${s.dbUsPerReport.toFixed(1)} | ${s.p99} | ${mib(s.rss)} | ${mib(s.live)} | ${mib(s.units)} | ${mib(s.archive)} | ${s.records} |`);
   }
   console.log(`end ÷ start: throughput ${r.endVsStart.toFixed(2)}, CPU per report ${r.cpuEndVsStart.toFixed(2)}; peak RSS ${mib(r.peakRss)}; ${r.seconds.toFixed(0)} s`);
 }

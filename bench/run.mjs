@@ -300,8 +300,8 @@ if (pg?.file) {
 if (pgGrow?.slices) {
   out.push('## Growth on PostgreSQL', '');
   out.push(`\`runPgGrowthBench()\` (bench/pg-growth.mjs): the growth load above, ${fmt(pgGrow.total)} reports into one receiver on a local PostgreSQL (fsync on), \`--max-records ${fmt(pgGrow.maxRecords)}\`. Took ${fmt(pgGrow.seconds)} s.`, '');
-  out.push('| slice | reports so far | reports/s | receiver µs CPU/report | database µs CPU/report | p99 ms | RSS | live table | archive table | live records |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const x of pgGrow.slices) out.push(`| ${x.slice + 1} | ${fmt(x.sent)} | ${fmt(x.reportsPerSec)} | ${fmt(x.receiverUsPerReport, 1)} | ${fmt(x.dbUsPerReport, 1)} | ${fmt(x.p99)} | ${mib(x.rss)} | ${mib(x.live)} | ${mib(x.archive)} | ${fmt(x.records)} |`);
+  out.push('| slice | reports so far | reports/s | receiver µs CPU/report | database µs CPU/report | p99 ms | RSS | live table | units table | archive table | live records |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const x of pgGrow.slices) out.push(`| ${x.slice + 1} | ${fmt(x.sent)} | ${fmt(x.reportsPerSec)} | ${fmt(x.receiverUsPerReport, 1)} | ${fmt(x.dbUsPerReport, 1)} | ${fmt(x.p99)} | ${mib(x.rss)} | ${mib(x.live)} | ${mib(x.units)} | ${mib(x.archive)} | ${fmt(x.records)} |`);
   out.push('', `End ÷ start throughput: **${fmt(pgGrow.endVsStart, 2)}** (target ≥ 0.8); CPU per report (receiver + database), end ÷ start: **${fmt(pgGrow.cpuEndVsStart, 2)}**. Peak RSS of the receiver: **${mib(pgGrow.peakRss)}**.`, '');
 } else if (pgGrow?.error) out.push('## Growth on PostgreSQL', '', `Not measured: ${pgGrow.error}`, '');
 if (reads?.results) {
