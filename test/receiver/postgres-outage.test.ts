@@ -125,7 +125,8 @@ describe('the PostgreSQL store when the database fails', () => {
     pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
       const sql = typeof args[0] === 'string' ? args[0] : '';
       const sent = (query as (...a: unknown[]) => unknown).apply(this, args);
-      if (!armed || !sql.startsWith('COMMIT') || !(sent instanceof Promise)) return sent;
+      // The COMMIT rides behind the write, or goes alone (commit.ts).
+      if (!armed || !/(^|; )COMMIT\b/.test(sql) || !(sent instanceof Promise)) return sent;
       armed = false;
       cut++;
       return sent.then(() => {

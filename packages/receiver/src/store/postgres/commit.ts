@@ -3,8 +3,8 @@ import type { EraseFilter, EraseResult, StoredViolation } from '../../core/types
 import { type Outcome, groupCommit } from '../commit.js';
 import type { ViolationGroup } from '@csp-lens/schema';
 import { type IngestOptions, type Pending, type Work, prepare } from './ingest.js';
-import { write } from './write.js';
-import { type Folded, FoldError, commitAndFold, prepareFold } from './fold.js';
+import { write, writeSql } from './write.js';
+import { FoldError, commitAndFold, prepareFold } from './fold.js';
 import { pruneGroups } from './prune.js';
 import { applyOccurrences } from './triage.js';
 import { erase } from './erase.js';
@@ -24,8 +24,10 @@ export interface CommitOptions extends IngestOptions {
 // One transaction holds at most this many violations; the rest wait for the next.
 const MAX_BATCH = 2000;
 const RETRIES = 5;
-// Deadlock and serialization failures are safe to retry: the transaction left nothing behind.
-const RETRYABLE = new Set(['40P01', '40001']);
+// Deadlock and serialization failures are safe to retry: the transaction left nothing behind. So is
+// CLTRI: a group the write adds to was triaged after the load said it was not (write.ts); made
+// again, the load sees the state.
+const RETRYABLE = new Set(['40P01', '40001', 'CLTRI']);
 // SQLSTATE classes that blame the data: 22 a value a column or jsonb cannot hold, 23 a constraint,
 // 54 a value past a limit. Anything else (connection lost, timeout, shutdown) is the database's state.
 const POISON_CLASSES = new Set(['22', '23', '54']);
@@ -61,7 +63,7 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
    * connections only: without the listener here, a connection dropped while checked out
    * (PostgreSQL stopped) is an unhandled 'error' event that ends the process.
    */
-  async function checkedOut<T>(fn: (client: pg.PoolClient, rollback: () => Promise<void>) => Promise<T>, unknown?: () => void): Promise<T> {
+  async function checkedOut<T>(fn: (client: pg.PoolClient) => Promise<T>, unknown?: () => void): Promise<T> {
     const client = await db.connect();
     let lost: Error | undefined;
     const onError = (e: Error) => (lost = e);
@@ -69,7 +71,7 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
     let broken: Error | undefined;
     const rollback = () => client.query('ROLLBACK').then(() => {}, (r: Error) => void (broken = r));
     try {
-      return await fn(client, rollback);
+      return await fn(client);
     } catch (e) {
       if (e instanceof pg.DatabaseError && !lost) await rollback();
       else {
@@ -89,26 +91,28 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
     const mine = seqs.splice(0, items.reduce((n, i) => n + i.batch.violations.length, 0));
     let known = true;
     const { work, regressions, result } = await checkedOut(
-      async (client, rollback) => {
-        // Round trips: BEGIN with the bucket locks and the load (ingest.ts), the write (write.ts), and
-        // COMMIT with the fold that follows it (fold.ts); more where groups are created (the
-        // creation lock, pruning) or a triaged group is added to.
+      async (client) => {
+        // Round trips: BEGIN with the bucket locks and the load (ingest.ts), then the write
+        // (write.ts), the COMMIT and the fold that follows it (fold.ts) in one. Where the commit
+        // adds to a group with a triage state, the occurrences must be applied to it before the
+        // COMMIT, and where it creates groups, they are pruned: the write goes first on its own.
         await prepareFold(client);
         const work = await prepare(client, items, opts, mine);
+        const fold = (ahead?: string) =>
+          commitAndFold(client, opts.maxRecords, work.touched, work.xid, ahead).catch((e: unknown) => {
+            if (!(e instanceof FoldError)) throw e;
+            // The commit stands, and its pending work waits for the next fold (any instance's, or a
+            // reader's: queries.ts folds before it reads what is pending).
+            console.error(e.message);
+            return undefined;
+          });
+        if (!work.creating && [...work.touched].every((id) => !work.triaged.has(id))) {
+          return { work, regressions: new Set<string>(), result: await fold(writeSql(work, true)) };
+        }
         const { triage } = await write(client, work);
         const regressions = await applyOccurrences(client, items, work, triage);
         if (work.created.size) await pruneGroups(client, opts.maxGroups);
-        let result: Folded | undefined;
-        try {
-          result = await commitAndFold(client, opts.maxRecords, work.touched);
-        } catch (e) {
-          if (!(e instanceof FoldError)) throw e;
-          // The commit stands, and its pending work waits for the next fold (any instance's, or a
-          // reader's: queries.ts folds before it reads what is pending).
-          console.error(e.message);
-          await rollback();
-        }
-        return { work, regressions, result };
+        return { work, regressions, result: await fold() };
       },
       // If the COMMIT went through, the sequence values it used are taken, and using them again
       // would fail every later commit on the units' key. Not given back; a gap in the ids is all it costs.

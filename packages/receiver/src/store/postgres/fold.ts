@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { ViolationGroup } from '@csp-lens/schema';
 import { REACH_CAP } from '../../core/group.js';
 import { type GroupRow, toGroup } from './queries.js';
-import { sqlPrepared } from './ingest.js';
+import { dollarQuoted, sqlPrepared } from './prepared.js';
 
 export interface Folded {
   archived: number;
@@ -28,7 +28,7 @@ export class FoldError extends Error {
  */
 function foldSql(maxRecords: number, ids: Iterable<string>): string[] {
   if (!Number.isSafeInteger(maxRecords) || maxRecords < 0) throw new Error('csp-lens: bad maxRecords');
-  const wanted = pg.escapeLiteral(JSON.stringify([...ids]));
+  const wanted = dollarQuoted(JSON.stringify([...ids]));
   return [
     'BEGIN',
     'SET LOCAL synchronous_commit TO off',
@@ -79,23 +79,48 @@ export async function fold(client: pg.PoolClient, maxRecords: number, ids: Itera
   return folded((await client.query(foldSql(maxRecords, ids).join('; '))) as unknown as pg.QueryResult[]);
 }
 
+/** Whether a transaction sent with its COMMIT went through could not be told (the question failed too). */
+export class UnknownCommit extends Error {
+  constructor(cause: unknown) {
+    super(`csp-lens: PostgreSQL: whether a commit went through is unknown: ${(cause as Error)?.message}`, { cause });
+  }
+}
+
 /**
- * COMMITs the transaction in progress and folds, in one round trip. Throws the commit's error when
- * it failed (or when the connection was lost: whether a lost COMMIT went through is unknown, and is
- * taken as not), and a FoldError when the commit went through but the fold failed (the connection
- * is then in the fold's failed transaction, to roll back). The connection went through `prepareFold`
- * before its transaction began (a PREPARE inside it would abort it on failure).
+ * COMMITs the transaction in progress (its id `xid`, from BEGIN's round trip) and folds, in one
+ * round trip; `ahead`, a statement of the transaction (the write, write.ts), runs first in the same
+ * round trip. Throws the commit's error when it failed, `ahead`'s when it failed (or when the
+ * connection was lost: whether a lost COMMIT went through is unknown, and is taken as not), and a
+ * FoldError when the commit went through but the fold failed (the connection is then outside any
+ * transaction). The connection went through `prepareFold` before its transaction began (a PREPARE
+ * inside it would abort it on failure). Returns the fold's answer and `ahead`'s rows.
  */
-export async function commitAndFold(client: pg.PoolClient, maxRecords: number, ids: Iterable<string>): Promise<Folded> {
-  const sql = ['COMMIT', ...foldSql(maxRecords, ids)].join('; ');
+export async function commitAndFold(
+  client: pg.PoolClient,
+  maxRecords: number,
+  ids: Iterable<string>,
+  xid: string,
+  ahead?: string,
+): Promise<Folded & { ahead?: pg.QueryResultRow[] }> {
+  const sql = [...(ahead ? [ahead] : []), 'COMMIT', ...foldSql(maxRecords, ids)].join('; ');
   let results: pg.QueryResult[];
   try {
     results = (await client.query(sql)) as unknown as pg.QueryResult[];
   } catch (e) {
-    // A failed COMMIT ends its transaction and skips the rest ('I'); a failure past it leaves the
-    // fold's transaction failed ('E'), the commit done.
-    if (e instanceof pg.DatabaseError && client.getTransactionStatus() === 'E') throw new FoldError(e);
+    if (!(e instanceof pg.DatabaseError)) throw e;
+    // Which statement failed is not in the error, and the client hands the error over before the
+    // server's "ready" that says whether a transaction is still open: the transaction's own status
+    // tells whether the COMMIT went through (then the fold is what failed).
+    let status: string;
+    try {
+      await client.query('ROLLBACK');
+      status = (await client.query<{ s: string }>('SELECT txid_status($1) AS s', [xid])).rows[0]!.s;
+    } catch (asked) {
+      throw new UnknownCommit(asked);
+    }
+    if (status === 'committed') throw new FoldError(e);
     throw e;
   }
-  return folded(results.slice(1));
+  const skip = ahead ? 2 : 1;
+  return { ...folded(results.slice(skip)), ...(ahead ? { ahead: results[0]!.rows } : {}) };
 }

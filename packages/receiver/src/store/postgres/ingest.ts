@@ -9,7 +9,9 @@ import { type Bucket, addToBucket, loadUnits, newBucket } from '../../core/bucke
 import { policyHash } from '../../core/state.js';
 import { storedTypeName } from '../../core/fields.js';
 import type { CoreOptions } from '../../core/options.js';
-import { type StoredUnit, loadedUnit } from './units.js';
+import { type StoredUnit, loadedUnit, unitSig } from './units.js';
+import { dollarQuoted, named, sqlPrepared } from './prepared.js';
+import { prepareWrite } from './write.js';
 
 export interface Pending {
   batch: IngestBatch;
@@ -34,6 +36,10 @@ export interface Work {
   counters: Map<string, number>;
   /** Set when this transaction may create groups (it holds the creation lock): the last `pos`. */
   creating?: { top: number };
+  /** Existing groups that had a triage state when loaded. */
+  triaged: Set<string>;
+  /** The transaction's id (txid_current). */
+  xid: string;
   usedSeqs: number;
   /** Per item, the unit of each of its violations (its `rid` is its record at the end). */
   units: Unit[][];
@@ -43,8 +49,6 @@ export interface Work {
 const CREATION_LOCK = '7166477438011044610';
 // And before naming a new non-CSP report type, so the cap on their number holds across them.
 const REPORT_TYPES_LOCK = '7166477438011044611';
-
-export const unitSig = (u: Unit) => `${u.rid}|${u.count}|${u.at}|${u.lastReceivedAt}`;
 
 /** Bucket key → a short row key and a 64-bit advisory lock key (a collision only serializes). */
 export function keysOf(key: string): { id: string; lock: string } {
@@ -61,32 +65,6 @@ function placeholder(id: string): ViolationGroup {
   };
 }
 
-/** A named statement: PostgreSQL parses and plans it once per connection, not at every commit. */
-export const named = <R extends pg.QueryResultRow>(client: pg.PoolClient, name: string, text: string, values: unknown[]) =>
-  client.query<R>({ name: `csp-lens-${name}`, text, values });
-
-/**
- * A statement prepared with SQL's PREPARE, once per connection, so that `EXECUTE name(…)` can ride
- * in a simple query with others: one round trip, a plan made once. `ready` runs outside a
- * transaction: a PREPARE that fails inside one (even the "prepared already" it forgives) aborts it.
- */
-export function sqlPrepared(name: string, types: string, sql: string) {
-  const ready = new WeakSet<object>();
-  return {
-    name,
-    async ready(client: pg.PoolClient | pg.Client): Promise<void> {
-      if (ready.has(client)) return;
-      try {
-        await client.query(`PREPARE ${name}(${types}) AS ${sql}`);
-      } catch (e) {
-        // 42P05: prepared already (a PREPARE whose answer was lost); anything else is the caller's error.
-        if (!(e instanceof pg.DatabaseError && e.code === '42P05')) throw e;
-      }
-      ready.add(client);
-    },
-  };
-}
-
 // Bucket advisory keys and sequence counts are numbers this file makes: safe inside SQL text.
 const BIGINT = /^-?\d{1,20}$/;
 
@@ -100,17 +78,19 @@ const BIGINT = /^-?\d{1,20}$/;
  * their parameters are JSON documents the planner cannot see into anyway, and it judged custom
  * plans better and made one at every commit (430 µs of the write's, bench/pg-write.mjs).
  */
-export async function begin(client: pg.PoolClient, locks: string[], seqs: number, load: { query: object[]; groups: string[] }): Promise<{ seqs: number[]; loaded: LoadRow[] }> {
+export async function begin(client: pg.PoolClient, locks: string[], seqs: number, load: { query: object[]; groups: string[] }): Promise<{ seqs: number[]; loaded: LoadRow[]; xid: string }> {
   if (!locks.every((k) => BIGINT.test(k)) || !Number.isSafeInteger(seqs)) throw new Error('csp-lens: bad lock key or sequence count');
-  const sql = ['BEGIN', 'SET LOCAL plan_cache_mode TO force_generic_plan'];
+  // The transaction's id, so that a COMMIT sent with the write (fold.ts) can be asked about.
+  const sql = ['BEGIN', 'SET LOCAL plan_cache_mode TO force_generic_plan', 'SELECT txid_current()::text AS xid'];
   if (locks.length) sql.push(`SELECT pg_advisory_xact_lock(k) FROM unnest('{${locks.join(',')}}'::bigint[]) AS k`);
   if (seqs > 0) sql.push(`SELECT nextval('csp_lens_seq') AS s FROM generate_series(1, ${seqs})`);
   // Values as literals (a simple query has no parameters), escaped as such.
-  sql.push(`EXECUTE ${LOAD.name}(${pg.escapeLiteral(JSON.stringify(load.query))}::jsonb, ARRAY[${load.groups.map((g) => pg.escapeLiteral(g)).join(', ')}]::text[])`);
+  sql.push(`EXECUTE ${LOAD.name}(${dollarQuoted(JSON.stringify(load.query))}::jsonb, ARRAY[${load.groups.map((g) => pg.escapeLiteral(g)).join(', ')}]::text[])`);
   const results = [(await client.query(sql.join('; '))) as unknown as pg.QueryResult | pg.QueryResult[]].flat();
   return {
     seqs: seqs > 0 ? results[results.length - 2]!.rows.map((r: { s: number }) => r.s) : [],
     loaded: results[results.length - 1]!.rows as LoadRow[],
+    xid: results[2]!.rows[0].xid,
   };
 }
 
@@ -123,20 +103,23 @@ interface LoadRow {
   rid: number | null;
   unit: StoredUnit | null;
   record: ViolationRecord | null;
+  /** An existing group (kind 1) that has a triage state. */
+  triaged: boolean | null;
 }
 
 // In one statement: the batch's buckets (their group), the units in them that can pair with the
 // batch (same blocked URL, or the whole bucket once a unit that pairs widely is in it: bucket.ts's
 // `related`, a superset that rematch narrows further) with their records, the groups that exist
 // among those the batch may add to (held FOR KEY SHARE: prune.ts passes them by until this
-// commits), and the minute's creation count (unlocked: see `mustCreate`).
+// commits) and whether each has a triage state (commit.ts: without one, the write rides with the
+// COMMIT), and the minute's creation count (unlocked: see `mustCreate`).
 const LOAD = sqlPrepared('csp_lens_load_of', 'jsonb, text[]', `WITH q AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS q(bucket text, all_units boolean, urls text[])),
      b AS (SELECT b.key, b.group_id FROM q JOIN csp_lens_buckets b ON b.key = q.bucket),
      g AS (SELECT id FROM csp_lens_groups WHERE id = ANY($2::text[] || ARRAY(SELECT group_id FROM b)) ORDER BY id FOR KEY SHARE)
-SELECT 0 AS kind, key, group_id AS id, NULL::bigint AS seq, NULL::bigint AS rid, NULL::jsonb AS unit, NULL::jsonb AS record FROM b
-UNION ALL SELECT 1, NULL, id, NULL, NULL, NULL, NULL FROM g
-UNION ALL SELECT 2, NULL, NULL, at, created, NULL, NULL FROM csp_lens_minute WHERE id = 1
-UNION ALL SELECT 3, q.bucket, NULL, u.seq, u.rid, u.unit, r.record
+SELECT 0 AS kind, key, group_id AS id, NULL::bigint AS seq, NULL::bigint AS rid, NULL::jsonb AS unit, NULL::jsonb AS record, NULL::boolean AS triaged FROM b
+UNION ALL SELECT 1, NULL, id, NULL, NULL, NULL, NULL, EXISTS (SELECT 1 FROM csp_lens_triage t WHERE t.group_id = g.id) FROM g
+UNION ALL SELECT 2, NULL, NULL, at, created, NULL, NULL, NULL FROM csp_lens_minute WHERE id = 1
+UNION ALL SELECT 3, q.bucket, NULL, u.seq, u.rid, u.unit, r.record, NULL
   FROM q CROSS JOIN LATERAL (
          SELECT u.seq, u.rid, u.unit FROM csp_lens_units u
           WHERE u.bucket = q.bucket AND (q.all_units OR u.blocked = ANY(q.urls) OR EXISTS (SELECT 1 FROM csp_lens_units c WHERE c.bucket = q.bucket AND c.wide))
@@ -188,18 +171,22 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
   const query = [...want.values()].map((w) => ({ bucket: w.id, all_units: w.all, urls: [...w.urls] }));
   // Sequence values reserved ahead (a few hundred at a time), so most commits ask for none.
   await LOAD.ready(client);
+  await prepareWrite(client);
   const begun = await begin(client, locks, short > 0 ? short + 256 : 0, { query, groups: [OVERFLOW_GROUP, ...candidates] });
   seqs.push(...begun.seqs);
   const loaded = begun.loaded;
   const groupOf = new Map<string, string>();
+  const triaged = new Set<string>();
   let exists = new Set<string>();
   let minute = { at: 0, created: 0 };
   const unitRows: { bucket: string; unit: Unit }[] = [];
   const stored = new Map<string, ViolationRecord>();
   for (const r of loaded) {
     if (r.kind === 0) groupOf.set(r.key!, r.id!);
-    else if (r.kind === 1) exists.add(r.id!);
-    else if (r.kind === 2) minute = { at: r.seq!, created: r.rid! };
+    else if (r.kind === 1) {
+      exists.add(r.id!);
+      if (r.triaged) triaged.add(r.id!);
+    } else if (r.kind === 2) minute = { at: r.seq!, created: r.rid! };
     else {
       unitRows.push({ bucket: r.key!, unit: { ...loadedUnit(r.unit!, r.record), rid: recordId(r.rid!) } });
       if (r.record) stored.set(r.record.id, r.record);
@@ -226,7 +213,10 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
     book.reach[id] = { documents: [], pageViews: [], userAgents: [], nativeOnly: 0 };
   }
 
-  const work: Work = { buckets: new Map(), records: new Map(), locks: new Map(), fresh: new Set(), book, created: new Set(), touched: new Set(), policies: new Map(), counters: new Map(), creating, usedSeqs: 0, units: [] };
+  const work: Work = {
+    buckets: new Map(), records: new Map(), locks: new Map(), fresh: new Set(), book, created: new Set(), touched: new Set(), policies: new Map(),
+    counters: new Map(), creating, triaged, xid: begun.xid, usedSeqs: 0, units: [],
+  };
   const rowsOf = new Map<string, Unit[]>();
   for (const u of unitRows) rowsOf.get(u.bucket)?.push(u.unit) ?? rowsOf.set(u.bucket, [u.unit]);
   for (const [key, w] of want) {

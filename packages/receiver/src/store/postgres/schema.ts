@@ -435,6 +435,20 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       COMMENT ON COLUMN csp_lens_units.unit IS 'csp-lens units.ts StoredUnit: v (whole) or d and x (against the record named by rid)';
     `,
   },
+  {
+    version: 11,
+    name: 'the write can refuse to commit when a group it adds to was triaged since its load',
+    sql: `
+      -- write.ts: a commit whose load found no triage state on the groups it adds to sends its write
+      -- and its COMMIT in one round trip; should a state have been set since (the triage API), the
+      -- write stops the transaction here, with a code of ours, and the commit is made again the
+      -- long way (triage.ts applies the occurrences to the state before COMMIT).
+      CREATE FUNCTION csp_lens_triaged_meanwhile() RETURNS integer LANGUAGE plpgsql VOLATILE AS $f$
+      BEGIN
+        RAISE EXCEPTION 'csp-lens: a group this commit adds to was triaged since its load' USING ERRCODE = 'CLTRI';
+      END $f$;
+    `,
+  },
 ];
 
 // Any fixed number, the same in every instance: the lock that serializes migrating.

@@ -15,6 +15,9 @@ const isShared = new Set<string>(SHARED);
 
 type Fields = Record<string, unknown>;
 
+/** What a commit compares to tell a loaded unit that changed (write.ts). */
+export const unitSig = (u: Unit) => `${u.rid}|${u.count}|${u.at}|${u.lastReceivedAt}`;
+
 /**
  * A unit as the units table holds it. Its violation is either whole (`v`: units written before schema
  * version 10, and any unit stored without its record) or relative to the record the unit's `rid`

@@ -1,9 +1,10 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { GroupTriage } from '@csp-lens/schema';
 import { isWildcard } from '../../core/merge.js';
 import { seqOf } from '../../core/records.js';
-import { type Work, named, unitSig } from './ingest.js';
-import { storedUnit } from './units.js';
+import type { Work } from './ingest.js';
+import { dollarQuoted, sqlPrepared } from './prepared.js';
+import { storedUnit, unitSig } from './units.js';
 
 // The whole write of a commit in one statement (each CTE below runs, in one snapshot):
 //  nb  buckets this commit starts (under their locks: nobody else can have);
@@ -16,7 +17,10 @@ import { storedUnit } from './units.js';
 //      live records;
 //  tr  the triage states of the groups it adds to, locked (triage.ts: regressions are seen once
 //      across instances). Only triaged groups have one, so commits to other groups never wait here.
-const WRITE = `WITH nb AS (INSERT INTO csp_lens_buckets SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(key text, group_id text)),
+//      With $13 (the commit found none at its load and sends its COMMIT right behind), one found
+//      now stops the transaction (csp_lens_triaged_meanwhile, code CLTRI): it is made again.
+// Prepared with SQL's PREPARE, once per connection, so that EXECUTE can ride with the COMMIT.
+const WRITE = sqlPrepared('csp_lens_write', 'jsonb, bigint[], jsonb, bigint[], jsonb, bigint[], jsonb, bigint, bigint, jsonb, jsonb, text[], boolean', `WITH nb AS (INSERT INTO csp_lens_buckets SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(key text, group_id text)),
   du AS (DELETE FROM csp_lens_units u USING unnest($2::bigint[]) AS d(seq) WHERE u.seq = d.seq),
   nu AS (INSERT INTO csp_lens_units SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(seq bigint, bucket text, blocked text, wide boolean, rid bigint, unit jsonb)),
   uu AS (UPDATE csp_lens_units u SET rid = x.rid, unit = x.unit FROM jsonb_to_recordset($11::jsonb) AS x(seq bigint, rid bigint, unit jsonb) WHERE u.seq = x.seq),
@@ -41,17 +45,31 @@ const WRITE = `WITH nb AS (INSERT INTO csp_lens_buckets SELECT * FROM jsonb_to_r
   pd AS (INSERT INTO csp_lens_pending (work)
          SELECT jsonb_set($10::jsonb, '{counters}', ($10::jsonb->'counters') || jsonb_build_array(jsonb_build_object('kind', 'store', 'name', 'live', 'n', live.n))) FROM live),
   tr AS (SELECT group_id, state FROM csp_lens_triage WHERE group_id = ANY($12::text[]) ORDER BY group_id FOR UPDATE)
-SELECT n::int AS live, (SELECT coalesce(jsonb_agg(jsonb_build_object('id', group_id, 'state', state)), '[]') FROM tr) AS triage FROM live`;
+SELECT n::int AS live, (SELECT coalesce(jsonb_agg(jsonb_build_object('id', group_id, 'state', state)), '[]') FROM tr) AS triage,
+       CASE WHEN $13 AND EXISTS (SELECT 1 FROM tr) THEN csp_lens_triaged_meanwhile() END AS stop FROM live`);
+
+/** Readies a connection for writes (once per connection, outside a transaction). */
+export const prepareWrite = (client: pg.PoolClient): Promise<void> => WRITE.ready(client);
+
+// EXECUTE's arguments are literals (a simple query has no parameters): JSON escaped as a string,
+// numbers this file makes, checked.
+const json = (x: unknown) => dollarQuoted(JSON.stringify(x));
+const int = (n: number) => {
+  if (!Number.isSafeInteger(n)) throw new Error('csp-lens: not an integer');
+  return String(n);
+};
+const ints = (ns: number[]) => `'{${ns.map(int).join(',')}}'`;
 
 /**
- * Writes what `prepare` decided, inside its transaction, in one round trip. The rows every instance
+ * What `prepare` decided, as one statement to run inside its transaction (`write`, or ahead of the
+ * COMMIT when `alone`: no group it adds to had a triage state at its load). The rows every instance
  * shares (existing groups' totals and reach, policies, counters, the live count) are not updated
  * here: a row updated here stays locked until this commit's disk flush, and every other instance
  * adding to it would wait that long. Their changes go in a pending row, which `fold` applies right
- * after the commit. Returns the change in live records, and the triage states of the groups it
- * added to (locked until COMMIT).
+ * after the commit. The statement returns the change in live records, and the triage states of
+ * the groups it added to (locked until COMMIT).
  */
-export async function write(client: pg.PoolClient, work: Work): Promise<{ live: number; triage: { id: string; state: GroupTriage }[] }> {
+export function writeSql(work: Work, alone: boolean): string {
   const units: object[] = [];
   const changed: object[] = [];
   const dropUnits: number[] = [];
@@ -101,19 +119,30 @@ export async function write(client: pg.PoolClient, work: Work): Promise<{ live: 
   const policies = [...work.policies].map(([hash, p]) => ({ hash, policy: p.policy, first_seen: p.firstSeen, count: p.count }));
   const counters = [...work.counters].map(([k, n]) => ({ kind: k.split('\u0000')[0], name: k.split('\u0000')[1], n }));
 
-  const { rows } = await named<{ live: number; triage: { id: string; state: GroupTriage }[] }>(client, 'write', WRITE, [
-    JSON.stringify(newBuckets),
-    dropUnits,
-    JSON.stringify(units),
-    gone,
-    JSON.stringify(records),
-    [...work.fresh].map(seqOf),
-    JSON.stringify(created),
-    work.creating ? work.book.minute.at : null,
-    work.creating ? work.book.minute.created : null,
-    JSON.stringify({ groups: deltas, reach, policies, counters }),
-    JSON.stringify(changed),
-    [...work.touched].sort(),
-  ]);
-  return rows[0];
+  const args = [
+    json(newBuckets),
+    ints(dropUnits),
+    json(units),
+    ints(gone),
+    json(records),
+    ints([...work.fresh].map(seqOf)),
+    json(created),
+    work.creating ? int(work.book.minute.at) : 'NULL',
+    work.creating ? int(work.book.minute.created) : 'NULL',
+    json({ groups: deltas, reach, policies, counters }),
+    json(changed),
+    `ARRAY[${[...work.touched].sort().map((id) => pg.escapeLiteral(id)).join(', ')}]::text[]`,
+    String(alone),
+  ];
+  return `EXECUTE ${WRITE.name}(${args.join(', ')})`;
+}
+
+/**
+ * Writes what `prepare` decided, inside its transaction, in one round trip. The rows every instance
+ * shares are not updated here (see `writeSql`). Returns the change in live records, and the triage
+ * states of the groups it added to (locked until COMMIT).
+ */
+export async function write(client: pg.PoolClient, work: Work): Promise<{ live: number; triage: { id: string; state: GroupTriage }[] }> {
+  const { rows } = await client.query<{ live: number; triage: { id: string; state: GroupTriage }[] }>(writeSql(work, false));
+  return rows[0]!;
 }
