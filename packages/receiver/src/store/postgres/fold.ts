@@ -93,7 +93,7 @@ export class UnknownCommit extends Error {
  * connection was lost: whether a lost COMMIT went through is unknown, and is taken as not), and a
  * FoldError when the commit went through but the fold failed (the connection is then outside any
  * transaction). The connection went through `prepareFold` before its transaction began (a PREPARE
- * inside it would abort it on failure). Returns the fold's answer and `ahead`'s rows.
+ * inside it would abort it on failure).
  */
 export async function commitAndFold(
   client: pg.PoolClient,
@@ -101,7 +101,7 @@ export async function commitAndFold(
   ids: Iterable<string>,
   xid: string,
   ahead?: string,
-): Promise<Folded & { ahead?: pg.QueryResultRow[] }> {
+): Promise<Folded> {
   const sql = [...(ahead ? [ahead] : []), 'COMMIT', ...foldSql(maxRecords, ids)].join('; ');
   let results: pg.QueryResult[];
   try {
@@ -121,6 +121,6 @@ export async function commitAndFold(
     if (status === 'committed') throw new FoldError(e);
     throw e;
   }
-  const skip = ahead ? 2 : 1;
-  return { ...folded(results.slice(skip)), ...(ahead ? { ahead: results[0]!.rows } : {}) };
+  // The COMMIT's result and the write's, if any, come before the fold's.
+  return folded(results.slice(ahead ? 2 : 1));
 }

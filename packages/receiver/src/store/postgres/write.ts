@@ -51,7 +51,7 @@ SELECT n::int AS live, (SELECT coalesce(jsonb_agg(jsonb_build_object('id', group
 /** Readies a connection for writes (once per connection, outside a transaction). */
 export const prepareWrite = (client: pg.PoolClient): Promise<void> => WRITE.ready(client);
 
-// EXECUTE's arguments are literals (a simple query has no parameters): JSON escaped as a string,
+// EXECUTE's arguments are literals (a simple query has no parameters): JSON dollar-quoted,
 // numbers this file makes, checked.
 const json = (x: unknown) => dollarQuoted(JSON.stringify(x));
 const int = (n: number) => {
