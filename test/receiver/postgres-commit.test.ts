@@ -1,7 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeNative } from '../../packages/receiver/src/core/normalize.js';
+import { coreOptions } from '../../packages/receiver/src/core/options.js';
 import { openPostgresStore } from '../../packages/receiver/src/store/postgres/index.js';
+import { prepare } from '../../packages/receiver/src/store/postgres/ingest.js';
+import { write } from '../../packages/receiver/src/store/postgres/write.js';
 import { dollarQuoted } from '../../packages/receiver/src/store/postgres/prepared.js';
 import type { IngestBatch } from '../../packages/receiver/src/core/types.js';
 import { reportUriBody } from '../helpers/bodies.js';
@@ -67,7 +70,6 @@ describe('an append on PostgreSQL', () => {
   it('makes its commit again when the group is triaged between its load and its write, and applies the state', async () => {
     const url = await server.createDatabase();
     const store = await openPostgresStore({ connectionString: url });
-    const other = await openPostgresStore({ connectionString: url });
     try {
       await store.append(report('first'));
       const [group] = (await store.groups({})).items;
@@ -77,9 +79,11 @@ describe('an append on PostgreSQL', () => {
         async (sql) => {
           if (resolved || !sql.includes('EXECUTE csp_lens_write(') || !sql.includes(', true); COMMIT')) return;
           resolved = true;
-          // Another instance resolves the group while this commit, which loaded it untriaged, is
-          // about to send its write with its COMMIT.
-          await other.setGroupState(group!.id, { status: 'resolved', at: T });
+          // The group is resolved while this commit, which loaded it untriaged, is about to send
+          // its write with its COMMIT. The triage API waits for such a commit (its FOR UPDATE, the
+          // next test); a state written without that lock (an instance of a version before it,
+          // still running) is what the write's check is for.
+          await server.query(url, 'INSERT INTO csp_lens_triage (group_id, status, state) VALUES ($1, $2, $3)', [group!.id, 'resolved', { status: 'resolved', at: T }]);
         },
       );
       expect(resolved).toBe(true);
@@ -91,7 +95,6 @@ describe('an append on PostgreSQL', () => {
       expect((await store.violations({ limit: 10 })).items).toHaveLength(2);
       expect((await store.group(group!.id))?.group.count).toBe(2);
     } finally {
-      await other.close();
       await store.close();
     }
   });
@@ -143,6 +146,40 @@ describe('an append on PostgreSQL', () => {
       await store.append(report('third'));
       expect((await store.violations({ limit: 10 })).items).toHaveLength(2);
     } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('a triage change through the API', () => {
+  it('waits for an append to the group that is between its write and its COMMIT', async () => {
+    const url = await server.createDatabase();
+    const store = await openPostgresStore({ connectionString: url });
+    // An append's transaction as commit.ts runs it (bigint as numbers, as the store reads them),
+    // held after its write: it loaded the group untriaged.
+    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) } as pg.CustomTypesConfig;
+    const other = new pg.Client({ connectionString: url, types });
+    await other.connect();
+    try {
+      await store.append(report('first'));
+      const [group] = (await store.groups({})).items;
+      const client = other as unknown as pg.PoolClient;
+      await write(client, await prepare(client, [{ batch: report('first', 1) }], coreOptions({}), []));
+      let done = false;
+      const resolving = store.setGroupState(group!.id, { status: 'ignored', at: T, occurrences: 1 }).then((g) => ((done = true), g));
+      // The change waits on the group's row until the append commits.
+      const waiting = async () =>
+        (await server.query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()'))[0]!.n;
+      for (let i = 0; i < 100 && !done && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(done).toBe(false);
+      expect(await waiting()).toBe(1);
+      await other.query('COMMIT');
+      const changed = await resolving;
+      // It counted the append that committed before it: "one more" means a third occurrence.
+      expect(changed?.count).toBe(2);
+      expect(changed?.triage).toMatchObject({ status: 'ignored', untilCount: 3 });
+    } finally {
+      await other.end();
       await store.close();
     }
   });

@@ -45,15 +45,20 @@ export async function applyOccurrences(client: pg.PoolClient, items: Pending[], 
 }
 
 /**
- * A triage change through the API: the group is held FOR KEY SHARE (pruning passes it by, and an
- * append may still add to it), its state row written, in one transaction. Undefined: no such group.
+ * A triage change through the API: the group is held FOR UPDATE (pruning passes it by), its state
+ * row written, in one transaction. Undefined: no such group. FOR UPDATE waits for the appends in
+ * flight to the group (each holds it FOR KEY SHARE from its load to its COMMIT) and holds back those
+ * that would start meanwhile: an append commits either before the change, and is counted in the
+ * totals the change reads, or after it, and its load sees the state (write.ts sends it the long way
+ * then, applying the occurrences to the state). With KEY SHARE, a first state could be written
+ * between an append's write and its COMMIT, and that append would pass it by.
  */
 export async function setGroupState(db: pg.Pool, id: string, change: TriageChange): Promise<ViolationGroup | undefined> {
   const client = await db.connect();
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
-    const locked = await client.query('SELECT 1 FROM csp_lens_groups WHERE id = $1 FOR KEY SHARE', [id]);
+    const locked = await client.query('SELECT 1 FROM csp_lens_groups WHERE id = $1 FOR UPDATE', [id]);
     if (!locked.rowCount) {
       await client.query('ROLLBACK');
       return undefined;

@@ -18,7 +18,9 @@ import { storedUnit, unitSig } from './units.js';
 //  tr  the triage states of the groups it adds to, locked (triage.ts: regressions are seen once
 //      across instances). Only triaged groups have one, so commits to other groups never wait here.
 //      With $13 (the commit found none at its load and sends its COMMIT right behind), one found
-//      now stops the transaction (csp_lens_triaged_meanwhile, code CLTRI): it is made again.
+//      now stops the transaction (csp_lens_triaged_meanwhile, code CLTRI): it is made again. The
+//      triage API waits for commits in flight to the group (triage.ts), so only a state written
+//      without that lock (an older instance still running) gets here.
 // Prepared with SQL's PREPARE, once per connection, so that EXECUTE can ride with the COMMIT.
 const WRITE = sqlPrepared('csp_lens_write', 'jsonb, bigint[], jsonb, bigint[], jsonb, bigint[], jsonb, bigint, bigint, jsonb, jsonb, text[], boolean', `WITH nb AS (INSERT INTO csp_lens_buckets SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(key text, group_id text)),
   du AS (DELETE FROM csp_lens_units u USING unnest($2::bigint[]) AS d(seq) WHERE u.seq = d.seq),
