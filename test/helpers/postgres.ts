@@ -54,3 +54,15 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     },
   };
 }
+
+/**
+ * A connection to `url` that reads what the store's own connections read (bigint as numbers), for a
+ * test that drives the store's steps by hand (prepare, write, COMMIT, fold) as another instance.
+ * As the PoolClient those steps take; `end()` it.
+ */
+export async function connectAsStore(url: string): Promise<pg.PoolClient & pg.Client> {
+  const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) } as pg.CustomTypesConfig;
+  const client = new pg.Client({ connectionString: url, types });
+  await client.connect();
+  return client as pg.PoolClient & pg.Client;
+}

@@ -8,7 +8,7 @@ import { write } from '../../packages/receiver/src/store/postgres/write.js';
 import { dollarQuoted } from '../../packages/receiver/src/store/postgres/prepared.js';
 import type { IngestBatch } from '../../packages/receiver/src/core/types.js';
 import { reportUriBody } from '../helpers/bodies.js';
-import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
+import { type TestPostgres, connectAsStore, startTestPostgres } from '../helpers/postgres.js';
 
 // commit.ts: an append's transaction is two round trips, BEGIN with the load, then the write, the
 // COMMIT and the fold in one; the write goes on its own where the commit must see a triage state
@@ -155,16 +155,12 @@ describe('a triage change through the API', () => {
   it('waits for an append to the group that is between its write and its COMMIT', async () => {
     const url = await server.createDatabase();
     const store = await openPostgresStore({ connectionString: url });
-    // An append's transaction as commit.ts runs it (bigint as numbers, as the store reads them),
-    // held after its write: it loaded the group untriaged.
-    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) } as pg.CustomTypesConfig;
-    const other = new pg.Client({ connectionString: url, types });
-    await other.connect();
+    // An append's transaction as commit.ts runs it, held after its write: it loaded the group untriaged.
+    const other = await connectAsStore(url);
     try {
       await store.append(report('first'));
       const [group] = (await store.groups({})).items;
-      const client = other as unknown as pg.PoolClient;
-      await write(client, await prepare(client, [{ batch: report('first', 1) }], coreOptions({}), []));
+      await write(other, await prepare(other, [{ batch: report('first', 1) }], coreOptions({}), []));
       let done = false;
       const resolving = store.setGroupState(group!.id, { status: 'ignored', at: T, occurrences: 1 }).then((g) => ((done = true), g));
       // The change waits on the group's row until the append commits.

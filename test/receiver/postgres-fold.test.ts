@@ -9,7 +9,7 @@ import { write } from '../../packages/receiver/src/store/postgres/write.js';
 import { fold } from '../../packages/receiver/src/store/postgres/fold.js';
 import type { IngestBatch } from '../../packages/receiver/src/core/types.js';
 import { reportUriBody } from '../helpers/bodies.js';
-import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
+import { type TestPostgres, connectAsStore, startTestPostgres } from '../helpers/postgres.js';
 
 // A commit puts what it adds to rows every instance shares (group totals, reach, policies,
 // counters) in a pending row, folded right after it (fold.ts). Between the two, or when the
@@ -26,15 +26,12 @@ const report = (tag: string, at = Date.now(), overrides: Record<string, unknown>
 
 /**
  * Another instance commits `batch` and stops before its fold: what it added to shared rows stays
- * pending. bigint as numbers, as the store reads them.
+ * pending.
  */
 async function commitWithoutFold(url: string, batch: IngestBatch): Promise<void> {
-  const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) } as pg.CustomTypesConfig;
-  const other = new pg.Client({ connectionString: url, types });
-  await other.connect();
+  const other = await connectAsStore(url);
   try {
-    const client = other as unknown as pg.PoolClient;
-    await write(client, await prepare(client, [{ batch }], OPTS, []));
+    await write(other, await prepare(other, [{ batch }], OPTS, []));
     await other.query('COMMIT');
   } finally {
     await other.end();

@@ -9,7 +9,7 @@ import { fold } from '../../packages/receiver/src/store/postgres/fold.js';
 import { policyHash } from '../../packages/receiver/src/core/state.js';
 import { coreOptions } from '../../packages/receiver/src/core/options.js';
 import { reportUriBody } from '../helpers/bodies.js';
-import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
+import { type TestPostgres, connectAsStore, startTestPostgres } from '../helpers/postgres.js';
 
 // Issue 12: distinct 16 KiB policies, or distinct fingerprints, one per report, grew the policy and
 // group tables without bound whatever --max-records said.
@@ -131,13 +131,10 @@ describe('pruning next to a transaction that adds to what it prunes', () => {
 
   /** Two connections to `url`, A (pruning) and B (ingesting, as postgres-commit.ts does), ended after `fn`. */
   async function twoConnections(url: string, fn: (a: pg.PoolClient, b: pg.PoolClient, pidOfA: number) => Promise<void>) {
-    // bigint as numbers, as the store reads them.
-    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) } as pg.CustomTypesConfig;
-    const [a, b] = [new pg.Client({ connectionString: url, types }), new pg.Client({ connectionString: url, types })];
-    await Promise.all([a.connect(), b.connect()]);
+    const [a, b] = await Promise.all([connectAsStore(url), connectAsStore(url)]);
     try {
       const [{ pid }] = (await a.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
-      await fn(a as unknown as pg.PoolClient, b as unknown as pg.PoolClient, pid);
+      await fn(a, b, pid);
     } finally {
       await Promise.all([a.end(), b.end()]);
     }

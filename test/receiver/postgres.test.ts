@@ -15,7 +15,7 @@ import { coreOptions } from '../../packages/receiver/src/core/options.js';
 import type { Store } from '../../packages/receiver/src/core/types.js';
 import { TOKEN } from '../helpers/server.js';
 import { reportUriBody, sdkBatch } from '../helpers/bodies.js';
-import { type TestPostgres, startTestPostgres } from '../helpers/postgres.js';
+import { type TestPostgres, connectAsStore, startTestPostgres } from '../helpers/postgres.js';
 import { allRecords, readApi } from '../helpers/records.js';
 
 const CLI = fileURLToPath(new URL('../../packages/receiver/bin/csp-lens.js', import.meta.url));
@@ -170,22 +170,19 @@ describe('PostgreSQL store, several instances', () => {
     const url = await server.createDatabase();
     const store = await openPostgresStore({ connectionString: url });
     // Another instance in the middle of its commit: loaded and written, not committed yet (as a
-    // commit waiting for its disk flush is). bigint as numbers, as the store reads them.
-    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) } as pg.CustomTypesConfig;
-    const other = new pg.Client({ connectionString: url, types });
-    await other.connect();
+    // commit waiting for its disk flush is).
+    const other = await connectAsStore(url);
     try {
       // The same group (blocked host, directive), policy and user agent, each on its own page.
       const report = (tag: string) => normalizeNative(JSON.parse(reportUriBody(tag).body), { receivedAt: Date.now(), userAgent: UA });
       await store.append(report('first'));
-      const client = other as unknown as pg.PoolClient;
       const seqs = (await other.query<{ s: number }>("SELECT nextval('csp_lens_seq') AS s FROM generate_series(1, 8)")).rows.map((r) => r.s);
-      await write(client, await prepare(client, [{ batch: report('in-flight') }], coreOptions({}), seqs));
+      await write(other, await prepare(other, [{ batch: report('in-flight') }], coreOptions({}), seqs));
       // Its rows are this instance's to add to all the same: the append is stored without waiting.
       const [stored] = await store.append(report('meanwhile'));
       expect(stored.group).toMatchObject({ records: 2, count: 2 });
       await other.query('COMMIT');
-      await fold(client, coreOptions({}).maxRecords, []);
+      await fold(other, coreOptions({}).maxRecords, []);
       const { items } = await store.groups({});
       expect(items).toHaveLength(1);
       expect(items[0]).toMatchObject({ records: 3, count: 3, reach: { userAgents: 1, documents: 3 } });
