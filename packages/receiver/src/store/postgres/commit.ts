@@ -4,7 +4,7 @@ import { type Outcome, groupCommit } from '../commit.js';
 import type { ViolationGroup } from '@csp-lens/schema';
 import { type IngestOptions, type Pending, type Work, prepare } from './ingest.js';
 import { write, writeSql } from './write.js';
-import { FoldError, commitAndFold, prepareFold } from './fold.js';
+import { FoldError, commitAndFold } from './fold.js';
 import { pruneGroups } from './prune.js';
 import { applyOccurrences } from './triage.js';
 import { erase } from './erase.js';
@@ -96,7 +96,6 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
         // (write.ts), the COMMIT and the fold that follows it (fold.ts) in one. Where the commit
         // adds to a group with a triage state, the occurrences must be applied to it before the
         // COMMIT, and where it creates groups, they are pruned: the write goes first on its own.
-        await prepareFold(client);
         const work = await prepare(client, items, opts, mine);
         const fold = (ahead?: string) =>
           commitAndFold(client, opts.maxRecords, work.touched, work.xid, ahead).catch((e: unknown) => {

@@ -92,8 +92,8 @@ export class UnknownCommit extends Error {
  * round trip. Throws the commit's error when it failed, `ahead`'s when it failed (or when the
  * connection was lost: whether a lost COMMIT went through is unknown, and is taken as not), and a
  * FoldError when the commit went through but the fold failed (the connection is then outside any
- * transaction). The connection went through `prepareFold` before its transaction began (a PREPARE
- * inside it would abort it on failure).
+ * transaction). The connection went through `prepareFold` before its transaction began (ingest.ts
+ * `prepare` readies it: a PREPARE inside the transaction would abort it on failure).
  */
 export async function commitAndFold(
   client: pg.PoolClient,

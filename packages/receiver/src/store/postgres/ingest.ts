@@ -12,6 +12,7 @@ import type { CoreOptions } from '../../core/options.js';
 import { type StoredUnit, loadedUnit, unitSig } from './units.js';
 import { dollarQuoted, named, sqlPrepared } from './prepared.js';
 import { prepareWrite } from './write.js';
+import { prepareFold } from './fold.js';
 
 export interface Pending {
   batch: IngestBatch;
@@ -169,9 +170,12 @@ export async function prepare(client: pg.PoolClient, items: Pending[], opts: Ing
   const firsts = [...want.values()].map((w) => w.first);
   const candidates = [...new Set(firsts.map(groupIdFor))];
   const query = [...want.values()].map((w) => ({ bucket: w.id, all_units: w.all, urls: [...w.urls] }));
-  // Sequence values reserved ahead (a few hundred at a time), so most commits ask for none.
+  // Every statement the transaction EXECUTEs, prepared on this connection before it begins (a
+  // PREPARE that fails inside a transaction aborts it): the load, the write, the fold's group read.
   await LOAD.ready(client);
   await prepareWrite(client);
+  await prepareFold(client);
+  // Sequence values reserved ahead (a few hundred at a time), so most commits ask for none.
   const begun = await begin(client, locks, short > 0 ? short + 256 : 0, { query, groups: [OVERFLOW_GROUP, ...candidates] });
   seqs.push(...begun.seqs);
   const loaded = begun.loaded;
