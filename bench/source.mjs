@@ -31,12 +31,21 @@ function compile(out, root) {
  * `root`: another checkout of the repository (default: this one).
  */
 export async function loadSource(root = ROOT) {
+  const { resolve } = compileSource(root);
+  return (path) => import(pathToFileURL(resolve(path)).href);
+}
+
+/**
+ * Compiles into a temp dir (removed at exit unless KEEP_SOURCE is set); `resolve(path)` is the file
+ * of packages/receiver/src/<path> there, for another process to import.
+ */
+export function compileSource(root = ROOT) {
   const dir = mkdtempSync(join(tmpdir(), 'csp-lens-source-'));
   compile(dir, root);
   // Packages (pg, koa…) resolve from this checkout's node_modules.
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   if (!process.env.KEEP_SOURCE) process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return (path) => import(pathToFileURL(join(dir, 'receiver', located(join(dir, 'receiver'), path))).href);
+  return { dir, resolve: (path) => join(dir, 'receiver', located(join(dir, 'receiver'), path)) };
 }
 
 /**

@@ -22,6 +22,16 @@ describe('jsonBytes', () => {
     );
   });
 
+  it('is the UTF-8 size of JSON.stringify for objects keyed like records (their keys are counted from a table)', () => {
+    const keys = ['id', 'groupId', 'documentURL', 'sources', 'sdk', 'reportUri', 'page', 'sdkValues', 'sdkClient', 'count', 'toString', 'idx', 'i', ''];
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 10 }), (v) => {
+        expect(jsonBytes(v)).toBe(stringified(v));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('counts what JSON.stringify writes for the edge values', () => {
     for (const v of [0, 9, 10, 99, 100, 1_700_000_000_000, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, 0.5, -3, {}, [], [undefined], { a: undefined }, { a: undefined, b: 1 }, -0, 1e21, 5e-324, NaN, -Infinity, [NaN], '', 'é', '\ud83d\ude00', '\udc00x', { 'k"\\': ['\u0007'] }]) {
       expect(jsonBytes(v), JSON.stringify(v)).toBe(stringified(v));

@@ -67,12 +67,19 @@ export function freezeRecords(bucket: Bucket, ids: Set<string>): void {
       continue;
     }
     if (isWide(u)) bucket.wide--;
-    if (u.stream === 'sdk' && bucket.sdk?.get(sdkKey(u.v, unitKey(u))) === u) bucket.sdk.delete(sdkKey(u.v, unitKey(u)));
+    if (u.stream !== 'sdk' || !bucket.sdk) continue;
+    const key = sdkKey(u.v, unitKey(u));
+    if (bucket.sdk.get(key) === u) bucket.sdk.delete(key);
   }
   bucket.units = kept;
 }
 
-export const freezeRecord = (bucket: Bucket, recordId: string): void => freezeRecords(bucket, new Set([recordId]));
+/** `freezeRecords` for one record (an eviction): the bucket's unit list is left alone when none is its. */
+export function freezeRecord(bucket: Bucket, recordId: string): void {
+  for (const u of bucket.units) {
+    if (u.rid === recordId) return freezeRecords(bucket, new Set([recordId]));
+  }
+}
 
 /**
  * Adds one violation to its bucket, without matching (see `rematch`), and returns its unit (after

@@ -118,9 +118,9 @@ export function touchGroup(book: GroupBook, gid: string, v: NormalizedViolation)
   keepFirstRelease(g, v.page?.release, v.occurredAt);
   // Unknown until a record says so (an SDK event or the policy may still tell): see moveRecords.
   if (v.disposition !== 'unknown' && !g.dispositions.includes(v.disposition)) g.dispositions.push(v.disposition);
-  addCapped(reach.documents, v.documentURL);
-  if (v.page?.id) addCapped(reach.pageViews, v.page.id);
-  if (v.userAgent) addCapped(reach.userAgents, v.userAgent);
+  addCapped(reach.documents, v.documentURL, RECENT[0]);
+  if (v.page?.id) addCapped(reach.pageViews, v.page.id, RECENT[1]);
+  if (v.userAgent) addCapped(reach.userAgents, v.userAgent, RECENT[2]);
   setReach(g, reach);
 }
 
@@ -199,9 +199,17 @@ const short = memoize((s) => sha256(s, 'base64url').slice(0, 11), 4096);
 // arrays hold up to REACH_CAP values). Rebuilt whenever the array was changed behind its back.
 const mirrors = new WeakMap<string[], Set<string>>();
 
+// The last value added to a set of each kind (documents, page views, user agents). The reports of
+// one batch mostly share their document, page view and user agent, and a value added again to the
+// same set changes nothing (reach sets only ever grow): no hash, no lookup.
+const RECENT = [0, 1, 2].map(() => ({ set: undefined as string[] | undefined, value: '' }));
+
 /** Adds the short hash of `value` unless it is there or the set is full. */
-function addCapped(set: string[], value: string): void {
+function addCapped(set: string[], value: string, recent: (typeof RECENT)[number]): void {
+  if (recent.set === set && recent.value === value) return;
   if (set.length < REACH_CAP) addHash(set, short(value));
+  recent.set = set;
+  recent.value = value;
 }
 
 function addHash(set: string[], hash: string): void {

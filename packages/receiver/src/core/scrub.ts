@@ -53,10 +53,11 @@ export function createScrubber(names: readonly string[] = DEFAULT_SCRUB_PARAMS):
         return eq > 0 && eq <= longest && eq < p.length - 1 && set.has(paramName(p.slice(0, eq))) ? `${p.slice(0, eq + 1)}${SCRUBBED}` : p;
       })
       .join('&');
-  return memoize((url) => {
+  // The URLs that may hold a listed parameter, each rewritten once (bounded memo). The rest, nearly
+  // every URL, is told by the scan below, cheaper than a lookup keyed by a fresh string.
+  const rewrite = memoize((url) => {
     const q = url.indexOf('?');
     const h = url.indexOf('#');
-    if ((q === -1 && h === -1) || (!named.test(url) && !url.includes('%'))) return url;
     // The query runs to the fragment; a fragment may hold parameters too (OAuth's implicit flow).
     const query = q !== -1 && (h === -1 || q < h) ? q : -1;
     const end = h === -1 ? url.length : h;
@@ -65,6 +66,7 @@ export function createScrubber(names: readonly string[] = DEFAULT_SCRUB_PARAMS):
     // Never longer than any URL we keep (a short secret becomes 10 characters).
     return out === url ? url : (str(out, CAP.url) ?? url);
   }, 4096);
+  return (url) => ((url.indexOf('?') === -1 && url.indexOf('#') === -1) || (!named.test(url) && !url.includes('%')) ? url : rewrite(url));
 }
 
 /** The batch's URLs, every field that holds one, scrubbed in place (before filter, journal and store). */
