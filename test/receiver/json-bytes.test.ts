@@ -22,7 +22,7 @@ describe('jsonBytes', () => {
     );
   });
 
-  it('is the UTF-8 size of JSON.stringify for objects keyed like records (their keys are counted from a table)', () => {
+  it('is the UTF-8 size of JSON.stringify for objects keyed like records (their key sizes are remembered)', () => {
     const keys = ['id', 'groupId', 'documentURL', 'sources', 'sdk', 'reportUri', 'page', 'sdkValues', 'sdkClient', 'count', 'toString', 'idx', 'i', ''];
     fc.assert(
       fc.property(fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 10 }), (v) => {

@@ -41,12 +41,21 @@ async function queries<T>(fn: () => Promise<T>, before?: (sql: string) => Promis
 
 const writes = (sent: string[]) => sent.filter((q) => q.includes('EXECUTE csp_lens_write('));
 
+/** A store on a new database, with a first report stored, for `fn`; closed after. */
+async function withStore(options: { maxRecords?: number }, fn: (store: Awaited<ReturnType<typeof openPostgresStore>>, url: string) => Promise<void>): Promise<void> {
+  const url = await server.createDatabase();
+  const store = await openPostgresStore({ connectionString: url, ...options });
+  try {
+    await store.append(report('first'));
+    await fn(store, url);
+  } finally {
+    await store.close();
+  }
+}
+
 describe('an append on PostgreSQL', () => {
   it('sends its write with its COMMIT and the fold, and on its own where the group has a triage state', async () => {
-    const url = await server.createDatabase();
-    const store = await openPostgresStore({ connectionString: url });
-    try {
-      await store.append(report('first'));
+    await withStore({}, async (store, url) => {
       const fast = await queries(() => store.append(report('first', 1)));
       expect(writes(fast.sent)).toHaveLength(1);
       expect(writes(fast.sent)[0]).toMatch(/, true\); COMMIT; BEGIN; .*csp_lens_fold/);
@@ -62,16 +71,11 @@ describe('an append on PostgreSQL', () => {
       // The occurrence was applied to the state before the COMMIT: the group reopened.
       expect(slow.value[0]).toMatchObject({ regression: true });
       expect((await store.group(group!.id))?.group.triage).toMatchObject({ status: 'open', regression: true });
-    } finally {
-      await store.close();
-    }
+    });
   });
 
   it('makes its commit again when the group is triaged between its load and its write, and applies the state', async () => {
-    const url = await server.createDatabase();
-    const store = await openPostgresStore({ connectionString: url });
-    try {
-      await store.append(report('first'));
+    await withStore({}, async (store, url) => {
       const [group] = (await store.groups({})).items;
       let resolved = false;
       const { value, sent } = await queries(
@@ -94,46 +98,39 @@ describe('an append on PostgreSQL', () => {
       // Stored once (the refused write left nothing): two records, two occurrences.
       expect((await store.violations({ limit: 10 })).items).toHaveLength(2);
       expect((await store.group(group!.id))?.group.count).toBe(2);
-    } finally {
-      await store.close();
-    }
+    });
   });
 
   it('acknowledges a commit whose fold failed behind it, and the next fold takes its work', async () => {
-    const url = await server.createDatabase();
-    const store = await openPostgresStore({ connectionString: url, maxRecords: 1 });
-    const errors: unknown[] = [];
-    const log = console.error;
-    console.error = (...a: unknown[]) => void errors.push(a[0]);
-    try {
-      await store.append(report('first'));
-      // Every fold fails for a while: the function is swapped for one that raises.
-      await server.query(url, `ALTER FUNCTION csp_lens_fold(bigint, integer) RENAME TO csp_lens_fold_kept;
-        CREATE FUNCTION csp_lens_fold(bigint, integer) RETURNS integer LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'fold down'; END $$`);
-      const stored = await store.append(report('second'));
-      expect(stored).toHaveLength(1);
-      expect(errors.join('\n')).toMatch(/folding the shared rows failed: fold down/);
-      expect(await server.query(url, 'SELECT count(*)::int AS n FROM csp_lens_pending')).toEqual([{ n: 1 }]);
-      // Committed: both records are live (no fold, no retention), and reads count them already.
-      expect(await server.query(url, 'SELECT count(*)::int AS n FROM csp_lens_records')).toEqual([{ n: 2 }]);
-      await server.query(url, 'DROP FUNCTION csp_lens_fold(bigint, integer); ALTER FUNCTION csp_lens_fold_kept(bigint, integer) RENAME TO csp_lens_fold');
-      await store.append(report('third'));
-      expect(await server.query(url, 'SELECT count(*)::int AS n FROM csp_lens_pending')).toEqual([{ n: 0 }]);
-      // Retention caught up: one live record, the two others archived.
-      expect(await server.query(url, 'SELECT (SELECT count(*)::int FROM csp_lens_records) AS live, (SELECT count(*)::int FROM csp_lens_archive) AS archived')).toEqual([
-        { live: 1, archived: 2 },
-      ]);
-    } finally {
-      console.error = log;
-      await store.close();
-    }
+    await withStore({ maxRecords: 1 }, async (store, url) => {
+      const errors: unknown[] = [];
+      const log = console.error;
+      console.error = (...a: unknown[]) => void errors.push(a[0]);
+      try {
+        // Every fold fails for a while: the function is swapped for one that raises.
+        await server.query(url, `ALTER FUNCTION csp_lens_fold(bigint, integer) RENAME TO csp_lens_fold_kept;
+          CREATE FUNCTION csp_lens_fold(bigint, integer) RETURNS integer LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'fold down'; END $$`);
+        const stored = await store.append(report('second'));
+        expect(stored).toHaveLength(1);
+        expect(errors.join('\n')).toMatch(/folding the shared rows failed: fold down/);
+        expect(await server.query(url, 'SELECT count(*)::int AS n FROM csp_lens_pending')).toEqual([{ n: 1 }]);
+        // Committed: both records are live (no fold, no retention), and reads count them already.
+        expect(await server.query(url, 'SELECT count(*)::int AS n FROM csp_lens_records')).toEqual([{ n: 2 }]);
+        await server.query(url, 'DROP FUNCTION csp_lens_fold(bigint, integer); ALTER FUNCTION csp_lens_fold_kept(bigint, integer) RENAME TO csp_lens_fold');
+        await store.append(report('third'));
+        expect(await server.query(url, 'SELECT count(*)::int AS n FROM csp_lens_pending')).toEqual([{ n: 0 }]);
+        // Retention caught up: one live record, the two others archived.
+        expect(await server.query(url, 'SELECT (SELECT count(*)::int FROM csp_lens_records) AS live, (SELECT count(*)::int FROM csp_lens_archive) AS archived')).toEqual([
+          { live: 1, archived: 2 },
+        ]);
+      } finally {
+        console.error = log;
+      }
+    });
   });
 
   it('refuses an append whose write fails ahead of its COMMIT, and leaves nothing of it', async () => {
-    const url = await server.createDatabase();
-    const store = await openPostgresStore({ connectionString: url });
-    try {
-      await store.append(report('first'));
+    await withStore({}, async (store, url) => {
       // The write fails on the server (units rows in the way of the one it inserts: every sequence
       // value the instance has reserved), after the load: the same round trip carries the COMMIT,
       // which must not count as sent.
@@ -145,9 +142,7 @@ describe('an append on PostgreSQL', () => {
       await server.query(url, "DELETE FROM csp_lens_units WHERE bucket = 'x'");
       await store.append(report('third'));
       expect((await store.violations({ limit: 10 })).items).toHaveLength(2);
-    } finally {
-      await store.close();
-    }
+    });
   });
 });
 

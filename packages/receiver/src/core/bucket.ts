@@ -58,11 +58,20 @@ export function loadUnits(bucket: Bucket, units: Unit[]): void {
   for (const u of units) track(bucket, u);
 }
 
-/** Takes records' units out of matching: those records are final. The caller drops an empty bucket. */
-export function freezeRecords(bucket: Bucket, ids: Set<string>): void {
-  const kept: Unit[] = [];
-  for (const u of bucket.units) {
-    if (!u.rid || !ids.has(u.rid)) {
+/**
+ * Takes records' units out of matching: those records are final. The caller drops an empty bucket.
+ * A bucket holding none of their units keeps its unit list as it is (no copy).
+ */
+export function freezeRecords(bucket: Bucket, ids: { has(id: string): boolean }): void {
+  const units = bucket.units;
+  const frozen = (u: Unit) => !!u.rid && ids.has(u.rid);
+  let i = 0;
+  while (i < units.length && !frozen(units[i]!)) i++;
+  if (i === units.length) return;
+  const kept = units.slice(0, i);
+  for (; i < units.length; i++) {
+    const u = units[i]!;
+    if (!frozen(u)) {
       kept.push(u);
       continue;
     }
@@ -74,12 +83,8 @@ export function freezeRecords(bucket: Bucket, ids: Set<string>): void {
   bucket.units = kept;
 }
 
-/** `freezeRecords` for one record (an eviction): the bucket's unit list is left alone when none is its. */
-export function freezeRecord(bucket: Bucket, recordId: string): void {
-  for (const u of bucket.units) {
-    if (u.rid === recordId) return freezeRecords(bucket, new Set([recordId]));
-  }
-}
+/** `freezeRecords` for one record (an eviction). */
+export const freezeRecord = (bucket: Bucket, recordId: string): void => freezeRecords(bucket, { has: (id) => id === recordId });
 
 /**
  * Adds one violation to its bucket, without matching (see `rematch`), and returns its unit (after

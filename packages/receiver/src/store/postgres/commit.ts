@@ -108,7 +108,7 @@ export function postgresCommits(db: pg.Pool, opts: CommitOptions) {
         if (!work.creating && [...work.touched].every((id) => !work.triaged.has(id))) {
           return { work, regressions: new Set<string>(), result: await fold(writeSql(work, true)) };
         }
-        const { triage } = await write(client, work);
+        const triage = await write(client, work);
         const regressions = await applyOccurrences(client, items, work, triage);
         if (work.created.size) await pruneGroups(client, opts.maxGroups);
         return { work, regressions, result: await fold() };

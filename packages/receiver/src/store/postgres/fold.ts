@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { ViolationGroup } from '@csp-lens/schema';
 import { REACH_CAP } from '../../core/group.js';
 import { type GroupRow, toGroup } from './queries.js';
-import { dollarQuoted, sqlPrepared } from './prepared.js';
+import { jsonLiteral, sqlPrepared } from './prepared.js';
 
 export interface Folded {
   archived: number;
@@ -28,7 +28,7 @@ export class FoldError extends Error {
  */
 function foldSql(maxRecords: number, ids: Iterable<string>): string[] {
   if (!Number.isSafeInteger(maxRecords) || maxRecords < 0) throw new Error('csp-lens: bad maxRecords');
-  const wanted = dollarQuoted(JSON.stringify([...ids]));
+  const wanted = jsonLiteral([...ids]);
   return [
     'BEGIN',
     'SET LOCAL synchronous_commit TO off',

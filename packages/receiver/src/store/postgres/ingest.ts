@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { NormalizedViolation, ViolationGroup, ViolationRecord } from '@csp-lens/schema';
 import type { IngestBatch } from '../../core/types.js';
 import { type Unit, bucketKey, isWildcard } from '../../core/merge.js';
@@ -10,7 +10,7 @@ import { policyHash } from '../../core/state.js';
 import { storedTypeName } from '../../core/fields.js';
 import type { CoreOptions } from '../../core/options.js';
 import { type StoredUnit, loadedUnit, unitSig } from './units.js';
-import { dollarQuoted, named, sqlPrepared } from './prepared.js';
+import { jsonLiteral, named, sqlPrepared, textArray } from './prepared.js';
 import { prepareWrite } from './write.js';
 import { prepareFold } from './fold.js';
 
@@ -86,7 +86,7 @@ export async function begin(client: pg.PoolClient, locks: string[], seqs: number
   if (locks.length) sql.push(`SELECT pg_advisory_xact_lock(k) FROM unnest('{${locks.join(',')}}'::bigint[]) AS k`);
   if (seqs > 0) sql.push(`SELECT nextval('csp_lens_seq') AS s FROM generate_series(1, ${seqs})`);
   // Values as literals (a simple query has no parameters), escaped as such.
-  sql.push(`EXECUTE ${LOAD.name}(${dollarQuoted(JSON.stringify(load.query))}::jsonb, ARRAY[${load.groups.map((g) => pg.escapeLiteral(g)).join(', ')}]::text[])`);
+  sql.push(`EXECUTE ${LOAD.name}(${jsonLiteral(load.query)}::jsonb, ${textArray(load.groups)})`);
   const results = [(await client.query(sql.join('; '))) as unknown as pg.QueryResult | pg.QueryResult[]].flat();
   return {
     seqs: seqs > 0 ? results[results.length - 2]!.rows.map((r: { s: number }) => r.s) : [],

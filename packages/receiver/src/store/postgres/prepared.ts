@@ -37,3 +37,11 @@ export function dollarQuoted(text: string): string {
   for (let i = 0; text.includes(tag); i++) tag = `$j${i}$`;
   return `${tag}${text}${tag}`;
 }
+
+// The literals of EXECUTE's arguments (a simple query has no parameters), one way each.
+
+/** A value as a JSON literal (dollar-quoted: see `dollarQuoted`). */
+export const jsonLiteral = (x: unknown): string => dollarQuoted(JSON.stringify(x));
+
+/** Strings as a text[] literal, each escaped. */
+export const textArray = (xs: Iterable<string>): string => `ARRAY[${[...xs].map((x) => pg.escapeLiteral(x)).join(', ')}]::text[]`;

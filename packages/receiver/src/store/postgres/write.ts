@@ -1,9 +1,9 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { GroupTriage } from '@csp-lens/schema';
 import { isWildcard } from '../../core/merge.js';
 import { seqOf } from '../../core/records.js';
 import type { Work } from './ingest.js';
-import { dollarQuoted, sqlPrepared } from './prepared.js';
+import { jsonLiteral as json, sqlPrepared, textArray } from './prepared.js';
 import { storedUnit, unitSig } from './units.js';
 
 // The whole write of a commit in one statement (each CTE below runs, in one snapshot):
@@ -53,9 +53,7 @@ SELECT n::int AS live, (SELECT coalesce(jsonb_agg(jsonb_build_object('id', group
 /** Readies a connection for writes (once per connection, outside a transaction). */
 export const prepareWrite = (client: pg.PoolClient): Promise<void> => WRITE.ready(client);
 
-// EXECUTE's arguments are literals (a simple query has no parameters): JSON dollar-quoted,
-// numbers this file makes, checked.
-const json = (x: unknown) => dollarQuoted(JSON.stringify(x));
+// Numbers this file makes, checked, as literals (prepared.ts for the rest).
 const int = (n: number) => {
   if (!Number.isSafeInteger(n)) throw new Error('csp-lens: not an integer');
   return String(n);
@@ -133,7 +131,7 @@ export function writeSql(work: Work, alone: boolean): string {
     work.creating ? int(work.book.minute.created) : 'NULL',
     json({ groups: deltas, reach, policies, counters }),
     json(changed),
-    `ARRAY[${[...work.touched].sort().map((id) => pg.escapeLiteral(id)).join(', ')}]::text[]`,
+    textArray([...work.touched].sort()),
     String(alone),
   ];
   return `EXECUTE ${WRITE.name}(${args.join(', ')})`;
@@ -141,10 +139,10 @@ export function writeSql(work: Work, alone: boolean): string {
 
 /**
  * Writes what `prepare` decided, inside its transaction, in one round trip. The rows every instance
- * shares are not updated here (see `writeSql`). Returns the change in live records, and the triage
- * states of the groups it added to (locked until COMMIT).
+ * shares are not updated here (see `writeSql`). Returns the triage states of the groups it added to
+ * (locked until COMMIT).
  */
-export async function write(client: pg.PoolClient, work: Work): Promise<{ live: number; triage: { id: string; state: GroupTriage }[] }> {
-  const { rows } = await client.query<{ live: number; triage: { id: string; state: GroupTriage }[] }>(writeSql(work, false));
-  return rows[0]!;
+export async function write(client: pg.PoolClient, work: Work): Promise<{ id: string; state: GroupTriage }[]> {
+  const { rows } = await client.query<{ triage: { id: string; state: GroupTriage }[] }>(writeSql(work, false));
+  return rows[0]!.triage;
 }
